@@ -1,0 +1,78 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "recorder/core/domain/error.hpp"
+#include "recorder/core/domain/recording.hpp"
+#include "recorder/core/domain/rules.hpp"
+#include "recorder/core/domain/storage_policy.hpp"
+
+namespace recorder::core {
+
+enum class StoreBackend { sqlite, postgres };
+
+// Everything recorderd can be configured with. Defaults are the seeds'; every key is in
+// docs/operations.md (a test keeps the two in step).
+struct Config {
+  std::string listen_host = "127.0.0.1";
+  std::uint16_t listen_port = 8080;
+  std::string data_dir = "data";
+  StoreBackend store = StoreBackend::sqlite;
+  std::string postgres_url;
+  std::string log_level = "info";
+
+  Rules rules;
+  StreamLimits action_limits;  // /ws/{session_id} (seed 002)
+  StreamLimits record_limits{Seconds{10800}, 16ull * 1024 * 1024, 64ull * 1024 * 1024 * 1024, 100000};  // /ws/record
+  StoragePolicy storage;
+  Seconds storage_check_interval{10};
+  std::uint32_t rotation_minutes = 30;          // seed 003's RECORDING_ROTATION_MINUTES
+  std::optional<std::uint32_t> rotation_seconds; // finer override, for tests
+};
+
+// One configuration key: its dotted name, what it means, and how to read and set it.
+struct ConfigKey {
+  std::string_view name;
+  std::string_view description;
+  std::function<Result<void>(Config&, std::string_view)> set;  // parses and range-checks
+  std::function<std::string(const Config&)> get;
+};
+
+std::span<const ConfigKey> config_keys();
+
+// The environment variable for a key: RECORDER_ + upper case, '.' -> '_'
+// (storage.warn_percent -> RECORDER_STORAGE_WARN_PERCENT).
+std::string env_name(std::string_view key);
+
+// The reference table of every key (Markdown): docs/operations.md holds exactly this.
+std::string config_reference_markdown();
+
+// Seed 003's own variable names, read below the RECORDER_ ones: {variable, key}.
+struct LegacyEnv {
+  std::string_view variable;
+  std::string_view key;
+};
+std::span<const LegacyEnv> legacy_env();
+
+// Builds a Config from layered sources. Each set() names where the value came from, so
+// that an error says which file, variable or flag to fix.
+class ConfigBuilder {
+ public:
+  Result<void> set(std::string_view key, std::string_view value, std::string_view origin);
+  // Cross-key rules (warn < block, ...), then the finished Config.
+  Result<Config> build() const;
+
+ private:
+  Config config_;
+};
+
+// Checks the rules that involve more than one key. An error names the key to fix.
+Result<void> validate(const Config& c);
+
+}  // namespace recorder::core

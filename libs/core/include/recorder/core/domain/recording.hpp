@@ -1,0 +1,143 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "recorder/core/domain/chunk_ledger.hpp"
+#include "recorder/core/domain/types.hpp"
+
+namespace recorder::core {
+
+// Who produces the media; see docs/architecture.md.
+enum class SourceKind { stream, agent, capture };
+
+// The lifecycle shared by all source kinds. The transition table in docs/architecture.md
+// and domain/state_machine.hpp lists every allowed move.
+enum class State {
+  starting,     // start requested, the producer has not confirmed yet (capture, remote agent)
+  recording,    // media is flowing
+  interrupted,  // stream: the client's connection dropped; waiting for it within grace
+  stale,        // agent: no status report for the stale threshold; a report revives it
+  stopping,     // stop decided; waiting for the producer to confirm (agent, capture)
+  finalizing,   // closing and merging what was recorded
+  processing,   // the original is final; a conversion or remux runs
+  ready,        // terminal: files are available
+  failed,       // terminal: something went wrong; everything accepted is kept
+  deleted,      // terminal: an admin deleted it
+};
+
+// Why a recording stopped. The first five are seed 000's; the rest are the server's own.
+enum class StopReason {
+  none,
+  completed,         // the producer reached the expected end
+  manual,            // a person or client asked to stop
+  premature,         // the producer reported an early stop
+  error,             // the producer or a pipeline failed
+  automatic_limit,   // a duration limit (the hard limit or the dialect's) was reached
+  size_limit,        // the dialect's total size limit was reached
+  disconnect,        // a stream client vanished and did not come back within grace
+  stale,             // an agent stopped reporting and did not answer a stop
+  storage_critical,  // the disk reached the block threshold
+  shutdown,          // the daemon stopped a capture while shutting down
+};
+
+// Seed 000's status column: how a recording ended, as a person would classify it.
+enum class Outcome { recording, completed, failed, stopped_premature, stopped_early };
+
+std::string_view to_string(SourceKind v);
+std::string_view to_string(State v);
+std::string_view to_string(StopReason v);
+std::string_view to_string(Outcome v);
+std::optional<SourceKind> parse_source_kind(std::string_view s);
+std::optional<State> parse_state(std::string_view s);
+std::optional<StopReason> parse_stop_reason(std::string_view s);
+std::optional<Outcome> parse_outcome(std::string_view s);
+
+bool is_terminal(State s);
+// Live: the recording holds its device and may still receive media or reports.
+bool is_live(State s);
+
+struct Metadata {
+  std::string subject;
+  std::string organizer;
+  std::string owner;
+  std::string device;     // capture device or agent room; one live recording per device
+  std::string agent_id;   // agent kind: which agent records it
+  std::string start_time; // agent kind: the meeting's start_time exactly as the agent sends it
+  std::string mime_type;  // stream kind: what the client sends (video/webm, ...)
+
+  bool operator==(const Metadata&) const = default;
+};
+
+// seed 000's recording key: organizer:subject:start_time
+std::string agent_key(const Metadata& m);
+
+enum class FileRole { original, converted, segment };
+std::string_view to_string(FileRole v);
+
+struct MediaFile {
+  std::string path;  // relative to the data directory
+  FileRole role = FileRole::original;
+  std::uint64_t bytes = 0;
+  std::optional<double> duration_seconds;
+
+  bool operator==(const MediaFile&) const = default;
+};
+
+// Limits of one stream dialect (seed 002: 1 h, 1 MiB per chunk, 500 MiB in all).
+struct StreamLimits {
+  Seconds max_duration{3600};
+  std::uint64_t max_chunk_bytes = 1024 * 1024;
+  std::uint64_t max_total_bytes = 500ull * 1024 * 1024;
+  // A chunk index more than this far past the ledger's next index is refused, so that a
+  // bogus index cannot make the missing list enormous.
+  std::uint64_t max_index_gap = 100000;
+
+  bool operator==(const StreamLimits&) const = default;
+};
+
+// Monotonic anchors for deadlines. Not persisted: recovery derives them from wall times.
+struct Timing {
+  MonoTime started{};
+  MonoTime last_activity{};
+  MonoTime interrupted{};
+
+  bool operator==(const Timing&) const = default;
+};
+
+// The aggregate. Every change goes through the state machine (domain/state_machine.hpp).
+struct Recording {
+  RecordingId id;
+  SourceKind kind = SourceKind::stream;
+  Metadata meta;
+  std::string format;                  // requested output: "" (keep as sent), "wav", "mp4", "webm"
+  std::optional<Seconds> expected_duration;
+  bool remote_triggered = false;       // agent kind: started by a command from recorderd
+  StreamLimits limits;
+
+  State state = State::starting;
+  StopReason stop_reason = StopReason::none;
+  Outcome outcome = Outcome::recording;
+
+  WallTime created_at{};
+  std::optional<WallTime> started_at;
+  std::optional<WallTime> last_activity_at;
+  std::optional<WallTime> stopped_at;
+  std::optional<WallTime> finalized_at;
+  Timing timing;
+
+  ChunkLedger ledger;
+  std::vector<ChunkIndex> missing_chunks;  // fixed when the recording stops
+  std::vector<MediaFile> files;
+  std::optional<double> duration_seconds;  // actual duration: reported, probed, or measured
+  std::uint32_t start_attempts = 0;
+  std::uint32_t segments_closed = 0;
+  std::string error;                       // the last error, in words
+
+  bool operator==(const Recording&) const = default;
+};
+
+}  // namespace recorder::core

@@ -1,0 +1,47 @@
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "recorder/core/domain/error.hpp"
+#include "recorder/core/domain/recording.hpp"
+#include "recorder/core/domain/state_machine.hpp"
+
+namespace recorder::core {
+
+// One line of the append-only event log of a recording.
+struct RecordingEvent {
+  RecordingId recording_id;
+  WallTime at;
+  Transition transition;
+};
+
+struct RecordingQuery {
+  std::optional<State> state;
+  std::optional<SourceKind> kind;
+  std::optional<std::string> device;
+  std::optional<WallTime> created_before;  // paging by time, newest first
+  std::size_t limit = 100;
+};
+
+// Where recordings and their event log live (SQLite by default, Postgres in production).
+// Failures are values (Errc::unavailable when the database is down). Called from the
+// service's thread; implementations may block on I/O.
+class RecordingRepository {
+ public:
+  virtual ~RecordingRepository() = default;
+  // Inserts or updates the recording and appends its new event-log lines, atomically.
+  virtual Result<void> save(const Recording& r, std::span<const RecordingEvent> events) = 0;
+  virtual Result<std::optional<Recording>> find(const RecordingId& id) = 0;
+  // seed 000's key organizer:subject:start_time; the newest live one, else the newest.
+  virtual Result<std::optional<Recording>> find_by_agent_key(const std::string& key) = 0;
+  // Every recording whose state is live (is_live), for recovery after a restart.
+  virtual Result<std::vector<Recording>> find_live() = 0;
+  virtual Result<std::vector<Recording>> list(const RecordingQuery& q) = 0;
+  virtual Result<std::vector<RecordingEvent>> events(const RecordingId& id) = 0;
+};
+
+}  // namespace recorder::core

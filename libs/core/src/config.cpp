@@ -1,0 +1,274 @@
+#include "recorder/core/app/config.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <charconv>
+#include <limits>
+
+#include <fmt/format.h>
+
+namespace recorder::core {
+namespace {
+
+Result<std::uint64_t> parse_uint(std::string_view key, std::string_view text, std::uint64_t min,
+                                 std::uint64_t max) {
+  std::uint64_t value = 0;
+  const char* end = text.data() + text.size();
+  auto [ptr, ec] = std::from_chars(text.data(), end, value);
+  if (text.empty() || ec != std::errc{} || ptr != end || value < min || value > max)
+    return fail(Errc::invalid_argument,
+                fmt::format("{} = '{}': expected a whole number from {} to {}", key, text, min, max));
+  return value;
+}
+
+Result<double> parse_double(std::string_view key, std::string_view text, double min, double max) {
+  double value = 0;
+  const char* end = text.data() + text.size();
+  auto [ptr, ec] = std::from_chars(text.data(), end, value);
+  if (text.empty() || ec != std::errc{} || ptr != end || !(value >= min && value <= max))
+    return fail(Errc::invalid_argument, fmt::format("{} = '{}': expected a number from {} to {}", key, text, min, max));
+  return value;
+}
+
+constexpr std::uint64_t kDay = 86400;
+constexpr std::uint64_t kMaxBytes = std::numeric_limits<std::int64_t>::max();
+
+// `field` maps a Config (const or not) to the member the key sets.
+template <typename Field>
+ConfigKey number_key(std::string_view name, std::string_view description, std::uint64_t min, std::uint64_t max,
+                     Field field) {
+  return ConfigKey{
+      name, description,
+      [name, min, max, field](Config& c, std::string_view text) -> Result<void> {
+        auto v = parse_uint(name, text, min, max);
+        if (!v) return std::unexpected(v.error());
+        field(c) = static_cast<std::remove_reference_t<decltype(field(c))>>(*v);
+        return ok();
+      },
+      [field](const Config& c) { return fmt::format("{}", field(c)); }};
+}
+
+template <typename Field>
+ConfigKey duration_key(std::string_view name, std::string_view description, std::uint64_t max, Field field) {
+  return ConfigKey{name, description,
+                   [name, max, field](Config& c, std::string_view text) -> Result<void> {
+                     auto v = parse_uint(name, text, 1, max);
+                     if (!v) return std::unexpected(v.error());
+                     field(c) = std::chrono::duration_cast<std::remove_reference_t<decltype(field(c))>>(
+                         Seconds{static_cast<Seconds::rep>(*v)});
+                     return ok();
+                   },
+                   [field](const Config& c) {
+                     return fmt::format(
+                         "{}", std::chrono::duration_cast<Seconds>(field(c)).count());
+                   }};
+}
+
+template <typename Field>
+ConfigKey percent_key(std::string_view name, std::string_view description, Field field) {
+  return ConfigKey{name, description,
+                   [name, field](Config& c, std::string_view text) -> Result<void> {
+                     auto v = parse_double(name, text, 1, 99);
+                     if (!v) return std::unexpected(v.error());
+                     field(c) = *v;
+                     return ok();
+                   },
+                   [field](const Config& c) { return fmt::format("{}", field(c)); }};
+}
+
+Result<void> set_listen(Config& c, std::string_view text) {
+  const auto colon = text.rfind(':');
+  if (colon == std::string_view::npos || colon == 0)
+    return fail(Errc::invalid_argument, fmt::format("server.listen = '{}': expected host:port, such as "
+                                                    "127.0.0.1:8080",
+                                                    text));
+  auto port = parse_uint("server.listen (port)", text.substr(colon + 1), 0, 65535);
+  if (!port) return std::unexpected(port.error());
+  std::string_view host = text.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  c.listen_host = std::string(host);
+  c.listen_port = static_cast<std::uint16_t>(*port);
+  return ok();
+}
+
+std::vector<ConfigKey> make_keys() {
+  std::vector<ConfigKey> keys;
+  keys.push_back({"server.listen", "address and port of the one HTTP and WebSocket listener",
+                  set_listen,
+                  [](const Config& c) {
+                    return c.listen_host.find(':') != std::string::npos
+                               ? fmt::format("[{}]:{}", c.listen_host, c.listen_port)
+                               : fmt::format("{}:{}", c.listen_host, c.listen_port);
+                  }});
+  keys.push_back({"server.data_dir", "directory for the database file, chunks and finished media",
+                  [](Config& c, std::string_view t) -> Result<void> {
+                    if (t.empty()) return fail(Errc::invalid_argument, "server.data_dir: must not be empty");
+                    c.data_dir = std::string(t);
+                    return ok();
+                  },
+                  [](const Config& c) { return c.data_dir; }});
+  keys.push_back({"store.backend", "sqlite (embedded, one file in the data directory) or postgres",
+                  [](Config& c, std::string_view t) -> Result<void> {
+                    if (t == "sqlite") c.store = StoreBackend::sqlite;
+                    else if (t == "postgres") c.store = StoreBackend::postgres;
+                    else
+                      return fail(Errc::invalid_argument,
+                                  fmt::format("store.backend = '{}': expected sqlite or postgres", t));
+                    return ok();
+                  },
+                  [](const Config& c) { return std::string(c.store == StoreBackend::sqlite ? "sqlite" : "postgres"); }});
+  keys.push_back({"store.postgres_url", "libpq connection string; required when store.backend is postgres",
+                  [](Config& c, std::string_view t) -> Result<void> {
+                    c.postgres_url = std::string(t);
+                    return ok();
+                  },
+                  [](const Config& c) { return c.postgres_url; }});
+  keys.push_back({"log.level", "debug, info, warn or error",
+                  [](Config& c, std::string_view t) -> Result<void> {
+                    static constexpr std::array levels{"debug", "info", "warn", "error"};
+                    if (std::ranges::find(levels, t) == levels.end())
+                      return fail(Errc::invalid_argument,
+                                  fmt::format("log.level = '{}': expected debug, info, warn or error", t));
+                    c.log_level = std::string(t);
+                    return ok();
+                  },
+                  [](const Config& c) { return c.log_level; }});
+
+  keys.push_back(duration_key("limits.hard_limit_seconds", "no recording runs longer (seed 000: 3 h)", 7 * kDay,
+                              [](auto& c) -> auto& { return c.rules.hard_limit; }));
+  keys.push_back(duration_key("limits.stale_seconds", "an agent recording with no status this long is stale",
+                              kDay, [](auto& c) -> auto& { return c.rules.stale_after; }));
+  keys.push_back(duration_key("limits.premature_threshold_seconds",
+                              "a manual stop this far short of the expected duration is stopped_early", kDay,
+                              [](auto& c) -> auto& { return c.rules.premature_threshold; }));
+  keys.push_back(duration_key("limits.grace_seconds", "how long a dropped stream client may take to resume",
+                              kDay, [](auto& c) -> auto& { return c.rules.grace; }));
+  keys.push_back(duration_key("limits.start_timeout_seconds", "how long a capture or agent may take to start",
+                              kDay, [](auto& c) -> auto& { return c.rules.start_timeout; }));
+  keys.push_back(duration_key("limits.stop_timeout_seconds", "how long a capture or agent may take to stop",
+                              kDay, [](auto& c) -> auto& { return c.rules.stop_timeout; }));
+
+  keys.push_back(duration_key("action.max_duration_seconds", "/ws/{session_id}: longest recording (seed 002: 1 h)",
+                              7 * kDay, [](auto& c) -> auto& { return c.action_limits.max_duration; }));
+  keys.push_back(number_key("action.max_chunk_bytes", "/ws/{session_id}: largest chunk (seed 002: 1 MiB)", 1,
+                            kMaxBytes, [](auto& c) -> auto& { return c.action_limits.max_chunk_bytes; }));
+  keys.push_back(number_key("action.max_total_bytes", "/ws/{session_id}: largest recording (seed 002: 500 MiB)",
+                            1, kMaxBytes, [](auto& c) -> auto& { return c.action_limits.max_total_bytes; }));
+  keys.push_back(duration_key("record.max_duration_seconds", "/ws/record: longest recording", 7 * kDay,
+                              [](auto& c) -> auto& { return c.record_limits.max_duration; }));
+  keys.push_back(number_key("record.max_chunk_bytes", "/ws/record: largest chunk", 1, kMaxBytes,
+                            [](auto& c) -> auto& { return c.record_limits.max_chunk_bytes; }));
+  keys.push_back(number_key("record.max_total_bytes", "/ws/record: largest recording", 1, kMaxBytes,
+                            [](auto& c) -> auto& { return c.record_limits.max_total_bytes; }));
+  keys.push_back(number_key("record.max_index_gap", "/ws/record: how far past the next index a chunk may jump",
+                            1, 100'000'000, [](auto& c) -> auto& { return c.record_limits.max_index_gap; }));
+
+  keys.push_back(percent_key("storage.warn_percent", "disk use that raises an alert and a flag (seed 003: 80)",
+                             [](auto& c) -> auto& { return c.storage.warn_percent; }));
+  keys.push_back(percent_key("storage.block_percent",
+                             "disk use at which nothing new starts and running recordings stop (seed 003: 90)",
+                             [](auto& c) -> auto& { return c.storage.block_percent; }));
+  keys.push_back(duration_key("storage.check_interval_seconds", "how often disk use is measured", 3600,
+                              [](auto& c) -> auto& { return c.storage_check_interval; }));
+
+  keys.push_back(number_key("capture.rotation_minutes", "capture segment length (seed 003: 1 to 1440)", 1, 1440,
+                            [](auto& c) -> auto& { return c.rotation_minutes; }));
+  keys.push_back({"capture.rotation_seconds", "finer segment length for tests; overrides rotation_minutes",
+                  [](Config& c, std::string_view t) -> Result<void> {
+                    if (t.empty()) {
+                      c.rotation_seconds.reset();
+                      return ok();
+                    }
+                    auto v = parse_uint("capture.rotation_seconds", t, 1, 1440 * 60);
+                    if (!v) return std::unexpected(v.error());
+                    c.rotation_seconds = static_cast<std::uint32_t>(*v);
+                    return ok();
+                  },
+                  [](const Config& c) { return c.rotation_seconds ? fmt::format("{}", *c.rotation_seconds) : ""; }});
+  keys.push_back(number_key("capture.start_attempts", "tries to start a capture or agent before it fails", 1, 100,
+                            [](auto& c) -> auto& { return c.rules.start_retry.max_attempts; }));
+  keys.push_back(duration_key("capture.retry_initial_seconds", "delay after the first failed start", 3600,
+                              [](auto& c) -> auto& { return c.rules.start_retry.initial_delay; }));
+  keys.push_back(duration_key("capture.retry_max_seconds", "longest delay between start attempts", 3600,
+                              [](auto& c) -> auto& { return c.rules.start_retry.max_delay; }));
+  keys.push_back(ConfigKey{"capture.retry_multiplier", "each delay is the previous one times this",
+                           [](Config& c, std::string_view t) -> Result<void> {
+                             auto v = parse_double("capture.retry_multiplier", t, 1, 10);
+                             if (!v) return std::unexpected(v.error());
+                             c.rules.start_retry.multiplier = *v;
+                             return ok();
+                           },
+                           [](const Config& c) { return fmt::format("{}", c.rules.start_retry.multiplier); }});
+  return keys;
+}
+
+constexpr std::array kLegacy{
+    LegacyEnv{"STORAGE_WARN_PERCENT", "storage.warn_percent"},
+    LegacyEnv{"STORAGE_BLOCK_PERCENT", "storage.block_percent"},
+    LegacyEnv{"RECORDING_ROTATION_MINUTES", "capture.rotation_minutes"},
+};
+
+}  // namespace
+
+std::span<const ConfigKey> config_keys() {
+  static const std::vector<ConfigKey> keys = make_keys();
+  return keys;
+}
+
+std::span<const LegacyEnv> legacy_env() { return kLegacy; }
+
+std::string config_reference_markdown() {
+  const Config defaults;
+  std::string out = "| key | environment | default | meaning |\n|---|---|---|---|\n";
+  for (const ConfigKey& key : config_keys()) {
+    const std::string value = key.get(defaults);
+    out += fmt::format("| `{}` | `{}` | {} | {} |\n", key.name, env_name(key.name),
+                       value.empty() ? "(unset)" : fmt::format("`{}`", value), key.description);
+  }
+  return out;
+}
+
+std::string env_name(std::string_view key) {
+  std::string out = "RECORDER_";
+  for (char ch : key) {
+    out += ch == '.' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  }
+  return out;
+}
+
+Result<void> ConfigBuilder::set(std::string_view key, std::string_view value, std::string_view origin) {
+  auto keys = config_keys();
+  auto it = std::ranges::find_if(keys, [&](const ConfigKey& k) { return k.name == key; });
+  if (it == keys.end())
+    return fail(Errc::invalid_argument, fmt::format("unknown configuration key '{}' (from {})", key, origin));
+  if (auto r = it->set(config_, value); !r)
+    return fail(Errc::invalid_argument, fmt::format("{} (from {})", r.error().message, origin));
+  return ok();
+}
+
+Result<Config> ConfigBuilder::build() const {
+  Config c = config_;
+  if (auto r = validate(c); !r) return std::unexpected(r.error());
+  c.rules.rotation = c.rotation_seconds ? Duration{Seconds{*c.rotation_seconds}}
+                                        : Duration{std::chrono::minutes{c.rotation_minutes}};
+  return c;
+}
+
+Result<void> validate(const Config& c) {
+  if (c.storage.warn_percent >= c.storage.block_percent)
+    return fail(Errc::invalid_argument,
+                fmt::format("storage.warn_percent ({}) must be less than storage.block_percent ({})",
+                            c.storage.warn_percent, c.storage.block_percent));
+  if (c.rotation_minutes < 1 || c.rotation_minutes > 1440)
+    return fail(Errc::invalid_argument,
+                fmt::format("capture.rotation_minutes ({}) must be between 1 and 1440", c.rotation_minutes));
+  if (c.store == StoreBackend::postgres && c.postgres_url.empty())
+    return fail(Errc::invalid_argument, "store.postgres_url must be set when store.backend is postgres");
+  if (c.rules.start_retry.initial_delay > c.rules.start_retry.max_delay)
+    return fail(Errc::invalid_argument,
+                "capture.retry_initial_seconds must not be greater than capture.retry_max_seconds");
+  return ok();
+}
+
+}  // namespace recorder::core

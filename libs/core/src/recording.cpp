@@ -1,0 +1,105 @@
+#include "recorder/core/domain/recording.hpp"
+
+#include <array>
+#include <utility>
+
+#include "recorder/core/domain/error.hpp"
+
+namespace recorder::core {
+namespace {
+
+template <typename E, std::size_t N>
+using Names = std::array<std::pair<E, std::string_view>, N>;
+
+template <typename E, std::size_t N>
+std::string_view name_of(const Names<E, N>& names, E v) {
+  for (const auto& [value, name] : names) {
+    if (value == v) return name;
+  }
+  return "unknown";
+}
+
+template <typename E, std::size_t N>
+std::optional<E> parse(const Names<E, N>& names, std::string_view s) {
+  for (const auto& [value, name] : names) {
+    if (name == s) return value;
+  }
+  return std::nullopt;
+}
+
+constexpr Names<SourceKind, 3> kSourceKinds{{
+    {SourceKind::stream, "stream"}, {SourceKind::agent, "agent"}, {SourceKind::capture, "capture"}}};
+
+constexpr Names<State, 10> kStates{{{State::starting, "starting"},
+                                    {State::recording, "recording"},
+                                    {State::interrupted, "interrupted"},
+                                    {State::stale, "stale"},
+                                    {State::stopping, "stopping"},
+                                    {State::finalizing, "finalizing"},
+                                    {State::processing, "processing"},
+                                    {State::ready, "ready"},
+                                    {State::failed, "failed"},
+                                    {State::deleted, "deleted"}}};
+
+constexpr Names<StopReason, 11> kStopReasons{{{StopReason::none, "none"},
+                                              {StopReason::completed, "completed"},
+                                              {StopReason::manual, "manual"},
+                                              {StopReason::premature, "premature"},
+                                              {StopReason::error, "error"},
+                                              {StopReason::automatic_limit, "automatic_limit"},
+                                              {StopReason::size_limit, "size_limit"},
+                                              {StopReason::disconnect, "disconnect"},
+                                              {StopReason::stale, "stale"},
+                                              {StopReason::storage_critical, "storage_critical"},
+                                              {StopReason::shutdown, "shutdown"}}};
+
+constexpr Names<Outcome, 5> kOutcomes{{{Outcome::recording, "recording"},
+                                       {Outcome::completed, "completed"},
+                                       {Outcome::failed, "failed"},
+                                       {Outcome::stopped_premature, "stopped_premature"},
+                                       {Outcome::stopped_early, "stopped_early"}}};
+
+constexpr Names<FileRole, 3> kFileRoles{
+    {{FileRole::original, "original"}, {FileRole::converted, "converted"}, {FileRole::segment, "segment"}}};
+
+constexpr Names<Errc, 17> kErrcs{{{Errc::invalid_argument, "invalid_argument"},
+                                  {Errc::not_found, "not_found"},
+                                  {Errc::not_started, "not_started"},
+                                  {Errc::invalid_state, "invalid_state"},
+                                  {Errc::device_busy, "device_busy"},
+                                  {Errc::storage_low, "storage_low"},
+                                  {Errc::storage_critical, "storage_critical"},
+                                  {Errc::storage_unavailable, "storage_unavailable"},
+                                  {Errc::chunk_too_large, "chunk_too_large"},
+                                  {Errc::total_size_exceeded, "total_size_exceeded"},
+                                  {Errc::duration_exceeded, "duration_exceeded"},
+                                  {Errc::index_out_of_range, "index_out_of_range"},
+                                  {Errc::storage_full, "storage_full"},
+                                  {Errc::io_error, "io_error"},
+                                  {Errc::agent_unavailable, "agent_unavailable"},
+                                  {Errc::unavailable, "unavailable"},
+                                  {Errc::internal, "internal"}}};
+
+}  // namespace
+
+std::string_view to_string(SourceKind v) { return name_of(kSourceKinds, v); }
+std::string_view to_string(State v) { return name_of(kStates, v); }
+std::string_view to_string(StopReason v) { return name_of(kStopReasons, v); }
+std::string_view to_string(Outcome v) { return name_of(kOutcomes, v); }
+std::string_view to_string(FileRole v) { return name_of(kFileRoles, v); }
+std::string_view to_string(Errc v) { return name_of(kErrcs, v); }
+std::optional<SourceKind> parse_source_kind(std::string_view s) { return parse(kSourceKinds, s); }
+std::optional<State> parse_state(std::string_view s) { return parse(kStates, s); }
+std::optional<StopReason> parse_stop_reason(std::string_view s) { return parse(kStopReasons, s); }
+std::optional<Outcome> parse_outcome(std::string_view s) { return parse(kOutcomes, s); }
+
+bool is_terminal(State s) { return s == State::ready || s == State::failed || s == State::deleted; }
+
+bool is_live(State s) {
+  return s == State::starting || s == State::recording || s == State::interrupted ||
+         s == State::stale || s == State::stopping;
+}
+
+std::string agent_key(const Metadata& m) { return m.organizer + ":" + m.subject + ":" + m.start_time; }
+
+}  // namespace recorder::core

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs every Debian package recorderd needs to build, run and test.
+# Idempotent: it installs only what is missing, so a second run is quick and offline-safe.
+set -euo pipefail
+
+packages=(
+  # toolchain
+  build-essential cmake ninja-build ccache pkg-config git
+  # design card libraries
+  libasio-dev libwebsocketpp-dev rapidjson-dev libfmt-dev libpqxx-dev
+  libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev catch2
+  libsqlite3-dev libcurl4-openssl-dev libssl-dev libcli11-dev
+  # servers and media runtime used by the tests
+  postgresql postgresql-contrib
+  gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
+  gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
+  gstreamer1.0-plugins-base-apps
+  # fault injection for the storage tests
+  fiu-utils libfiu-dev
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "setup: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+echo "setup: installing ${#missing[@]} packages: ${missing[*]}"
+sudo_cmd=()
+if [ "$(id -u)" -ne 0 ]; then sudo_cmd=(sudo); fi
+export DEBIAN_FRONTEND=noninteractive
+"${sudo_cmd[@]}" apt-get update -qq
+"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# The recorderd skeleton as a process: configuration layering and errors, start-up, and a
+# clean exit on SIGTERM. Waits on conditions with deadlines, never on fixed sleeps.
+set -euo pipefail
+recorderd=$1
+recctl=$2
+work=$(mktemp -d)
+pid=""
+cleanup() { [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+cd "$work"
+failures=0
+check() {  # check NAME CONDITION...
+  local name=$1; shift
+  if "$@"; then echo "ok: $name"; else echo "FAIL: $name"; failures=$((failures + 1)); fi
+}
+contains() { grep -qF -- "$2" <<<"$1"; }
+
+out=$("$recorderd" --version)
+check "--version names the program" contains "$out" "recorderd "
+out=$("$recctl" --version)
+check "recctl --version" contains "$out" "recctl "
+
+out=$("$recorderd" --check-config)
+check "defaults listen on loopback 8080" contains "$out" "server.listen = 127.0.0.1:8080"
+check "defaults warn at 80" contains "$out" "storage.warn_percent = 80"
+
+set +e
+err=$(RECORDER_STORAGE_WARN_PERCENT=95 "$recorderd" --check-config 2>&1); rc=$?
+set -e
+check "warn >= block stops start-up" test "$rc" -eq 2
+check "the error names the key" contains "$err" "storage.warn_percent (95) must be less than storage.block_percent (90)"
+
+set +e
+err=$(STORAGE_BLOCK_PERCENT=abc "$recorderd" --check-config 2>&1); rc=$?
+set -e
+check "seed 003's variable is read and validated" test "$rc" -eq 2
+check "the error names the variable" contains "$err" "(from environment STORAGE_BLOCK_PERCENT)"
+
+cat > bad.toml <<'TOML'
+[capture]
+rotation_minutes = 2000
+TOML
+set +e
+err=$("$recorderd" --config bad.toml --check-config 2>&1); rc=$?
+set -e
+check "a bad config file value stops start-up" test "$rc" -eq 2
+check "the error names key and file" contains "$err" "capture.rotation_minutes = '2000': expected a whole number from 1 to 1440 (from config file 'bad.toml')"
+
+cat > good.toml <<'TOML'
+[server]
+listen = "127.0.0.1:7000"
+[storage]
+warn_percent = 70
+TOML
+out=$(RECORDER_SERVER_LISTEN=127.0.0.1:7100 "$recorderd" --config good.toml --check-config)
+check "environment overrides the file" contains "$out" "server.listen = 127.0.0.1:7100"
+check "the file overrides defaults" contains "$out" "storage.warn_percent = 70"
+out=$(RECORDER_SERVER_LISTEN=127.0.0.1:7100 "$recorderd" --config good.toml --listen 127.0.0.1:7200 --check-config)
+check "flags override the environment" contains "$out" "server.listen = 127.0.0.1:7200"
+out=$("$recorderd" --set limits.grace_seconds=9 --check-config)
+check "--set sets any key" contains "$out" "limits.grace_seconds = 9"
+
+set +e
+err=$("$recorderd" --set nonsense=1 --check-config 2>&1); rc=$?
+set -e
+check "an unknown key stops start-up" test "$rc" -eq 2
+check "the unknown key is named" contains "$err" "unknown configuration key 'nonsense'"
+
+"$recorderd" --data-dir "$work/data" 2>"$work/log" &
+pid=$!
+deadline=$((SECONDS + 20))
+until grep -q "recorderd started" "$work/log" 2>/dev/null; do
+  if [ $SECONDS -ge $deadline ] || ! kill -0 "$pid" 2>/dev/null; then break; fi
+  sleep 0.05
+done
+check "the daemon logs where it listens" grep -q "listen=127.0.0.1:8080" "$work/log"
+check "the data directory exists" test -d "$work/data"
+kill -TERM "$pid" 2>/dev/null || true
+rc=0
+deadline=$((SECONDS + 20))
+while kill -0 "$pid" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.05; done
+wait "$pid" || rc=$?
+pid=""
+check "SIGTERM exits 0" test "$rc" -eq 0
+check "SIGTERM is logged" grep -q "signal=SIGTERM" "$work/log"
+
+echo "$failures failures"
+exit $((failures > 0))

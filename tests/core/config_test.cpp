@@ -1,0 +1,111 @@
+#include <catch2/catch.hpp>
+
+#include "recorder/core/app/config.hpp"
+
+using namespace recorder::core;
+using namespace std::chrono_literals;
+
+namespace {
+
+Result<Config> build(std::initializer_list<std::pair<std::string_view, std::string_view>> values) {
+  ConfigBuilder b;
+  for (const auto& [k, v] : values) {
+    if (auto r = b.set(k, v, "test"); !r) return std::unexpected(r.error());
+  }
+  return b.build();
+}
+
+std::string error_of(std::initializer_list<std::pair<std::string_view, std::string_view>> values) {
+  auto c = build(values);
+  REQUIRE_FALSE(c);
+  CHECK(c.error().code == Errc::invalid_argument);
+  return c.error().message;
+}
+
+}  // namespace
+
+TEST_CASE("the defaults are the seeds'", "[config]") {
+  auto c = build({});
+  REQUIRE(c);
+  CHECK(c->listen_host == "127.0.0.1");
+  CHECK(c->listen_port == 8080);
+  CHECK(c->store == StoreBackend::sqlite);
+  CHECK(c->rules.hard_limit == 10800s);
+  CHECK(c->rules.stale_after == 60s);
+  CHECK(c->rules.premature_threshold == 60s);
+  CHECK(c->rules.grace == 5s);
+  CHECK(c->rules.rotation == 30min);
+  CHECK(c->rules.start_retry.max_attempts == 3);
+  CHECK(c->action_limits.max_duration == 3600s);
+  CHECK(c->action_limits.max_chunk_bytes == 1024 * 1024);
+  CHECK(c->action_limits.max_total_bytes == 500ull * 1024 * 1024);
+  CHECK(c->storage.warn_percent == 80);
+  CHECK(c->storage.block_percent == 90);
+}
+
+TEST_CASE("values are parsed and applied", "[config]") {
+  auto c = build({{"server.listen", "[::1]:9000"},
+                  {"storage.warn_percent", "70"},
+                  {"storage.block_percent", "95.5"},
+                  {"capture.rotation_minutes", "1440"},
+                  {"limits.grace_seconds", "10"}});
+  REQUIRE(c);
+  CHECK(c->listen_host == "::1");
+  CHECK(c->listen_port == 9000);
+  CHECK(c->storage.warn_percent == 70);
+  CHECK(c->storage.block_percent == 95.5);
+  CHECK(c->rules.rotation == 1440min);
+  CHECK(c->rules.grace == 10s);
+}
+
+TEST_CASE("a finer rotation for tests overrides the minutes", "[config]") {
+  auto c = build({{"capture.rotation_seconds", "3"}});
+  REQUIRE(c);
+  CHECK(c->rules.rotation == 3s);
+}
+
+TEST_CASE("seed 003's rules: warn below block, rotation 1..1440, thresholds positive", "[config][seed003]") {
+  CHECK(error_of({{"storage.warn_percent", "90"}}) ==
+        "storage.warn_percent (90) must be less than storage.block_percent (90)");
+  CHECK(error_of({{"storage.warn_percent", "95"}, {"storage.block_percent", "91"}}).find("storage.warn_percent") == 0);
+  CHECK(error_of({{"capture.rotation_minutes", "0"}}).find("capture.rotation_minutes = '0'") == 0);
+  CHECK(error_of({{"capture.rotation_minutes", "1441"}}).find("from 1 to 1440") != std::string::npos);
+  CHECK(error_of({{"limits.stale_seconds", "0"}}).find("limits.stale_seconds") == 0);
+  CHECK(error_of({{"limits.hard_limit_seconds", "-5"}}).find("limits.hard_limit_seconds") == 0);
+  CHECK(error_of({{"storage.block_percent", "100"}}).find("storage.block_percent") == 0);
+}
+
+TEST_CASE("a bad value names the key, the value and where it came from", "[config]") {
+  ConfigBuilder b;
+  auto r = b.set("storage.warn_percent", "lots", "environment RECORDER_STORAGE_WARN_PERCENT");
+  REQUIRE_FALSE(r);
+  CHECK(r.error().message ==
+        "storage.warn_percent = 'lots': expected a number from 1 to 99 (from environment "
+        "RECORDER_STORAGE_WARN_PERCENT)");
+  CHECK(error_of({{"server.listen", "8080"}}).find("expected host:port") != std::string::npos);
+  CHECK(error_of({{"store.backend", "mysql"}}) == "store.backend = 'mysql': expected sqlite or postgres (from test)");
+  CHECK(error_of({{"store.backend", "postgres"}}) == "store.postgres_url must be set when store.backend is postgres");
+  CHECK(error_of({{"limits.grace_seconds", "5s"}}).find("limits.grace_seconds = '5s'") == 0);
+}
+
+TEST_CASE("an unknown key is an error, not ignored", "[config]") {
+  CHECK(error_of({{"storage.warn_precent", "80"}}) == "unknown configuration key 'storage.warn_precent' (from test)");
+}
+
+TEST_CASE("environment names follow the keys; seed 003's names are known", "[config]") {
+  CHECK(env_name("storage.warn_percent") == "RECORDER_STORAGE_WARN_PERCENT");
+  CHECK(env_name("server.listen") == "RECORDER_SERVER_LISTEN");
+  bool has_rotation = false;
+  for (const auto& l : legacy_env()) has_rotation |= l.variable == "RECORDING_ROTATION_MINUTES";
+  CHECK(has_rotation);
+}
+
+TEST_CASE("every key's default reads back and sets itself", "[config]") {
+  const Config defaults;
+  for (const ConfigKey& key : config_keys()) {
+    INFO(key.name);
+    ConfigBuilder b;
+    CHECK(b.set(key.name, key.get(defaults), "default"));
+    CHECK_FALSE(key.description.empty());
+  }
+}

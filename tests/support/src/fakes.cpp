@@ -1,0 +1,212 @@
+#include "recorder/testing/fakes.hpp"
+
+#include <algorithm>
+#include <functional>
+#include <stdexcept>
+
+namespace recorder::testing {
+
+FakeClock::FakeClock()
+    : mono_(MonoTime{} + std::chrono::hours{1000}),
+      wall_(WallTime{} + std::chrono::sys_days{std::chrono::year{2026} / 1 / 1}.time_since_epoch()) {}
+
+void FakeScheduler::cancel_all(const RecordingId& id) {
+  std::erase_if(deadlines_, [&](const auto& entry) { return entry.first.first == id; });
+}
+
+std::optional<MonoTime> FakeScheduler::deadline(const RecordingId& id, DeadlineKind kind) const {
+  auto it = deadlines_.find({id, kind});
+  if (it == deadlines_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::size_t FakeScheduler::run_for(FakeClock& clock, RecordingService& service, Duration d) {
+  const MonoTime target = clock.monotonic_now() + d;
+  std::size_t fired = 0;
+  for (;;) {
+    auto next = std::ranges::min_element(deadlines_, {}, [](const auto& entry) { return entry.second; });
+    if (next == deadlines_.end() || next->second > target) break;
+    const auto [key, at] = *next;
+    deadlines_.erase(next);
+    if (at > clock.monotonic_now()) clock.set_mono(at);
+    service.on_deadline(key.first, key.second);
+    ++fired;
+  }
+  clock.set_mono(target);
+  return fired;
+}
+
+Result<void> FakeRepository::save(const Recording& r, std::span<const RecordingEvent> events) {
+  if (down) return fail(Errc::unavailable, "database is down");
+  ++saves;
+  rows.insert_or_assign(r.id, r);
+  log.insert(log.end(), events.begin(), events.end());
+  return ok();
+}
+
+Result<std::optional<Recording>> FakeRepository::find(const RecordingId& id) {
+  if (down) return fail(Errc::unavailable, "database is down");
+  auto it = rows.find(id);
+  if (it == rows.end()) return std::optional<Recording>{};
+  return std::optional<Recording>{it->second};
+}
+
+Result<std::optional<Recording>> FakeRepository::find_by_agent_key(const std::string& key) {
+  if (down) return fail(Errc::unavailable, "database is down");
+  std::optional<Recording> found;
+  for (const auto& [id, r] : rows) {
+    if (r.kind != SourceKind::agent || agent_key(r.meta) != key) continue;
+    if (!found || (is_live(r.state) && !is_live(found->state)) || r.created_at > found->created_at) found = r;
+  }
+  return found;
+}
+
+Result<std::vector<Recording>> FakeRepository::find_live() {
+  if (down) return fail(Errc::unavailable, "database is down");
+  std::vector<Recording> out;
+  for (const auto& [id, r] : rows) {
+    if (is_live(r.state)) out.push_back(r);
+  }
+  return out;
+}
+
+Result<std::vector<Recording>> FakeRepository::list(const RecordingQuery& q) {
+  if (down) return fail(Errc::unavailable, "database is down");
+  std::vector<Recording> out;
+  for (const auto& [id, r] : rows) {
+    if (q.state && r.state != *q.state) continue;
+    if (q.kind && r.kind != *q.kind) continue;
+    if (q.device && r.meta.device != *q.device) continue;
+    if (q.created_before && r.created_at >= *q.created_before) continue;
+    out.push_back(r);
+  }
+  std::ranges::sort(out, std::ranges::greater{}, &Recording::created_at);
+  if (out.size() > q.limit) out.resize(q.limit);
+  return out;
+}
+
+Result<std::vector<RecordingEvent>> FakeRepository::events(const RecordingId& id) {
+  if (down) return fail(Errc::unavailable, "database is down");
+  std::vector<RecordingEvent> out;
+  std::ranges::copy_if(log, std::back_inserter(out), [&](const RecordingEvent& e) { return e.recording_id == id; });
+  return out;
+}
+
+Result<void> FakeChunkStore::put(const RecordingId& id, ChunkIndex index, std::span<const std::byte> bytes) {
+  if (fail_with) return fail(*fail_with, *fail_with == Errc::storage_full ? "no space left on device" : "input/output error");
+  if (chunks.contains({id, index})) return fail(Errc::internal, "chunk written twice");
+  ++puts;
+  chunks.emplace(std::pair{id, index}, std::vector<std::byte>(bytes.begin(), bytes.end()));
+  return ok();
+}
+
+Result<ChunkLedger> FakeChunkStore::scan(const RecordingId& id) {
+  ChunkLedger ledger;
+  for (const auto& [key, data] : chunks) {
+    if (key.first == id) ledger.add(key.second, data.size());
+  }
+  return ledger;
+}
+
+Result<void> FakeChunkStore::remove(const RecordingId& id) {
+  std::erase_if(chunks, [&](const auto& entry) { return entry.first.first == id; });
+  return ok();
+}
+
+std::string FakeChunkStore::concatenated(const RecordingId& id) const {
+  std::string out;
+  for (const auto& [key, data] : chunks) {
+    if (key.first == id) {
+      for (std::byte b : data) out.push_back(static_cast<char>(b));
+    }
+  }
+  return out;
+}
+
+bool FakeFinalizer::complete(const RecordingId& id, Result<FinalizeResult> result) {
+  auto it = std::ranges::find(jobs, id, &Job::id);
+  if (it == jobs.end()) return false;
+  Done done = std::move(it->done);
+  jobs.erase(it);
+  done(std::move(result));
+  return true;
+}
+
+std::size_t FakeFinalizer::pending(const RecordingId& id, bool processing) const {
+  return static_cast<std::size_t>(
+      std::ranges::count_if(jobs, [&](const Job& j) { return j.id == id && j.processing == processing; }));
+}
+
+Result<void> FakeAgentChannel::send(const Recording& r, AgentCommandKind command) {
+  if (!connected) return fail(Errc::agent_unavailable, "agent " + r.meta.agent_id + " is not connected");
+  sent.push_back({r.id, command, r.stop_reason});
+  return ok();
+}
+
+Result<StorageInfo> FakeStorageProbe::probe() const {
+  if (broken) return fail(Errc::storage_unavailable, "Storage information unavailable");
+  return info;
+}
+
+void FakeStorageProbe::set_used_percent(double percent) {
+  info.total_bytes = 100000;
+  info.available_bytes = static_cast<std::uint64_t>(100000.0 * (100.0 - percent) / 100.0);
+}
+
+std::size_t FakeAlertSink::count(Severity s) const {
+  return static_cast<std::size_t>(std::ranges::count(alerts, s, &Alert::severity));
+}
+
+bool FakeAlertSink::any_containing(std::string_view text) const {
+  return std::ranges::any_of(alerts, [&](const Alert& a) { return a.message.find(text) != std::string::npos; });
+}
+
+std::vector<Notice> FakeEventPublisher::for_recording(const RecordingId& id) const {
+  std::vector<Notice> out;
+  for (const auto& n : notices) {
+    if (n.recording.id == id) out.push_back(n.notice);
+  }
+  return out;
+}
+
+std::string FakeUrlSigner::signature_of(const std::string& path, WallTime expires_at) {
+  const auto exp = std::chrono::duration_cast<std::chrono::seconds>(expires_at.time_since_epoch()).count();
+  return std::to_string(std::hash<std::string>{}(path + "|" + std::to_string(exp)));
+}
+
+SignedUrl FakeUrlSigner::sign(const std::string& path, WallTime expires_at) const {
+  const auto exp = std::chrono::duration_cast<std::chrono::seconds>(expires_at.time_since_epoch()).count();
+  return {path + "?exp=" + std::to_string(exp) + "&sig=" + signature_of(path, expires_at), expires_at};
+}
+
+bool FakeUrlSigner::verify(const std::string& path, WallTime expires_at, const std::string& signature,
+                           WallTime now) const {
+  return now < expires_at && signature == signature_of(path, expires_at);
+}
+
+Harness::Harness(Rules r, StoragePolicy storage_policy)
+    : rules(r),
+      service(Ports{clock, scheduler, repository, chunks, finalizer, capture, agents, storage, alerts, events, ids}, r,
+              storage_policy) {}
+
+Recording Harness::get(const RecordingId& id) {
+  auto r = service.get(id);
+  if (!r) throw std::runtime_error("no recording " + id + ": " + r.error().message);
+  return *r;
+}
+
+void Harness::finalize_ok(const RecordingId& id, bool needs_processing) {
+  const Recording r = get(id);
+  FinalizeResult result;
+  result.files.push_back(MediaFile{id + "/original.webm", FileRole::original, r.ledger.total_bytes(), std::nullopt});
+  result.needs_processing = needs_processing;
+  if (!finalizer.complete(id, result)) throw std::runtime_error("no finalize job for " + id);
+}
+
+std::vector<std::byte> bytes_of(std::string_view text) {
+  std::vector<std::byte> out;
+  for (char c : text) out.push_back(static_cast<std::byte>(c));
+  return out;
+}
+
+}  // namespace recorder::testing
