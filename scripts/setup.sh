@@ -9,7 +9,7 @@ packages=(
   # design card libraries
   libasio-dev libwebsocketpp-dev rapidjson-dev libfmt-dev libpqxx-dev
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev catch2
-  libsqlite3-dev libcurl4-openssl-dev libssl-dev libcli11-dev
+  libsqlite3-dev libcurl4-openssl-dev libssl-dev libcli11-dev zlib1g-dev
   # servers and media runtime used by the tests
   postgresql postgresql-contrib
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
