@@ -61,12 +61,13 @@ Result<std::optional<Recording>> FakeRepository::find_by_agent_key(const std::st
   return found;
 }
 
-Result<std::vector<Recording>> FakeRepository::find_live() {
+Result<std::vector<Recording>> FakeRepository::find_unfinished() {
   if (down) return fail(Errc::unavailable, "database is down");
   std::vector<Recording> out;
   for (const auto& [id, r] : rows) {
-    if (is_live(r.state)) out.push_back(r);
+    if (!is_terminal(r.state)) out.push_back(r);
   }
+  std::ranges::sort(out, {}, &Recording::created_at);
   return out;
 }
 

@@ -64,7 +64,7 @@ class FakeRepository final : public RecordingRepository {
   Result<void> save(const Recording& r, std::span<const RecordingEvent> events) override;
   Result<std::optional<Recording>> find(const RecordingId& id) override;
   Result<std::optional<Recording>> find_by_agent_key(const std::string& key) override;
-  Result<std::vector<Recording>> find_live() override;
+  Result<std::vector<Recording>> find_unfinished() override;
   Result<std::vector<Recording>> list(const RecordingQuery& q) override;
   Result<std::vector<RecordingEvent>> events(const RecordingId& id) override;
 

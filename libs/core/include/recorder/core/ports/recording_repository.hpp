@@ -38,8 +38,8 @@ class RecordingRepository {
   virtual Result<std::optional<Recording>> find(const RecordingId& id) = 0;
   // seed 000's key organizer:subject:start_time; the newest live one, else the newest.
   virtual Result<std::optional<Recording>> find_by_agent_key(const std::string& key) = 0;
-  // Every recording whose state is live (is_live), for recovery after a restart.
-  virtual Result<std::vector<Recording>> find_live() = 0;
+  // Every recording not in a terminal state, oldest first, for recovery after a restart.
+  virtual Result<std::vector<Recording>> find_unfinished() = 0;
   virtual Result<std::vector<Recording>> list(const RecordingQuery& q) = 0;
   virtual Result<std::vector<RecordingEvent>> events(const RecordingId& id) = 0;
 };

@@ -1,0 +1,46 @@
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "recorder/core/ports/recording_repository.hpp"
+
+namespace recorder::adapters::postgres {
+
+struct Reconnect {
+  std::chrono::milliseconds initial{100};
+  std::chrono::milliseconds max{5000};
+};
+
+// The production store (libpqxx): the same contract and schema as SQLite, for several
+// daemons sharing one database. It connects lazily and migrates under an advisory lock.
+// A lost connection is Errc::unavailable, never a crash: the next call after the back-off
+// (100 ms doubling to 5 s) connects again. Thread-safe (one connection behind a mutex).
+class PostgresRepository final : public core::RecordingRepository {
+ public:
+  explicit PostgresRepository(std::string url, Reconnect reconnect = {});
+  ~PostgresRepository() override;
+  PostgresRepository(const PostgresRepository&) = delete;
+  PostgresRepository& operator=(const PostgresRepository&) = delete;
+
+  // Connects and migrates now (start-up check); the error says why not.
+  core::Result<void> connect();
+
+  // Port
+  core::Result<void> save(const core::Recording& r, std::span<const core::RecordingEvent> events) override;
+  core::Result<std::optional<core::Recording>> find(const core::RecordingId& id) override;
+  core::Result<std::optional<core::Recording>> find_by_agent_key(const std::string& key) override;
+  core::Result<std::vector<core::Recording>> find_unfinished() override;
+  core::Result<std::vector<core::Recording>> list(const core::RecordingQuery& q) override;
+  core::Result<std::vector<core::RecordingEvent>> events(const core::RecordingId& id) override;
+
+  int schema_version();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace recorder::adapters::postgres

@@ -1,0 +1,224 @@
+#include "recorder/adapters/postgres/postgres_repository.hpp"
+
+#include <functional>
+#include <optional>
+
+#include <fmt/format.h>
+#include <pqxx/pqxx>
+
+#include "recorder/adapters/store_common/recording_rows.hpp"
+
+namespace recorder::adapters::postgres {
+namespace {
+
+using core::Errc;
+using core::Result;
+namespace sc = store_common;
+using Clock = std::chrono::steady_clock;
+
+constexpr long kMigrationLock = 7264001;  // pg_advisory_xact_lock key for migrations
+
+std::vector<std::optional<std::string>> params_of(const sc::Row& row) {
+  std::vector<std::optional<std::string>> out;
+  out.reserve(row.size());
+  for (const sc::Value& v : row) {
+    if (const auto* i = std::get_if<std::int64_t>(&v)) out.emplace_back(std::to_string(*i));
+    else if (const auto* d = std::get_if<double>(&v)) out.emplace_back(fmt::format("{}", *d));
+    else if (const auto* s = std::get_if<std::string>(&v)) out.emplace_back(*s);
+    else out.emplace_back(std::nullopt);
+  }
+  return out;
+}
+
+pqxx::result run(pqxx::transaction_base& tx, const std::string& sql, const sc::Row& params) {
+  if (params.empty()) return tx.exec(sql);
+  return tx.exec_params(sql, pqxx::prepare::make_dynamic_params(params_of(params)));
+}
+
+std::vector<sc::Row> rows_of(const pqxx::result& result, std::span<const sc::Column> columns) {
+  std::vector<sc::Row> out;
+  out.reserve(result.size());
+  for (const auto& r : result) {
+    sc::Row row;
+    row.reserve(columns.size());
+    for (std::size_t i = 0; i < columns.size(); ++i) {
+      const pqxx::field f = r[static_cast<pqxx::row::size_type>(i)];
+      if (f.is_null()) row.emplace_back();
+      else if (columns[i].type == sc::ColumnType::integer) row.emplace_back(f.as<std::int64_t>());
+      else if (columns[i].type == sc::ColumnType::real) row.emplace_back(f.as<double>());
+      else row.emplace_back(std::string(f.c_str(), f.size()));
+    }
+    out.push_back(std::move(row));
+  }
+  return out;
+}
+
+Result<std::vector<core::Recording>> recordings_of(const pqxx::result& result) {
+  std::vector<core::Recording> out;
+  for (const auto& row : rows_of(result, sc::recording_columns())) {
+    auto r = sc::from_row(row);
+    if (!r) return std::unexpected(r.error());
+    out.push_back(std::move(*r));
+  }
+  return out;
+}
+
+}  // namespace
+
+struct PostgresRepository::Impl {
+  std::string url;
+  Reconnect policy;
+  std::mutex mutex;
+  std::unique_ptr<pqxx::connection> conn;
+  Clock::time_point next_attempt{};
+  std::chrono::milliseconds backoff{0};
+  std::string last_error;
+
+  void lost(const std::string& why) {
+    conn.reset();
+    backoff = backoff.count() == 0 ? policy.initial : std::min(backoff * 2, policy.max);
+    next_attempt = Clock::now() + backoff;
+    last_error = why;
+  }
+
+  Result<void> ensure_connected() {
+    if (conn && conn->is_open()) return core::ok();
+    conn.reset();
+    if (Clock::now() < next_attempt)
+      return core::fail(Errc::unavailable,
+                        fmt::format("database unavailable ({}); next attempt in {} ms", last_error,
+                                    std::chrono::duration_cast<std::chrono::milliseconds>(next_attempt - Clock::now()).count()));
+    try {
+      conn = std::make_unique<pqxx::connection>(url);
+      migrate();
+      backoff = std::chrono::milliseconds{0};
+      return core::ok();
+    } catch (const pqxx::broken_connection& e) {
+      lost(e.what());
+    } catch (const std::exception& e) {
+      lost(e.what());
+    }
+    return core::fail(Errc::unavailable, fmt::format("database unavailable: {}", last_error));
+  }
+
+  void migrate() {
+    pqxx::work tx(*conn);
+    tx.exec(fmt::format("SELECT pg_advisory_xact_lock({})", kMigrationLock));
+    tx.exec("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, description TEXT NOT NULL, "
+            "applied_at TIMESTAMPTZ NOT NULL DEFAULT now())");
+    for (const sc::Migration& m : sc::migrations()) {
+      if (!tx.exec_params("SELECT 1 FROM schema_migrations WHERE version = $1", m.version).empty()) continue;
+      tx.exec(std::string(m.postgres));
+      tx.exec_params("INSERT INTO schema_migrations (version, description) VALUES ($1, $2)", m.version,
+                     std::string(m.description));
+    }
+    tx.commit();
+  }
+
+  // Runs `work` in a transaction; a lost connection becomes Errc::unavailable.
+  template <typename T>
+  Result<T> with_transaction(const std::function<Result<T>(pqxx::work&)>& work) {
+    std::lock_guard lock(mutex);
+    if (auto c = ensure_connected(); !c) return std::unexpected(c.error());
+    try {
+      pqxx::work tx(*conn);
+      Result<T> result = work(tx);
+      if (result) tx.commit();
+      return result;
+    } catch (const pqxx::broken_connection& e) {
+      lost(e.what());
+      return core::fail(Errc::unavailable, fmt::format("database connection lost: {}", e.what()));
+    } catch (const pqxx::in_doubt_error& e) {
+      lost(e.what());
+      return core::fail(Errc::unavailable, fmt::format("database commit in doubt: {}", e.what()));
+    } catch (const pqxx::sql_error& e) {
+      if (!conn->is_open()) {
+        lost(e.what());
+        return core::fail(Errc::unavailable, fmt::format("database connection lost: {}", e.what()));
+      }
+      return core::fail(Errc::internal, fmt::format("database: {} (query: {})", e.what(), e.query()));
+    } catch (const std::exception& e) {
+      if (!conn->is_open()) lost(e.what());
+      return core::fail(conn ? Errc::internal : Errc::unavailable, fmt::format("database: {}", e.what()));
+    }
+  }
+};
+
+PostgresRepository::PostgresRepository(std::string url, Reconnect reconnect) : impl_(std::make_unique<Impl>()) {
+  impl_->url = std::move(url);
+  impl_->policy = reconnect;
+}
+
+PostgresRepository::~PostgresRepository() = default;
+
+Result<void> PostgresRepository::connect() {
+  std::lock_guard lock(impl_->mutex);
+  impl_->next_attempt = {};
+  return impl_->ensure_connected();
+}
+
+int PostgresRepository::schema_version() {
+  auto v = impl_->with_transaction<int>([](pqxx::work& tx) -> Result<int> {
+    return tx.exec("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")[0][0].as<int>();
+  });
+  return v.value_or(0);
+}
+
+Result<void> PostgresRepository::save(const core::Recording& r, std::span<const core::RecordingEvent> events) {
+  return impl_->with_transaction<void>([&](pqxx::work& tx) -> Result<void> {
+    run(tx, sc::upsert_recording_sql(sc::Dialect::postgres), sc::to_row(r));
+    for (const auto& e : events) run(tx, sc::insert_event_sql(sc::Dialect::postgres), sc::to_row(e));
+    return core::ok();
+  });
+}
+
+Result<std::optional<core::Recording>> PostgresRepository::find(const core::RecordingId& id) {
+  return impl_->with_transaction<std::optional<core::Recording>>(
+      [&](pqxx::work& tx) -> Result<std::optional<core::Recording>> {
+        auto all = recordings_of(run(tx, sc::select_recordings_sql() + " WHERE id = $1", {id}));
+        if (!all) return std::unexpected(all.error());
+        if (all->empty()) return std::optional<core::Recording>{};
+        return std::optional<core::Recording>{std::move(all->front())};
+      });
+}
+
+Result<std::optional<core::Recording>> PostgresRepository::find_by_agent_key(const std::string& key) {
+  return impl_->with_transaction<std::optional<core::Recording>>(
+      [&](pqxx::work& tx) -> Result<std::optional<core::Recording>> {
+        const auto q = sc::agent_key_query(sc::Dialect::postgres, key);
+        auto all = recordings_of(run(tx, q.sql, q.params));
+        if (!all) return std::unexpected(all.error());
+        if (all->empty()) return std::optional<core::Recording>{};
+        return std::optional<core::Recording>{std::move(all->front())};
+      });
+}
+
+Result<std::vector<core::Recording>> PostgresRepository::find_unfinished() {
+  return impl_->with_transaction<std::vector<core::Recording>>([&](pqxx::work& tx) {
+    const auto q = sc::unfinished_query(sc::Dialect::postgres);
+    return recordings_of(run(tx, q.sql, q.params));
+  });
+}
+
+Result<std::vector<core::Recording>> PostgresRepository::list(const core::RecordingQuery& query) {
+  return impl_->with_transaction<std::vector<core::Recording>>([&](pqxx::work& tx) {
+    const auto q = sc::list_query(sc::Dialect::postgres, query);
+    return recordings_of(run(tx, q.sql, q.params));
+  });
+}
+
+Result<std::vector<core::RecordingEvent>> PostgresRepository::events(const core::RecordingId& id) {
+  return impl_->with_transaction<std::vector<core::RecordingEvent>>(
+      [&](pqxx::work& tx) -> Result<std::vector<core::RecordingEvent>> {
+        std::vector<core::RecordingEvent> out;
+        for (const auto& row : rows_of(run(tx, sc::select_events_sql() + " WHERE recording_id = $1 ORDER BY seq", {id}),
+                                       sc::event_columns())) {
+          auto e = sc::event_from_row(row);
+          if (!e) return std::unexpected(e.error());
+          out.push_back(std::move(*e));
+        }
+        return out;
+      });
+}
+
+}  // namespace recorder::adapters::postgres

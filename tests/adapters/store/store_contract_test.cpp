@@ -1,0 +1,276 @@
+// One contract, two stores: every case runs against SQLite (a temporary file) and against
+// a real PostgreSQL server (tests/support/postgres.sh, started by ctest; a fresh database
+// per case). A missing server is a failure, never a skip.
+
+#include <catch2/catch.hpp>
+
+#include <fstream>
+#include <random>
+#include <thread>
+
+#include <pqxx/pqxx>
+
+#include "../fs/temp_dir.hpp"
+#include "recorder/adapters/postgres/postgres_repository.hpp"
+#include "recorder/adapters/sqlite/sqlite_repository.hpp"
+
+using namespace recorder;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::string postgres_admin_url() {
+  const char* dir = std::getenv("RECORDER_TEST_POSTGRES_DIR");
+  INFO("RECORDER_TEST_POSTGRES_DIR must name the directory of a server started by tests/support/postgres.sh init");
+  REQUIRE(dir != nullptr);
+  std::ifstream in(std::string(dir) + "/url");
+  std::string url;
+  std::getline(in, url);
+  REQUIRE_FALSE(url.empty());
+  return url;
+}
+
+// A store under test, with what it takes to open it again.
+struct Store {
+  std::string backend;
+  std::unique_ptr<TempDir> dir;
+  std::string db_url;
+  std::unique_ptr<core::RecordingRepository> repo;
+
+  std::unique_ptr<core::RecordingRepository> open_again() const {
+    if (backend == "sqlite") {
+      auto r = adapters::sqlite::SqliteRepository::open(dir->path() / "recorderd.db");
+      REQUIRE(r);
+      return std::move(*r);
+    }
+    auto pg = std::make_unique<adapters::postgres::PostgresRepository>(db_url);
+    auto c = pg->connect();
+    INFO((c ? "" : c.error().message));
+    REQUIRE(c);
+    return pg;
+  }
+};
+
+Store make_store(const std::string& backend) {
+  Store s;
+  s.backend = backend;
+  s.dir = std::make_unique<TempDir>("recorder-store");
+  if (backend == "postgres") {
+    const std::string admin = postgres_admin_url();
+    std::random_device rd;
+    const std::string name = "contract_" + std::to_string(rd()) + std::to_string(rd());
+    pqxx::connection c(admin);
+    pqxx::nontransaction(c).exec("CREATE DATABASE " + name);
+    s.db_url = admin.substr(0, admin.rfind('/') + 1) + name;
+  }
+  s.repo = s.open_again();
+  return s;
+}
+
+core::WallTime at(int minutes) {
+  return core::WallTime{} + std::chrono::hours{24 * 365 * 56} + std::chrono::minutes{minutes};
+}
+
+core::Recording rich_recording(const std::string& id, int minute) {
+  core::Recording r;
+  r.id = id;
+  r.kind = core::SourceKind::stream;
+  r.meta = {"Team Standup Meeting", "john@company.com", "owner-1", "", "", "", "video/webm"};
+  r.format = "wav";
+  r.expected_duration = 3600s;
+  r.limits = core::StreamLimits{3600s, 1048576, 524288000, 100000};
+  r.state = core::State::recording;
+  r.created_at = at(minute);
+  r.started_at = at(minute) + 1s;
+  r.last_activity_at = at(minute) + 30s;
+  for (core::ChunkIndex i : {0u, 1u, 2u, 5u, 6u}) r.ledger.add(i, 1000 + i);
+  r.missing_chunks = {3, 4};
+  r.files = {core::MediaFile{id + "/original.webm", core::FileRole::original, 5010, 30.5},
+             core::MediaFile{id + "/audio \"x\".wav", core::FileRole::converted, 99, std::nullopt}};
+  r.duration_seconds = 30.25;
+  r.start_attempts = 2;
+  r.error = "line one\nline 'two' ✓";
+  return r;
+}
+
+core::Recording agent_recording(const std::string& id, int minute, core::State state) {
+  core::Recording r;
+  r.id = id;
+  r.kind = core::SourceKind::agent;
+  r.meta.subject = "Standup";
+  r.meta.organizer = "john@company.com";
+  r.meta.start_time = "2025-10-30T15:00:00Z";
+  r.meta.agent_id = "room-1";
+  r.meta.device = "room-1";
+  r.remote_triggered = true;
+  r.state = state;
+  r.created_at = at(minute);
+  return r;
+}
+
+core::RecordingEvent event(const std::string& id, int minute, core::State from, core::State to, std::string name) {
+  return core::RecordingEvent{id, at(minute), core::Transition{from, to, std::move(name), core::StopReason::manual, "why"}};
+}
+
+std::vector<std::string> ids(const core::Result<std::vector<core::Recording>>& rs) {
+  REQUIRE(rs);
+  std::vector<std::string> out;
+  for (const auto& r : *rs) out.push_back(r.id);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("store contract", "[store]") {
+  const std::string backend = GENERATE(as<std::string>{}, "sqlite", "postgres");
+  Store s = make_store(backend);
+  core::RecordingRepository& repo = *s.repo;
+  INFO("backend: " << backend);
+
+  SECTION("a saved recording reads back field for field") {
+    const auto r = rich_recording("r-1", 0);
+    REQUIRE(repo.save(r, {}));
+    auto found = repo.find("r-1");
+    REQUIRE(found);
+    REQUIRE(found->has_value());
+    CHECK(**found == r);
+    CHECK(repo.find("nobody")->has_value() == false);
+  }
+
+  SECTION("saving again updates it and appends its events in order") {
+    auto r = rich_recording("r-2", 0);
+    const std::vector first{event("r-2", 0, core::State::starting, core::State::starting, "created"),
+                            event("r-2", 0, core::State::starting, core::State::recording, "started")};
+    REQUIRE(repo.save(r, first));
+    r.state = core::State::finalizing;
+    r.stop_reason = core::StopReason::disconnect;
+    r.stopped_at = at(5);
+    const std::vector second{event("r-2", 5, core::State::recording, core::State::finalizing, "deadline:grace")};
+    REQUIRE(repo.save(r, second));
+    CHECK(repo.find("r-2")->value() == r);
+    auto log = repo.events("r-2");
+    REQUIRE(log);
+    REQUIRE(log->size() == 3);
+    CHECK((*log)[0].transition.event == "created");
+    CHECK((*log)[2].transition.event == "deadline:grace");
+    CHECK((*log)[2].transition.to == core::State::finalizing);
+    CHECK((*log)[2].transition.reason == core::StopReason::manual);
+    CHECK((*log)[2].transition.detail == "why");
+    CHECK((*log)[2].at == at(5));
+    CHECK(repo.events("other")->empty());
+  }
+
+  SECTION("unfinished recordings come back oldest first for recovery") {
+    auto a = rich_recording("a", 3);
+    auto b = rich_recording("b", 1);
+    b.state = core::State::finalizing;
+    auto c = rich_recording("c", 2);
+    c.state = core::State::ready;
+    auto d = agent_recording("d", 4, core::State::stale);
+    for (const auto* r : {&a, &b, &c, &d}) REQUIRE(repo.save(*r, {}));
+    CHECK(ids(repo.find_unfinished()) == std::vector<std::string>{"b", "a", "d"});
+  }
+
+  SECTION("the agent key finds the live recording first, else the newest") {
+    REQUIRE(repo.save(agent_recording("old", 1, core::State::ready), {}));
+    REQUIRE(repo.save(agent_recording("live", 2, core::State::recording), {}));
+    REQUIRE(repo.save(agent_recording("newer-done", 3, core::State::failed), {}));
+    const std::string key = "john@company.com:Standup:2025-10-30T15:00:00Z";
+    CHECK(repo.find_by_agent_key(key)->value().id == "live");
+    auto live = agent_recording("live", 2, core::State::ready);
+    REQUIRE(repo.save(live, {}));
+    CHECK(repo.find_by_agent_key(key)->value().id == "newer-done");
+    CHECK_FALSE(repo.find_by_agent_key("x:y:z")->has_value());
+  }
+
+  SECTION("lists filter by state, kind and device and page by time, newest first") {
+    for (int i = 0; i < 7; ++i) {
+      auto r = rich_recording("s" + std::to_string(i), i);
+      r.state = i % 2 == 0 ? core::State::ready : core::State::recording;
+      REQUIRE(repo.save(r, {}));
+    }
+    auto cam = agent_recording("cam", 10, core::State::recording);
+    cam.kind = core::SourceKind::capture;
+    cam.meta.device = "/dev/video0";
+    REQUIRE(repo.save(cam, {}));
+
+    core::RecordingQuery all;
+    CHECK(ids(repo.list(all)) == std::vector<std::string>{"cam", "s6", "s5", "s4", "s3", "s2", "s1", "s0"});
+    core::RecordingQuery ready;
+    ready.state = core::State::ready;
+    CHECK(ids(repo.list(ready)) == std::vector<std::string>{"s6", "s4", "s2", "s0"});
+    core::RecordingQuery captures;
+    captures.kind = core::SourceKind::capture;
+    CHECK(ids(repo.list(captures)) == std::vector<std::string>{"cam"});
+    core::RecordingQuery device;
+    device.device = "/dev/video0";
+    CHECK(ids(repo.list(device)) == std::vector<std::string>{"cam"});
+    core::RecordingQuery page;
+    page.kind = core::SourceKind::stream;
+    page.limit = 3;
+    CHECK(ids(repo.list(page)) == std::vector<std::string>{"s6", "s5", "s4"});
+    page.created_before = at(4);
+    CHECK(ids(repo.list(page)) == std::vector<std::string>{"s3", "s2", "s1"});
+    page.created_before = at(1);
+    CHECK(ids(repo.list(page)) == std::vector<std::string>{"s0"});
+  }
+
+  SECTION("what was saved is there after the store is opened again; migrations run once") {
+    const auto r = rich_recording("kept", 0);
+    REQUIRE(repo.save(r, std::vector{event("kept", 0, core::State::starting, core::State::recording, "started")}));
+    s.repo.reset();
+    auto again = s.open_again();
+    CHECK(again->find("kept")->value() == r);
+    CHECK(again->events("kept")->size() == 1);
+    if (backend == "sqlite") {
+      CHECK(dynamic_cast<adapters::sqlite::SqliteRepository&>(*again).schema_version() == 1);
+    } else {
+      CHECK(dynamic_cast<adapters::postgres::PostgresRepository&>(*again).schema_version() == 1);
+    }
+  }
+}
+
+TEST_CASE("SQLite: an unwritable database path is a clear error", "[store][sqlite]") {
+  auto r = adapters::sqlite::SqliteRepository::open("/proc/no/such/dir/recorderd.db");
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == core::Errc::unavailable);
+  CHECK(r.error().message.find("/proc/no/such/dir/recorderd.db") != std::string::npos);
+}
+
+TEST_CASE("Postgres: an unreachable server is unavailable, not a crash", "[store][postgres]") {
+  adapters::postgres::PostgresRepository repo("postgresql://postgres@127.0.0.1:1/postgres?connect_timeout=2");
+  auto r = repo.find("x");
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == core::Errc::unavailable);
+  auto again = repo.save(rich_recording("x", 0), {});
+  REQUIRE_FALSE(again);
+  CHECK(again.error().message.find("next attempt in") != std::string::npos);
+}
+
+TEST_CASE("Postgres: a server restart mid-session is survived by reconnecting with back-off", "[store][postgres]") {
+  Store s = make_store("postgres");
+  auto& repo = *s.repo;
+  REQUIRE(repo.save(rich_recording("before", 0), {}));
+
+  const std::string dir = std::getenv("RECORDER_TEST_POSTGRES_DIR");
+  const std::string script = std::string(RECORDER_SOURCE_DIR) + "/tests/support/postgres.sh";
+  REQUIRE(std::system((script + " stop " + dir).c_str()) == 0);
+  auto down = repo.save(rich_recording("during", 1), {});
+  REQUIRE_FALSE(down);
+  CHECK(down.error().code == core::Errc::unavailable);
+  REQUIRE(std::system((script + " start " + dir).c_str()) == 0);
+
+  // Back-off is at most 5 s; give it a generous deadline and stop as soon as it is back.
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  core::Result<void> saved = core::fail(core::Errc::unavailable, "not tried");
+  while (std::chrono::steady_clock::now() < deadline) {
+    saved = repo.save(rich_recording("during", 1), {});
+    if (saved) break;
+    CHECK(saved.error().code == core::Errc::unavailable);
+    std::this_thread::sleep_for(50ms);
+  }
+  INFO((saved ? "" : saved.error().message));
+  REQUIRE(saved);
+  CHECK(repo.find("before")->has_value());
+  CHECK(repo.find("during")->has_value());
+}
