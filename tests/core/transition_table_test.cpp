@@ -183,6 +183,27 @@ std::vector<Case> cases() {
       {finalizing, "finalize_failed", failed, in_state(K::stream, finalizing), ev::FinalizeFailed{"disk error"}},
       {processing, "processed", ready, in_state(K::stream, processing), ev::Processed{}},
       {processing, "processing_failed", failed, in_state(K::stream, processing), ev::ProcessingFailed{"not media"}},
+      {recording, "recovered", interrupted, in_state(K::stream, recording), ev::Recovered{ChunkLedger{}},
+       [](const Step& s) {
+         CHECK(s.recording.timing.started == kNow.mono - 10min);
+         CHECK(has_effect<fx::ArmDeadline>(s));
+       }},
+      {recording, "recovered", recording, in_state(K::agent, recording), ev::Recovered{}},
+      {recording, "recovered", starting, in_state(K::capture, recording), ev::Recovered{},
+       [](const Step& s) {
+         CHECK(has_effect<fx::StartProducer>(s));
+         CHECK(s.recording.started_at == kNow.wall - 10min);
+       }},
+      {interrupted, "recovered", interrupted, in_state(K::stream, interrupted), ev::Recovered{ChunkLedger{}}},
+      {stale, "recovered", stale, in_state(K::agent, stale), ev::Recovered{}},
+      {starting, "recovered", starting, in_state(K::capture, starting), ev::Recovered{}},
+      {stopping, "recovered", stopping, in_state(K::agent, stopping), ev::Recovered{},
+       [](const Step& s) { CHECK(has_effect<fx::StopProducer>(s)); }},
+      {stopping, "recovered", finalizing, in_state(K::capture, stopping), ev::Recovered{}},
+      {finalizing, "recovered", finalizing, in_state(K::stream, finalizing), ev::Recovered{ChunkLedger{}},
+       [](const Step& s) { CHECK(has_effect<fx::Finalize>(s)); }},
+      {processing, "recovered", processing, in_state(K::stream, processing), ev::Recovered{ChunkLedger{}},
+       [](const Step& s) { CHECK(has_effect<fx::Process>(s)); }},
       {ready, "delete_requested", deleted, in_state(K::stream, ready), ev::DeleteRequested{},
        [](const Step& s) { CHECK(has_effect<fx::DeleteMedia>(s)); }},
       {failed, "delete_requested", deleted, in_state(K::stream, failed), ev::DeleteRequested{}},

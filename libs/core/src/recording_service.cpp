@@ -69,22 +69,69 @@ Result<Recording> RecordingService::commit(Lock& lock, const Recording& before, 
 }
 
 Result<void> RecordingService::persist(const Recording& r, std::optional<Transition> transition) {
-  auto& pending = unsaved_[r.id];
-  if (transition) pending.push_back(RecordingEvent{r.id, ports_.clock.wall_now(), std::move(*transition)});
-  auto saved = ports_.repository.save(r, pending);
+  Unsaved& pending = unsaved_[r.id];
+  pending.snapshot = r;
+  if (transition) pending.events.push_back(RecordingEvent{r.id, ports_.clock.wall_now(), std::move(*transition)});
+  auto saved = ports_.repository.save(r, pending.events);
   if (saved) {
     unsaved_.erase(r.id);
     return ok();
   }
-  // The recording goes on in memory; its rows are written with its next change.
-  if (pending.size() <= 1) {
+  // The recording goes on in memory; its rows are written with its next change or by
+  // flush(). One alert per outage of a recording, not one per change.
+  if (pending.events.size() <= 1) {
     ports_.alerts.alert(Alert{ports_.ids.next(), ports_.clock.wall_now(), Severity::critical,
-                              fmt::format("Could not save recording {}: {}; it goes on and is saved with "
-                                          "its next change",
+                              fmt::format("Could not save recording {}: {}; it goes on and is saved when the "
+                                          "database is back",
                                           r.id, saved.error().message),
                               r.id});
   }
   return saved;
+}
+
+std::size_t RecordingService::flush() {
+  Lock lock(mutex_);
+  for (auto it = unsaved_.begin(); it != unsaved_.end();) {
+    if (ports_.repository.save(it->second.snapshot, it->second.events)) {
+      it = unsaved_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  return unsaved_.size();
+}
+
+Result<RecoveryReport> RecordingService::recover() {
+  Lock lock(mutex_);
+  auto unfinished = ports_.repository.find_unfinished();
+  if (!unfinished) return std::unexpected(unfinished.error());
+  RecoveryReport report;
+  for (Recording& r : *unfinished) {
+    std::optional<ChunkLedger> ledger;
+    if (r.kind == SourceKind::stream) {
+      auto scanned = ports_.chunks.scan(r.id);
+      if (!scanned) {
+        // Not knowing which bytes are intact, leave it untouched for the next start.
+        report.failed.push_back(Error{scanned.error().code,
+                                      fmt::format("recording {}: cannot verify its chunks: {}", r.id,
+                                                  scanned.error().message),
+                                      r.id});
+        ports_.alerts.alert(Alert{ports_.ids.next(), ports_.clock.wall_now(), Severity::critical,
+                                  report.failed.back().message, r.id});
+        continue;
+      }
+      ledger = std::move(*scanned);
+    }
+    const RecordingId id = r.id;
+    if (is_live(r.state) && !r.meta.device.empty()) devices_.emplace(r.meta.device, id);
+    live_.insert_or_assign(id, std::move(r));
+    if (auto step = dispatch(lock, id, ev::Recovered{std::move(ledger)}); step) {
+      ++report.recovered;
+    } else {
+      report.failed.push_back(step.error());
+    }
+  }
+  return report;
 }
 
 void RecordingService::run_effects(Lock&, const Recording& r, const std::vector<Effect>& effects) {

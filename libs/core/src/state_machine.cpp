@@ -66,6 +66,16 @@ constexpr std::array kTable{
     TransitionRow{finalizing, "finalize_failed", "", failed},
     TransitionRow{processing, "processed", "", ready},
     TransitionRow{processing, "processing_failed", "", failed},
+    TransitionRow{recording, "recovered", "stream", interrupted},
+    TransitionRow{recording, "recovered", "agent", recording},
+    TransitionRow{recording, "recovered", "capture: the capture starts again", starting},
+    TransitionRow{interrupted, "recovered", "", interrupted},
+    TransitionRow{stale, "recovered", "", stale},
+    TransitionRow{starting, "recovered", "", starting},
+    TransitionRow{stopping, "recovered", "agent", stopping},
+    TransitionRow{stopping, "recovered", "capture", finalizing},
+    TransitionRow{finalizing, "recovered", "", finalizing},
+    TransitionRow{processing, "recovered", "", processing},
     TransitionRow{ready, "delete_requested", "", deleted},
     TransitionRow{failed, "delete_requested", "", deleted},
 };
@@ -205,8 +215,10 @@ class Machine {
     }
     Builder b = make("started");
     Recording& r = b.rec();
-    r.started_at = now_.wall;
-    r.timing.started = now_.mono;
+    if (!r.started_at) {  // a capture that starts again after a restart keeps its start
+      r.started_at = now_.wall;
+      r.timing.started = now_.mono;
+    }
     touch(r, now_);
     b.cancel(DeadlineKind::start_timeout).cancel(DeadlineKind::retry);
     b.arm(DeadlineKind::limit, limit_deadline(r, rules_));
@@ -424,6 +436,59 @@ class Machine {
     return std::move(b).done();
   }
 
+  Result<Step> operator()(const ev::Recovered& e) {
+    if (is_terminal(r_.state)) return unchanged(r_);
+    Builder b = make("recovered");
+    Recording& r = b.rec();
+    // Monotonic anchors do not survive a restart: derive them from the stored wall times.
+    const auto anchor = [&](std::optional<WallTime> w) {
+      return now_.mono - std::chrono::duration_cast<MonoTime::duration>(now_.wall - w.value_or(now_.wall));
+    };
+    r.timing.started = anchor(r.started_at);
+    r.timing.last_activity = anchor(r.last_activity_at ? r.last_activity_at : r.started_at);
+    if (e.ledger) r.ledger = *e.ledger;
+    const std::string why = "recorderd restarted";
+    switch (r_.state) {
+      case recording:
+      case interrupted:
+        if (r.kind == SourceKind::stream) {
+          // Resumable for a whole grace period from now.
+          r.timing.interrupted = now_.mono;
+          b.arm(DeadlineKind::grace, now_.mono + rules_.grace).arm(DeadlineKind::limit, limit_deadline(r, rules_));
+          b.move_to(interrupted, why).publish(Notice::interrupted);
+        } else if (r.kind == SourceKind::agent) {
+          b.arm(DeadlineKind::stale, now_.mono + rules_.stale_after).arm(DeadlineKind::limit, limit_deadline(r, rules_));
+        } else {
+          // The pipeline died with the process; the recording goes on in new segments.
+          r.start_attempts = 1;
+          b.emit(fx::StartProducer{}).arm(DeadlineKind::start_timeout, now_.mono + rules_.start_timeout);
+          b.move_to(starting, why + " while capturing: the capture starts again");
+        }
+        break;
+      case stale:
+        b.arm(DeadlineKind::limit, limit_deadline(r, rules_));
+        break;
+      case starting:
+        if (r.kind == SourceKind::capture) {
+          r.start_attempts = std::max<std::uint32_t>(r.start_attempts, 1);
+          b.emit(fx::StartProducer{});
+        }
+        b.arm(DeadlineKind::start_timeout, now_.mono + rules_.start_timeout);
+        break;
+      case stopping:
+        if (r.kind == SourceKind::capture) {
+          b.finalize(r.stop_reason).move_to(finalizing, why + " while the capture was stopping");
+        } else {
+          b.emit(fx::StopProducer{}).arm(DeadlineKind::stop_timeout, now_.mono + rules_.stop_timeout);
+        }
+        break;
+      case finalizing: b.emit(fx::Finalize{}); break;
+      case processing: b.emit(fx::Process{}); break;
+      default: return unchanged(r_);
+    }
+    return std::move(b).done();
+  }
+
   Result<Step> operator()(const ev::DeadlineReached& e) {
     switch (e.kind) {
       case DeadlineKind::limit: return limit_reached();
@@ -587,6 +652,7 @@ std::string event_name(const Event& e) {
       return "deadline:" + std::string(to_string(d.kind));
     }
     std::string operator()(const ev::DeleteRequested&) const { return "delete_requested"; }
+    std::string operator()(const ev::Recovered&) const { return "recovered"; }
   };
   return std::visit(Names{}, e);
 }

@@ -102,6 +102,7 @@ Result<void> FakeChunkStore::put(const RecordingId& id, ChunkIndex index, std::s
 }
 
 Result<ChunkLedger> FakeChunkStore::scan(const RecordingId& id) {
+  if (fail_scan) return fail(Errc::io_error, "cannot read the index");
   ChunkLedger ledger;
   for (const auto& [key, data] : chunks) {
     if (key.first == id) ledger.add(key.second, data.size());
@@ -202,6 +203,15 @@ void Harness::finalize_ok(const RecordingId& id, bool needs_processing) {
   result.files.push_back(MediaFile{id + "/original.webm", FileRole::original, r.ledger.total_bytes(), std::nullopt});
   result.needs_processing = needs_processing;
   if (!finalizer.complete(id, result)) throw std::runtime_error("no finalize job for " + id);
+}
+
+std::unique_ptr<Harness> Harness::restarted(Duration downtime) const {
+  auto next = std::make_unique<Harness>(rules);
+  next->repository.rows = repository.rows;
+  next->repository.log = repository.log;
+  next->chunks.chunks = chunks.chunks;
+  next->clock.set_mono(clock.monotonic_now() + downtime);
+  return next;
 }
 
 std::vector<std::byte> bytes_of(std::string_view text) {

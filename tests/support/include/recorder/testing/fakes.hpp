@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -82,6 +83,7 @@ class FakeChunkStore final : public ChunkStore {
   Result<void> remove(const RecordingId& id) override;
 
   std::optional<Errc> fail_with;  // storage_full or io_error: the next puts fail
+  bool fail_scan = false;
   std::size_t puts = 0;
   std::map<std::pair<RecordingId, ChunkIndex>, std::vector<std::byte>> chunks;
   std::string concatenated(const RecordingId& id) const;
@@ -191,6 +193,8 @@ struct Harness {
   Recording get(const RecordingId& id);
   // Completes the pending finalize (or processing) job of `id` successfully.
   void finalize_ok(const RecordingId& id, bool needs_processing = false);
+  // A new process over the same store and chunks, `downtime` later: what survives a crash.
+  std::unique_ptr<Harness> restarted(Duration downtime) const;
 
   FakeClock clock;
   FakeScheduler scheduler;

@@ -95,6 +95,12 @@ struct AgentReport {
   bool success = true;                   // stop_confirmed's status
 };
 
+// What recover() found in the store at start-up.
+struct RecoveryReport {
+  std::size_t recovered = 0;             // unfinished recordings taken up again
+  std::vector<Error> failed;             // recordings left as they are, and why
+};
+
 struct StorageStatus {
   StorageInfo info;
   StorageLevel level;
@@ -148,6 +154,16 @@ class RecordingService {
   // running recording with reason storage_critical.
   Result<StorageStatus> check_storage();
 
+  // Start-up: takes up every recording the store holds unfinished. Streams become
+  // resumable for a grace period with the ledger the chunk store verified, then are
+  // finalized with what is durable; agents get a fresh stale window; captures start
+  // again; finalize and processing run again. Call once, before serving clients.
+  Result<RecoveryReport> recover();
+
+  // Writes recordings whose last save failed (database down); call periodically.
+  // Returns how many are still unsaved.
+  std::size_t flush();
+
   // Daemon shutdown: captures are stopped (reason shutdown); streams and agents stay live
   // in the store so that a restart resumes them.
   void shutdown();
@@ -178,7 +194,11 @@ class RecordingService {
   mutable std::mutex mutex_;
   std::unordered_map<RecordingId, Recording> live_;  // every recording not yet terminal
   std::map<std::string, RecordingId> devices_;         // device -> its live recording
-  std::unordered_map<RecordingId, std::vector<RecordingEvent>> unsaved_;  // retried on next save
+  struct Unsaved {
+    Recording snapshot;
+    std::vector<RecordingEvent> events;
+  };
+  std::unordered_map<RecordingId, Unsaved> unsaved_;  // written by the next save or flush()
   std::deque<std::pair<RecordingId, Event>> queue_;  // events raised while carrying out effects
   bool draining_ = false;
   StorageLevel storage_level_ = StorageLevel::normal;

@@ -58,13 +58,17 @@ struct Processed { std::vector<MediaFile> files; std::optional<double> duration_
 struct ProcessingFailed { std::string error; };
 struct DeadlineReached { DeadlineKind kind; };
 struct DeleteRequested {};
+// recorderd restarted; the recording was unfinished in the store. For streams, `ledger` is
+// what the chunk store verified (the truth for bytes).
+struct Recovered { std::optional<ChunkLedger> ledger; };
 }  // namespace ev
 
 using Event = std::variant<ev::Started, ev::StartFailed, ev::ChunkStored, ev::StopRequested,
                            ev::Disconnected, ev::Resumed, ev::StatusReported, ev::StopConfirmed,
                            ev::PrematureStopReported, ev::SegmentClosed, ev::ProducerFailed,
                            ev::Finalized, ev::FinalizeFailed, ev::Processed,
-                           ev::ProcessingFailed, ev::DeadlineReached, ev::DeleteRequested>;
+                           ev::ProcessingFailed, ev::DeadlineReached, ev::DeleteRequested,
+                           ev::Recovered>;
 
 // The event's name as the transition table and the event log spell it.
 std::string event_name(const Event& e);
