@@ -4,29 +4,22 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
-#include <filesystem>
 #include <string>
-#include <system_error>
 
 #include <CLI/CLI.hpp>
-#include <fmt/chrono.h>
 #include <fmt/format.h>
 
 #include "config_loader.hpp"
-#include "recorder/adapters/system/statvfs_storage_probe.hpp"
+#include "daemon.hpp"
+#include "recorder/adapters/system/log.hpp"
 #include "recorder/core/app/config.hpp"
 #include "recorder/core/domain/state_machine.hpp"
 #include "version.hpp"
 
 namespace {
 
-// One logfmt line on stderr: ts=... level=... msg="..." and key=value pairs.
-template <typename... Args>
-void log(const char* level, fmt::format_string<Args...> format, Args&&... args) {
-  const auto now = std::chrono::floor<std::chrono::milliseconds>(std::chrono::system_clock::now());
-  fmt::print(stderr, "ts={} level={} {}\n", fmt::format("{:%FT%T}Z", now), level,
-             fmt::format(format, std::forward<Args>(args)...));
-}
+using recorder::adapters::system::log;
+using recorder::adapters::system::LogLevel;
 
 int print_effective(const recorder::core::Config& config) {
   for (const auto& key : recorder::core::config_keys()) fmt::print("{} = {}\n", key.name, key.get(config));
@@ -77,7 +70,7 @@ int main(int argc, char** argv) {
   for (const std::string& s : sets) {
     const auto eq = s.find('=');
     if (eq == std::string::npos || eq == 0) {
-      log("error", "msg=\"invalid --set '{}': expected KEY=VALUE\"", s);
+      log(LogLevel::error, "msg=\"invalid --set '{}': expected KEY=VALUE\"", s);
       return 2;
     }
     sources.flags.emplace_back(s.substr(0, eq), s.substr(eq + 1));
@@ -86,37 +79,18 @@ int main(int argc, char** argv) {
 
   auto config = recorder::app::load_config(sources);
   if (!config) {
-    log("error", "msg=\"invalid configuration: {}\"", config.error().message);
+    log(LogLevel::error, "msg=\"invalid configuration: {}\"", config.error().message);
     return 2;
   }
   if (check_only) return print_effective(*config);
 
-  std::error_code ec;
-  std::filesystem::create_directories(config->data_dir, ec);
-  if (ec) {
-    log("error", "msg=\"cannot create server.data_dir '{}': {}\"", config->data_dir, ec.message());
-    return 1;
-  }
+  recorder::adapters::system::set_log_level(config->log_level);
 
-  // Block the stop signals before any thread exists, then wait for one of them.
+  // Block the stop signals before any thread exists; run_daemon waits for one of them.
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGTERM);
   sigaddset(&stop_signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-
-  recorder::adapters::system::StatvfsStorageProbe probe(config->data_dir);
-  const auto storage = probe.probe();
-  log("info", "msg=\"recorderd started\" version={} listen={} data_dir={} store={} storage_used_percent={}",
-      RECORDERD_VERSION, fmt::format("{}:{}", config->listen_host, config->listen_port),
-      std::filesystem::absolute(config->data_dir).string(),
-      config->store == recorder::core::StoreBackend::sqlite ? "sqlite" : "postgres",
-      storage ? fmt::format("{:.1f}", storage->used_percent()) : "unknown");
-  log("warn", "msg=\"stream ingest is not served yet: this build loads and validates its configuration only\"");
-  std::fflush(stderr);
-
-  int signal = 0;
-  sigwait(&stop_signals, &signal);
-  log("info", "msg=\"recorderd stopping\" signal={}", signal == SIGTERM ? "SIGTERM" : "SIGINT");
-  return 0;
+  return recorder::app::run_daemon(*config);
 }

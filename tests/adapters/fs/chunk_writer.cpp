@@ -11,8 +11,11 @@
 #include <thread>
 #include <vector>
 
-#include "chunk_content.hpp"
+#include "recorder/testing/chunk_content.hpp"
 #include "recorder/adapters/fs/fs_chunk_store.hpp"
+
+using recorder::testing::chunk_content;
+using recorder::testing::chunk_size_for;
 
 int main(int argc, char** argv) {
   if (argc != 3) {

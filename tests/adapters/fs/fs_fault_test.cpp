@@ -12,10 +12,14 @@
 #include <cstring>
 #include <fstream>
 
-#include "chunk_content.hpp"
-#include "read_file.hpp"
+#include "recorder/testing/chunk_content.hpp"
+#include "recorder/testing/read_file.hpp"
 #include "recorder/adapters/fs/fs_chunk_store.hpp"
-#include "temp_dir.hpp"
+#include "recorder/testing/temp_dir.hpp"
+
+using recorder::testing::chunk_content;
+using recorder::testing::read_range;
+using recorder::testing::TempDir;
 
 using namespace recorder;
 using adapters::fs::FsChunkStore;

@@ -10,9 +10,11 @@
 
 #include <pqxx/pqxx>
 
-#include "../fs/temp_dir.hpp"
+#include "recorder/testing/temp_dir.hpp"
 #include "recorder/adapters/postgres/postgres_repository.hpp"
 #include "recorder/adapters/sqlite/sqlite_repository.hpp"
+
+using recorder::testing::TempDir;
 
 using namespace recorder;
 using namespace std::chrono_literals;

@@ -7,6 +7,8 @@
 #include <iterator>
 #include <vector>
 
+namespace recorder::testing {
+
 inline std::vector<std::byte> read_range(const std::filesystem::path& p, std::uint64_t offset, std::size_t size) {
   std::ifstream in(p, std::ios::binary);
   in.seekg(static_cast<std::streamoff>(offset));
@@ -15,3 +17,5 @@ inline std::vector<std::byte> read_range(const std::filesystem::path& p, std::ui
   out.resize(static_cast<std::size_t>(in.gcount()));
   return out;
 }
+
+}  // namespace recorder::testing

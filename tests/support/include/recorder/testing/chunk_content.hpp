@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+namespace recorder::testing {
+
 // Deterministic chunk bytes for (recording, index): a test can tell any chunk it finds on
 // disk from what was sent, without keeping a copy.
 inline std::vector<std::byte> chunk_content(const std::string& id, std::uint64_t index, std::size_t size) {
@@ -21,3 +23,5 @@ inline std::vector<std::byte> chunk_content(const std::string& id, std::uint64_t
 
 // Chunk sizes vary with the index so that kills land at many offsets.
 inline std::size_t chunk_size_for(std::uint64_t index) { return 4096 + (index * 7919) % (192 * 1024); }
+
+}  // namespace recorder::testing

@@ -4,6 +4,8 @@
 #include <random>
 #include <string>
 
+namespace recorder::testing {
+
 // A fresh directory under the system's temp directory, removed with everything in it.
 class TempDir {
  public:
@@ -23,3 +25,5 @@ class TempDir {
  private:
   std::filesystem::path path_;
 };
+
+}  // namespace recorder::testing

@@ -1,0 +1,78 @@
+// Test helper: a RecordingService on the daemon's own stores (SQLite and the chunk files in
+// DATA_DIR), as recorderd wires them. It recovers what the store holds, resumes streams
+// s0..sN-1 where their durable chunks end, and streams chunks into them until it is
+// killed, printing "ack <id> <index>" after each chunk the service acknowledged.
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "recorder/adapters/fs/fs_chunk_store.hpp"
+#include "recorder/adapters/fs/fs_finalizer.hpp"
+#include "recorder/adapters/sqlite/sqlite_repository.hpp"
+#include "recorder/adapters/system/log.hpp"
+#include "recorder/adapters/system/log_sinks.hpp"
+#include "recorder/adapters/system/random_id_generator.hpp"
+#include "recorder/adapters/system/statvfs_storage_probe.hpp"
+#include "recorder/adapters/system/system_clock.hpp"
+#include "recorder/adapters/system/thread_scheduler.hpp"
+#include "recorder/core/app/recording_service.hpp"
+#include "recorder/testing/chunk_content.hpp"
+#include "recorder/testing/fakes.hpp"
+
+using namespace recorder;
+
+[[noreturn]] void die(const std::string& what) {
+  std::fprintf(stderr, "stream_writer: %s\n", what.c_str());
+  std::_Exit(3);
+}
+
+int main(int argc, char** argv) {
+  if (argc != 3) die("usage: stream_writer DATA_DIR RECORDINGS");
+  const std::filesystem::path dir = argv[1];
+  const int recordings = std::atoi(argv[2]);
+  adapters::system::set_log_level("error");
+
+  auto repo = adapters::sqlite::SqliteRepository::open(dir / "recorderd.db");
+  if (!repo) die(repo.error().message);
+  adapters::system::SystemClock clock;
+  adapters::system::RandomIdGenerator ids;
+  adapters::system::StatvfsStorageProbe probe(dir.string());
+  adapters::system::LogAlertSink alerts;
+  adapters::system::LogEventPublisher events;
+  adapters::system::ThreadScheduler scheduler;
+  adapters::fs::FsChunkStore chunks(dir / "chunks");
+  adapters::fs::FsFinalizer finalizer(chunks, dir);
+  testing::FakeCaptureDriver capture;
+  testing::FakeAgentChannel agents;
+  core::RecordingService service(
+      core::Ports{clock, scheduler, **repo, chunks, finalizer, capture, agents, probe, alerts, events, ids}, {}, {});
+  scheduler.set_handler([&](const core::RecordingId& id, core::DeadlineKind k) { service.on_deadline(id, k); });
+  scheduler.start();
+  if (auto r = service.recover(); !r || !r->failed.empty()) die("recovery failed");
+
+  std::mutex out;
+  std::vector<std::thread> threads;
+  for (int k = 0; k < recordings; ++k) {
+    threads.emplace_back([&, k] {
+      const std::string id = "s" + std::to_string(k);
+      core::StreamLimits limits{core::Seconds{10800}, 16 << 20, 1ull << 36, 100000};
+      auto started = service.start_stream(core::StreamStart{id, "", "video/webm", "", limits});
+      if (!started) die("start " + id + ": " + started.error().message);
+      if (!started->missing.empty()) die(id + " resumed with gaps");
+      for (core::ChunkIndex i = started->next_index;; ++i) {
+        auto ack = service.receive_chunk(id, i, testing::chunk_content(id, i, testing::chunk_size_for(i)));
+        if (!ack) die("chunk " + id + " " + std::to_string(i) + ": " + ack.error().message);
+        const std::string line = "ack " + id + " " + std::to_string(i) + "\n";
+        std::lock_guard lock(out);
+        if (::write(1, line.data(), line.size()) != static_cast<ssize_t>(line.size())) std::_Exit(5);
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+}

@@ -1,0 +1,40 @@
+#pragma once
+
+// Child processes for tests that crash things for real.
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace recorder::testing {
+
+struct KilledRun {
+  std::set<std::pair<std::string, std::uint64_t>> acked;  // every "ack <id> <index>" line it printed
+  int status = 0;                                         // as waitpid reports it
+};
+
+// Runs argv with stdout on a pipe, SIGKILLs it after `run_for`, and collects every ack
+// line it wrote before it died. Throws std::runtime_error when it cannot be run.
+KilledRun run_and_kill(const std::vector<std::string>& argv, std::chrono::microseconds run_for);
+
+// Starts argv in the background with stdout and stderr appended to `log`.
+pid_t spawn(const std::vector<std::string>& argv, const std::filesystem::path& log);
+
+// How many times `text` occurs in the file (0 when it does not exist).
+std::size_t count_in_file(const std::filesystem::path& file, const std::string& text);
+
+// Waits until `text` occurs `count` times in the file, or the deadline passes.
+bool wait_for_text(const std::filesystem::path& file, const std::string& text, std::size_t count,
+                   std::chrono::milliseconds deadline);
+
+// Waits for the process to exit; its exit status, or nothing after the deadline.
+std::optional<int> wait_exit(pid_t pid, std::chrono::milliseconds deadline);
+
+}  // namespace recorder::testing

@@ -1,0 +1,122 @@
+#include "recorder/testing/process.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <iterator>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+extern char** environ;
+
+namespace recorder::testing {
+namespace {
+
+std::vector<char*> c_args(const std::vector<std::string>& argv) {
+  std::vector<char*> out;
+  for (const auto& a : argv) out.push_back(const_cast<char*>(a.c_str()));
+  out.push_back(nullptr);
+  return out;
+}
+
+}  // namespace
+
+KilledRun run_and_kill(const std::vector<std::string>& argv, std::chrono::microseconds run_for) {
+  int fds[2];
+  if (::pipe(fds) != 0) throw std::runtime_error("pipe failed");
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, fds[1], 1);
+  posix_spawn_file_actions_addclose(&actions, fds[0]);
+  auto args = c_args(argv);
+  pid_t pid = 0;
+  const int rc = posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  ::close(fds[1]);
+  if (rc != 0) {
+    ::close(fds[0]);
+    throw std::runtime_error("cannot run " + argv[0]);
+  }
+
+  std::string text;
+  char buf[65536];
+  const auto kill_at = std::chrono::steady_clock::now() + run_for;
+  bool killed = false;
+  for (;;) {
+    if (!killed && std::chrono::steady_clock::now() >= kill_at) {
+      ::kill(pid, SIGKILL);
+      killed = true;
+    }
+    pollfd p{fds[0], POLLIN, 0};
+    const int ready = ::poll(&p, 1, killed ? 5000 : 1);
+    if (ready > 0) {
+      const ssize_t n = ::read(fds[0], buf, sizeof buf);
+      if (n <= 0) break;  // the child is gone and the pipe is drained
+      text.append(buf, static_cast<std::size_t>(n));
+    } else if (killed && ready == 0) {
+      ::close(fds[0]);
+      throw std::runtime_error("the killed process's pipe did not close within 5 s");
+    }
+  }
+  ::close(fds[0]);
+  KilledRun run;
+  if (::waitpid(pid, &run.status, 0) != pid) throw std::runtime_error("waitpid failed");
+  std::istringstream lines(text);
+  std::string word;
+  std::string id;
+  std::uint64_t index = 0;
+  while (lines >> word >> id >> index) {
+    if (word == "ack") run.acked.emplace(id, index);
+  }
+  return run;
+}
+
+pid_t spawn(const std::vector<std::string>& argv, const std::filesystem::path& log) {
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  posix_spawn_file_actions_adddup2(&actions, 1, 2);
+  auto args = c_args(argv);
+  pid_t pid = 0;
+  const int rc = posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (rc != 0) throw std::runtime_error("cannot run " + argv[0]);
+  return pid;
+}
+
+std::size_t count_in_file(const std::filesystem::path& file, const std::string& text) {
+  std::ifstream in(file);
+  const std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::size_t n = 0;
+  for (auto at = all.find(text); at != std::string::npos; at = all.find(text, at + text.size())) ++n;
+  return n;
+}
+
+bool wait_for_text(const std::filesystem::path& file, const std::string& text, std::size_t count,
+                   std::chrono::milliseconds deadline) {
+  const auto until = std::chrono::steady_clock::now() + deadline;
+  while (std::chrono::steady_clock::now() < until) {
+    if (count_in_file(file, text) >= count) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return count_in_file(file, text) >= count;
+}
+
+std::optional<int> wait_exit(pid_t pid, std::chrono::milliseconds deadline) {
+  const auto until = std::chrono::steady_clock::now() + deadline;
+  int status = 0;
+  while (std::chrono::steady_clock::now() < until) {
+    const pid_t r = ::waitpid(pid, &status, WNOHANG);
+    if (r == pid) return status;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return std::nullopt;
+}
+
+}  // namespace recorder::testing
