@@ -199,6 +199,7 @@ Result<std::shared_ptr<FsChunkStore::Files>> FsChunkStore::open(const core::Reco
     // The new files must survive a crash as entries of their directories.
     if (auto r = sync_directory(files->dir); !r) return std::unexpected(r.error());
     if (auto r = sync_directory(root_); !r) return std::unexpected(r.error());
+    if (auto r = sync_directory(root_.parent_path()); !r) return std::unexpected(r.error());
   }
   if (open_.size() >= max_open_) {
     auto oldest = std::ranges::min_element(open_, {}, [](const auto& e) { return e.second->last_use; });

@@ -157,7 +157,9 @@ Result<core::FinalizeResult> FsFinalizer::finalize_now(const core::Recording& r)
   const auto target = dir / name;
   auto bytes = layout->in_order ? link_original(*layout, target) : assemble(*layout, target);
   if (!bytes) return std::unexpected(bytes.error());
-  if (auto s = sync_path(dir, O_RDONLY | O_DIRECTORY); !s) return std::unexpected(s.error());
+  for (const auto& d : {dir, dir.parent_path()}) {
+    if (auto s = sync_path(d, O_RDONLY | O_DIRECTORY); !s) return std::unexpected(s.error());
+  }
   chunks_.close(r.id);
   result.files.push_back(core::MediaFile{"recordings/" + dir_name + "/" + name, core::FileRole::original, *bytes,
                                          std::nullopt});

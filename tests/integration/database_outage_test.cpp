@@ -1,0 +1,92 @@
+// Ingest goes on while Postgres is down, and the rows catch up when it is back: the real
+// service on a real Postgres (the ctest fixture's server, stopped and started here) and
+// the real chunk files.
+
+#include <catch2/catch.hpp>
+
+#include <fstream>
+#include <thread>
+
+#include "recorder/adapters/fs/fs_chunk_store.hpp"
+#include "recorder/adapters/postgres/postgres_repository.hpp"
+#include "recorder/adapters/system/system_clock.hpp"
+#include "recorder/testing/chunk_content.hpp"
+#include "recorder/testing/fakes.hpp"
+#include "recorder/testing/temp_dir.hpp"
+
+using namespace recorder;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::string server_dir() {
+  const char* dir = std::getenv("RECORDER_TEST_POSTGRES_DIR");
+  INFO("RECORDER_TEST_POSTGRES_DIR must name a server started by tests/support/postgres.sh init");
+  REQUIRE(dir != nullptr);
+  return dir;
+}
+
+void server(const std::string& command) {
+  const std::string script = std::string(RECORDER_SOURCE_DIR) + "/tests/support/postgres.sh";
+  REQUIRE(std::system((script + " " + command + " " + server_dir()).c_str()) == 0);
+}
+
+}  // namespace
+
+TEST_CASE("a stream keeps recording through a Postgres outage and its rows catch up", "[integration][postgres]") {
+  std::ifstream url_file(server_dir() + "/url");
+  std::string url;
+  std::getline(url_file, url);
+  REQUIRE_FALSE(url.empty());
+
+  testing::TempDir dir;
+  adapters::postgres::PostgresRepository repo(url, adapters::postgres::Reconnect{50ms, 500ms});
+  REQUIRE(repo.connect());
+  adapters::fs::FsChunkStore chunks(dir.path() / "chunks");
+  adapters::system::SystemClock clock;
+  testing::FakeScheduler scheduler;
+  testing::FakeFinalizer finalizer;
+  testing::FakeCaptureDriver capture;
+  testing::FakeAgentChannel agents;
+  testing::FakeStorageProbe probe;
+  testing::FakeAlertSink alerts;
+  testing::FakeEventPublisher events;
+  testing::SequentialIds ids;
+  core::RecordingService service(
+      core::Ports{clock, scheduler, repo, chunks, finalizer, capture, agents, probe, alerts, events, ids}, {}, {});
+
+  const std::string id = "outage-" + std::to_string(std::chrono::steady_clock::now().time_since_epoch().count());
+  REQUIRE(service.start_stream(core::StreamStart{id, "", "video/webm", "", {}}));
+  for (core::ChunkIndex i = 0; i < 5; ++i) REQUIRE(service.receive_chunk(id, i, testing::chunk_content(id, i, 4096)));
+
+  server("stop");
+  for (core::ChunkIndex i = 5; i < 10; ++i) {
+    auto ack = service.receive_chunk(id, i, testing::chunk_content(id, i, 4096));
+    INFO((ack ? "" : ack.error().message));
+    REQUIRE(ack);  // the bytes do not need the database
+  }
+  REQUIRE(service.stop(id));  // the transition cannot be saved now
+  CHECK(alerts.count(core::Severity::critical) == 1);
+  CHECK(service.flush() == 1);
+  server("start");
+
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  std::size_t unsaved = 1;
+  while (unsaved > 0 && std::chrono::steady_clock::now() < deadline) {
+    unsaved = service.flush();
+    if (unsaved > 0) std::this_thread::sleep_for(50ms);
+  }
+  REQUIRE(unsaved == 0);
+
+  adapters::postgres::PostgresRepository fresh(url);
+  auto row = fresh.find(id);
+  REQUIRE(row);
+  REQUIRE(row->has_value());
+  CHECK((*row)->state == core::State::finalizing);
+  CHECK((*row)->ledger.chunk_count() == 10);
+  auto log = fresh.events(id);
+  REQUIRE(log);
+  REQUIRE(log->size() == 3);  // created, started, stopped: nothing lost in the outage
+  CHECK(log->back().transition.to == core::State::finalizing);
+  CHECK(chunks.scan(id)->chunk_count() == 10);
+}
