@@ -2,8 +2,8 @@
 
 #include <csignal>
 #include <filesystem>
-#include <memory>
 
+#include "index_html.hpp"
 #include "recorder/adapters/fs/fs_chunk_store.hpp"
 #include "recorder/adapters/fs/fs_finalizer.hpp"
 #include "recorder/adapters/postgres/postgres_repository.hpp"
@@ -14,7 +14,7 @@
 #include "recorder/adapters/system/statvfs_storage_probe.hpp"
 #include "recorder/adapters/system/system_clock.hpp"
 #include "recorder/adapters/system/thread_scheduler.hpp"
-#include "recorder/core/app/recording_service.hpp"
+#include "recorder/adapters/websocket/ws_server.hpp"
 #include "version.hpp"
 
 namespace recorder::app {
@@ -25,7 +25,7 @@ using adapters::system::LogLevel;
 using adapters::system::quote_value;
 
 // Capture needs GStreamer (media issue): every start fails, reported like a real failure
-// so the core's retries and alert apply.
+// so that the core's retries and alert apply.
 class UnavailableCapture final : public core::CaptureDriver {
  public:
   explicit UnavailableCapture(adapters::system::ThreadScheduler& scheduler) : scheduler_(scheduler) {}
@@ -46,7 +46,7 @@ class UnavailableCapture final : public core::CaptureDriver {
   core::RecordingService* service_ = nullptr;
 };
 
-// The agent dialect arrives with the daemon's WebSocket listener: no agent is connected.
+// The agent dialect is not served yet: no agent is ever connected.
 class NoAgents final : public core::AgentChannel {
  public:
   // Port
@@ -55,9 +55,29 @@ class NoAgents final : public core::AgentChannel {
   }
 };
 
-core::Result<std::unique_ptr<core::RecordingRepository>> open_store(const core::Config& config) {
+// Every notice to the log and to the listener (which tells the client its recording is ready).
+class Fanout final : public core::EventPublisher {
+ public:
+  Fanout(core::EventPublisher& a, core::EventPublisher& b) : a_(a), b_(b) {}
+  // Port
+  void publish(const core::RecordingNotice& n) override {
+    a_.publish(n);
+    b_.publish(n);
+  }
+  void publish(const core::StorageNotice& n) override {
+    a_.publish(n);
+    b_.publish(n);
+  }
+
+ private:
+  core::EventPublisher& a_;
+  core::EventPublisher& b_;
+};
+
+core::Result<std::unique_ptr<core::RecordingRepository>> open_store(const core::Config& config,
+                                                                     const std::filesystem::path& data_dir) {
   if (config.store == core::StoreBackend::sqlite) {
-    auto repo = adapters::sqlite::SqliteRepository::open(std::filesystem::path(config.data_dir) / "recorderd.db");
+    auto repo = adapters::sqlite::SqliteRepository::open(data_dir / "recorderd.db");
     if (!repo) return std::unexpected(repo.error());
     return std::unique_ptr<core::RecordingRepository>(std::move(*repo));
   }
@@ -66,64 +86,120 @@ core::Result<std::unique_ptr<core::RecordingRepository>> open_store(const core::
   return std::unique_ptr<core::RecordingRepository>(std::move(repo));
 }
 
+adapters::websocket::WsServerConfig listener_config(const core::Config& c, const std::filesystem::path& data_dir) {
+  adapters::websocket::WsServerConfig w;
+  w.host = c.listen_host;
+  w.port = c.listen_port;
+  w.data_dir = data_dir;
+  w.action_limits = c.action_limits;
+  w.record_limits = c.record_limits;
+  w.index_html = std::string(kIndexHtml);
+  return w;
+}
+
 }  // namespace
 
-int run_daemon(const core::Config& config) {
+struct Daemon::Impl {
+  Impl(const core::Config& c, std::filesystem::path dir, std::unique_ptr<core::RecordingRepository> repo)
+      : config(c),
+        data_dir(std::move(dir)),
+        store(std::move(repo)),
+        probe(data_dir.string()),
+        chunks(data_dir / "chunks"),
+        finalizer(chunks, data_dir),
+        capture(scheduler),
+        listener(listener_config(c, data_dir)),
+        events(log_events, listener),
+        service(core::Ports{clock, scheduler, *store, chunks, finalizer, capture, agents, probe, alerts, events, ids},
+                c.rules, c.storage) {}
+
+  core::Config config;
+  std::filesystem::path data_dir;
+  std::unique_ptr<core::RecordingRepository> store;
+  adapters::system::SystemClock clock;
+  adapters::system::RandomIdGenerator ids;
+  adapters::system::StatvfsStorageProbe probe;
+  adapters::system::LogAlertSink alerts;
+  adapters::system::LogEventPublisher log_events;
+  adapters::system::ThreadScheduler scheduler;
+  adapters::fs::FsChunkStore chunks;
+  adapters::fs::FsFinalizer finalizer;
+  UnavailableCapture capture;
+  NoAgents agents;
+  adapters::websocket::WsServer listener;
+  Fanout events;
+  core::RecordingService service;
+  core::RecoveryReport recovery;
+  bool stopped = false;
+};
+
+Daemon::Daemon(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Daemon::~Daemon() { stop(); }
+
+core::Result<std::unique_ptr<Daemon>> Daemon::start(const core::Config& config) {
   const std::filesystem::path data_dir = std::filesystem::absolute(config.data_dir);
   std::error_code ec;
   std::filesystem::create_directories(data_dir / "chunks", ec);
-  if (ec) {
-    log(LogLevel::error, "msg=\"cannot create server.data_dir\" path={} error={}", quote_value(data_dir.string()),
-        quote_value(ec.message()));
-    return 1;
-  }
-  auto store = open_store(config);
-  if (!store) {
-    log(LogLevel::error, "msg=\"cannot open the store\" backend={} error={}",
-        config.store == core::StoreBackend::sqlite ? "sqlite" : "postgres", quote_value(store.error().message));
-    return 1;
-  }
+  if (ec)
+    return core::fail(core::Errc::io_error,
+                      fmt::format("cannot create server.data_dir {}: {}", data_dir.string(), ec.message()));
+  auto store = open_store(config, data_dir);
+  if (!store) return core::fail(store.error().code, fmt::format("cannot open the store: {}", store.error().message));
 
-  adapters::system::SystemClock clock;
-  adapters::system::RandomIdGenerator ids;
-  adapters::system::StatvfsStorageProbe probe(data_dir.string());
-  adapters::system::LogAlertSink alerts;
-  adapters::system::LogEventPublisher events;
-  adapters::system::ThreadScheduler scheduler;
-  adapters::fs::FsChunkStore chunks(data_dir / "chunks");
-  adapters::fs::FsFinalizer finalizer(chunks, data_dir);
-  UnavailableCapture capture(scheduler);
-  NoAgents agents;
-  core::RecordingService service(
-      core::Ports{clock, scheduler, **store, chunks, finalizer, capture, agents, probe, alerts, events, ids},
-      config.rules, config.storage);
-  capture.bind(service);
-  scheduler.set_handler([&](const core::RecordingId& id, core::DeadlineKind kind) { service.on_deadline(id, kind); });
-  scheduler.start();
+  auto impl = std::make_unique<Impl>(config, data_dir, std::move(*store));
+  Impl& i = *impl;
+  i.capture.bind(i.service);
+  i.listener.attach(i.service);
+  i.scheduler.set_handler([&i](const core::RecordingId& id, core::DeadlineKind kind) { i.service.on_deadline(id, kind); });
+  i.scheduler.start();
+  std::unique_ptr<Daemon> daemon(new Daemon(std::move(impl)));
 
-  auto report = service.recover();
-  if (!report) {
-    log(LogLevel::error, "msg=\"recovery failed\" error={}", quote_value(report.error().message));
-    scheduler.stop();
-    finalizer.stop();
-    return 1;
-  }
-  log(LogLevel::info, "msg=\"recovered unfinished recordings\" recovered={} left_alone={}", report->recovered,
-      report->failed.size());
-  for (const auto& e : report->failed) log(LogLevel::error, "msg=\"not recovered\" error={}", quote_value(e.message));
+  auto report = i.service.recover();
+  if (!report) return core::fail(report.error().code, fmt::format("recovery failed: {}", report.error().message));
+  i.recovery = std::move(*report);
+  log(LogLevel::info, "msg=\"recovered unfinished recordings\" recovered={} left_alone={}", i.recovery.recovered,
+      i.recovery.failed.size());
+  for (const auto& e : i.recovery.failed) log(LogLevel::error, "msg=\"not recovered\" error={}", quote_value(e.message));
 
-  (void)service.check_storage();
-  scheduler.every(std::chrono::seconds{1}, [&] { (void)service.flush(); });
-  scheduler.every(config.storage_check_interval, [&] { (void)service.check_storage(); });
+  (void)i.service.check_storage();
+  i.scheduler.every(std::chrono::seconds{1}, [&i] { (void)i.service.flush(); });
+  i.scheduler.every(config.storage_check_interval, [&i] { (void)i.service.check_storage(); });
 
-  const auto storage = probe.probe();
-  log(LogLevel::info, "msg=\"recorderd started\" version={} listen={}:{} data_dir={} store={} storage_used_percent={}",
-      RECORDERD_VERSION, config.listen_host, config.listen_port, quote_value(data_dir.string()),
-      config.store == core::StoreBackend::sqlite ? "sqlite" : "postgres",
+  if (auto listening = i.listener.start(); !listening) return std::unexpected(listening.error());
+  const auto storage = i.probe.probe();
+  log(LogLevel::info,
+      "msg=\"recorderd started\" version={} listen={}:{} url=http://{}:{}/ data_dir={} store={} "
+      "storage_used_percent={}",
+      RECORDERD_VERSION, config.listen_host, i.listener.port(), config.listen_host, i.listener.port(),
+      quote_value(data_dir.string()), config.store == core::StoreBackend::sqlite ? "sqlite" : "postgres",
       storage ? fmt::format("{:.1f}", storage->used_percent()) : "unknown");
-  log(LogLevel::warn, "msg=\"stream ingest is not served yet: this build recovers and finalizes what the store "
-                      "holds, and serves no clients\"");
+  return daemon;
+}
 
+std::uint16_t Daemon::port() const { return impl_->listener.port(); }
+const core::RecoveryReport& Daemon::recovery() const { return impl_->recovery; }
+core::RecordingService& Daemon::service() { return impl_->service; }
+
+void Daemon::stop() {
+  Impl& i = *impl_;
+  if (i.stopped) return;
+  i.stopped = true;
+  i.listener.stop();
+  i.service.shutdown();
+  i.scheduler.stop();
+  i.finalizer.stop();
+  const std::size_t unsaved = i.service.flush();
+  if (unsaved > 0) log(LogLevel::error, "msg=\"recordings not saved at exit\" count={}", unsaved);
+  log(LogLevel::info, "msg=\"recorderd stopped\" live_recordings_kept={}", i.service.live().size());
+}
+
+int run_daemon(const core::Config& config) {
+  auto daemon = Daemon::start(config);
+  if (!daemon) {
+    log(LogLevel::error, "msg=\"recorderd cannot start\" error={}", quote_value(daemon.error().message));
+    return 1;
+  }
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGTERM);
@@ -131,13 +207,7 @@ int run_daemon(const core::Config& config) {
   int signal = 0;
   sigwait(&stop_signals, &signal);
   log(LogLevel::info, "msg=\"recorderd stopping\" signal={}", signal == SIGTERM ? "SIGTERM" : "SIGINT");
-
-  service.shutdown();
-  scheduler.stop();
-  finalizer.stop();
-  const std::size_t unsaved = service.flush();
-  if (unsaved > 0) log(LogLevel::error, "msg=\"recordings not saved at exit\" count={}", unsaved);
-  log(LogLevel::info, "msg=\"recorderd stopped\" live_recordings_kept={}", service.live().size());
+  (*daemon)->stop();
   return 0;
 }
 

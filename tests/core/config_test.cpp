@@ -64,7 +64,7 @@ TEST_CASE("a finer rotation for tests overrides the minutes", "[config]") {
   CHECK(c->rules.rotation == 3s);
 }
 
-TEST_CASE("seed 003's rules: warn below block, rotation 1..1440, thresholds positive", "[config][seed003]") {
+TEST_CASE("seed 003's rules: warn below block - rotation 1..1440 - thresholds positive", "[config][seed003]") {
   CHECK(error_of({{"storage.warn_percent", "90"}}) ==
         "storage.warn_percent (90) must be less than storage.block_percent (90)");
   CHECK(error_of({{"storage.warn_percent", "95"}, {"storage.block_percent", "91"}}).find("storage.warn_percent") == 0);
@@ -75,7 +75,7 @@ TEST_CASE("seed 003's rules: warn below block, rotation 1..1440, thresholds posi
   CHECK(error_of({{"storage.block_percent", "100"}}).find("storage.block_percent") == 0);
 }
 
-TEST_CASE("a bad value names the key, the value and where it came from", "[config]") {
+TEST_CASE("a bad value names the key - the value and where it came from", "[config]") {
   ConfigBuilder b;
   auto r = b.set("storage.warn_percent", "lots", "environment RECORDER_STORAGE_WARN_PERCENT");
   REQUIRE_FALSE(r);
@@ -88,11 +88,11 @@ TEST_CASE("a bad value names the key, the value and where it came from", "[confi
   CHECK(error_of({{"limits.grace_seconds", "5s"}}).find("limits.grace_seconds = '5s'") == 0);
 }
 
-TEST_CASE("an unknown key is an error, not ignored", "[config]") {
+TEST_CASE("an unknown key is an error - not ignored", "[config]") {
   CHECK(error_of({{"storage.warn_precent", "80"}}) == "unknown configuration key 'storage.warn_precent' (from test)");
 }
 
-TEST_CASE("environment names follow the keys; seed 003's names are known", "[config]") {
+TEST_CASE("environment names follow the keys - seed 003's names are known", "[config]") {
   CHECK(env_name("storage.warn_percent") == "RECORDER_STORAGE_WARN_PERCENT");
   CHECK(env_name("server.listen") == "RECORDER_SERVER_LISTEN");
   bool has_rotation = false;

@@ -63,7 +63,7 @@ TEST_CASE("seed 000 test 1: a remote recording completes normally", "[agent][see
   CHECK(h.scheduler.size() == 0);
 }
 
-TEST_CASE("seed 000 test 2: a manual stop after 10 minutes is premature, or early when confirmed", "[agent][seed000]") {
+TEST_CASE("seed 000 test 2: a manual stop after 10 minutes is premature - or early when confirmed", "[agent][seed000]") {
   Harness h;
   const RecordingId id = h.service.start_agent_recording(remote_start(3600s))->id;
   REQUIRE(h.service.agent_start_confirmed(report()));
@@ -173,7 +173,7 @@ TEST_CASE("seed 000 test 6: a manual recording reaching 3 h is ended without a c
   CHECK(h.repository.rows.at(id).state == State::ready);
 }
 
-TEST_CASE("an agent that never confirms a start is retried, then failed with an alert", "[agent]") {
+TEST_CASE("an agent that never confirms a start is retried - then failed with an alert", "[agent]") {
   Harness h;
   const RecordingId id = h.service.start_agent_recording(remote_start(3600s))->id;
   h.run_for(30s);  // start timeout

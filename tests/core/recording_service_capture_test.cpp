@@ -40,7 +40,7 @@ TEST_CASE("a second start on a busy device answers device_busy with the existing
   CHECK(h.service.start_capture(CaptureStart{"/dev/video0", "mp4", std::nullopt, ""}));
 }
 
-TEST_CASE("a capture that fails to start is retried with back-off, then failed with an alert",
+TEST_CASE("a capture that fails to start is retried with back-off - then failed with an alert",
           "[capture][seed004]") {
   Harness h;
   auto r = h.service.start_capture(CaptureStart{"rtsp://camera.invalid/stream", "mp4", std::nullopt, ""});
@@ -114,7 +114,7 @@ TEST_CASE("a capture with a requested duration stops itself as completed", "[cap
   CHECK(h.get(r->id).stop_reason == StopReason::completed);
 }
 
-TEST_CASE("a pipeline error stops the capture with reason error, keeps its segments and alerts", "[capture]") {
+TEST_CASE("a pipeline error stops the capture with reason error - keeps its segments and alerts", "[capture]") {
   Harness h;
   const RecordingId id = start_capture(h);
   h.service.on_segment_closed(id, segment(0));
@@ -139,7 +139,7 @@ TEST_CASE("a capture that never confirms its stop is finalized with what it has"
   CHECK(h.alerts.any_containing("did not confirm the stop"));
 }
 
-TEST_CASE("the storage guard: warn alerts once, block refuses new recordings and stops running ones",
+TEST_CASE("the storage guard: warn alerts once - block refuses new recordings and stops running ones",
           "[storage][seed003]") {
   Harness h;
   const RecordingId capture = start_capture(h);
@@ -180,7 +180,7 @@ TEST_CASE("the storage guard: warn alerts once, block refuses new recordings and
   CHECK(h.service.receive_chunk("s1", std::nullopt, bytes_of("x")).error().code == Errc::invalid_state);
 }
 
-TEST_CASE("a disk that cannot be measured is an error for the probe, not for recording", "[storage]") {
+TEST_CASE("a disk that cannot be measured is an error for the probe - not for recording", "[storage]") {
   Harness h;
   h.storage.broken = true;
   auto status = h.service.check_storage();

@@ -111,7 +111,7 @@ TEST_CASE("seed 001 scenario 3: a client that reconnects within grace continues 
   CHECK(h.chunks.concatenated(id) == expected_bytes(0, 20));
 }
 
-TEST_CASE("seed 001 scenario 4: missing chunks fail the recording with the exact list, keeping the rest",
+TEST_CASE("seed 001 scenario 4: missing chunks fail the recording with the exact list - keeping the rest",
           "[stream][seed001]") {
   Harness h;
   const RecordingId id = start(h);
@@ -168,7 +168,7 @@ TEST_CASE("chunks without an index get the next one", "[stream]") {
   CHECK(h.chunks.concatenated(id) == "ab");
 }
 
-TEST_CASE("a chunk the store cannot write is not acknowledged, and the recording goes on", "[stream]") {
+TEST_CASE("a chunk the store cannot write is not acknowledged - and the recording goes on", "[stream]") {
   Harness h;
   const RecordingId id = start(h);
   REQUIRE(h.service.receive_chunk(id, 0, bytes_of("a")));
@@ -266,7 +266,7 @@ TEST_CASE("a failed finalize keeps every chunk and alerts", "[stream]") {
   CHECK(h.alerts.count(Severity::critical) == 1);
 }
 
-TEST_CASE("conversion runs after the original is final; its failure keeps the original", "[stream]") {
+TEST_CASE("conversion runs after the original is final - its failure keeps the original", "[stream]") {
   Harness h;
   const RecordingId id = start(h);
   send_chunks(h, id, 0, 3);
@@ -293,7 +293,7 @@ TEST_CASE("conversion runs after the original is final; its failure keeps the or
   }
 }
 
-TEST_CASE("a database outage does not stop ingest; the rows catch up", "[stream]") {
+TEST_CASE("a database outage does not stop ingest - the rows catch up", "[stream]") {
   Harness h;
   h.repository.down = true;
   const RecordingId id = start(h);

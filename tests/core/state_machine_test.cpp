@@ -105,7 +105,7 @@ TEST_CASE("chunk admission enforces the stream's limits and assigns indices", "[
   }
 }
 
-TEST_CASE("stop twice, finalize once", "[state_machine]") {
+TEST_CASE("stop twice - finalize once", "[state_machine]") {
   Recording r = stream_recording();
   auto first = apply(r, ev::StopRequested{}, kRules, kNow);
   REQUIRE(first);
@@ -172,7 +172,7 @@ TEST_CASE("start retries back off exponentially up to a cap", "[retry]") {
   CHECK(p.delay_after(10) == 60s);
 }
 
-TEST_CASE("every state, reason and outcome round-trips through its name", "[names]") {
+TEST_CASE("every state - reason and outcome round-trips through its name", "[names]") {
   for (int i = 0; i <= static_cast<int>(State::deleted); ++i) {
     auto s = static_cast<State>(i);
     CHECK(parse_state(to_string(s)) == s);

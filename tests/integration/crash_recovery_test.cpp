@@ -22,7 +22,7 @@
 using namespace recorder;
 using namespace std::chrono_literals;
 
-TEST_CASE("streams killed at many points are recovered, resumed and finalized with every acknowledged chunk",
+TEST_CASE("streams killed at many points are recovered - resumed and finalized with every acknowledged chunk",
           "[integration][crash]") {
   testing::TempDir dir;
   const int recordings = 3;

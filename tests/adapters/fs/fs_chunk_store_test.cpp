@@ -56,7 +56,7 @@ TEST_CASE("chunks written in order make the data file the recording itself", "[f
   CHECK(read_range(layout->data_file, 0, 20000) == expected);
 }
 
-TEST_CASE("out-of-order chunks are found by index, and a reopened store sees the same", "[fs]") {
+TEST_CASE("out-of-order chunks are found by index - and a reopened store sees the same", "[fs]") {
   TempDir dir;
   {
     FsChunkStore store(dir.path());
@@ -76,7 +76,7 @@ TEST_CASE("out-of-order chunks are found by index, and a reopened store sees the
   CHECK(reopened.scan("rec-2")->missing() == std::vector<core::ChunkIndex>{4, 5, 6});
 }
 
-TEST_CASE("a torn last write is detected, dropped and cut off", "[fs]") {
+TEST_CASE("a torn last write is detected - dropped and cut off", "[fs]") {
   TempDir dir;
   std::filesystem::path data;
   std::filesystem::path index;
@@ -110,7 +110,7 @@ TEST_CASE("a torn last write is detected, dropped and cut off", "[fs]") {
   CHECK(store.layout("rec-3")->in_order);
 }
 
-TEST_CASE("a damaged chunk in the middle is not served; the ones after it are", "[fs]") {
+TEST_CASE("a damaged chunk in the middle is not served - the ones after it are", "[fs]") {
   TempDir dir;
   std::filesystem::path data;
   {
@@ -151,7 +151,7 @@ TEST_CASE("recording ids become safe directory names", "[fs]") {
   CHECK(std::distance(std::filesystem::directory_iterator(dir.path()), std::filesystem::directory_iterator{}) == 1);
 }
 
-TEST_CASE("an unknown recording has no chunks; remove deletes them", "[fs]") {
+TEST_CASE("an unknown recording has no chunks - remove deletes them", "[fs]") {
   TempDir dir;
   FsChunkStore store(dir.path());
   auto none = store.scan("nobody");

@@ -62,7 +62,7 @@ TEST_CASE("the fault injector is active in this process", "[fs][faults]") {
   CHECK(err == EIO);
 }
 
-TEST_CASE("EIO from fdatasync is an error on that chunk, not an acknowledgement", "[fs][faults]") {
+TEST_CASE("EIO from fdatasync is an error on that chunk - not an acknowledgement", "[fs][faults]") {
   fiu_init(0);
   TempDir dir;
   FsChunkStore store(dir.path());
@@ -103,7 +103,7 @@ TEST_CASE("ENOSPC from a write is storage_full on that chunk", "[fs][faults]") {
   check_intact(store, "r", 5000);
 }
 
-TEST_CASE("when even the rollback fails, the files are refused until verified again", "[fs][faults]") {
+TEST_CASE("when even the rollback fails - the files are refused until verified again", "[fs][faults]") {
   fiu_init(0);
   TempDir dir;
   {
@@ -131,7 +131,7 @@ TEST_CASE("when even the rollback fails, the files are refused until verified ag
   check_intact(reopened, "r", 5000);
 }
 
-TEST_CASE("a really full filesystem: every acknowledged chunk survives, no write crashes", "[fs][enospc]") {
+TEST_CASE("a really full filesystem: every acknowledged chunk survives - no write crashes", "[fs][enospc]") {
   TempDir dir;
   const auto mnt = dir.path() / "small";
   std::filesystem::create_directories(mnt);

@@ -239,7 +239,7 @@ TEST_CASE("SQLite: an unwritable database path is a clear error", "[store][sqlit
   CHECK(r.error().message.find("/proc/no/such/dir/recorderd.db") != std::string::npos);
 }
 
-TEST_CASE("Postgres: an unreachable server is unavailable, not a crash", "[store][postgres]") {
+TEST_CASE("Postgres: an unreachable server is unavailable - not a crash", "[store][postgres]") {
   adapters::postgres::PostgresRepository repo("postgresql://postgres@127.0.0.1:1/postgres?connect_timeout=2");
   auto r = repo.find("x");
   REQUIRE_FALSE(r);

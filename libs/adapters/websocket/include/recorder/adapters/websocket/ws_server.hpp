@@ -1,0 +1,61 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "recorder/core/app/recording_service.hpp"
+#include "recorder/core/ports/event_publisher.hpp"
+
+namespace recorder::adapters::websocket {
+
+struct WsServerConfig {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 8080;  // 0: any free port (see WsServer::port())
+  std::filesystem::path data_dir;
+  core::StreamLimits action_limits;  // /ws/{session_id}
+  core::StreamLimits record_limits;  // /ws/record
+  std::size_t workers = 32;                          // threads that store chunks (they block in fdatasync)
+  std::size_t max_outgoing_bytes = 4 * 1024 * 1024;  // per connection; a client that reads no more is closed
+  std::size_t max_pending_bytes = 32 * 1024 * 1024;  // per connection; received, not yet stored: reading pauses
+  std::uint64_t max_http_body = 256ull * 1024 * 1024;
+  std::string index_html;  // served at GET /
+};
+
+// The one listener (websocketpp on standalone Asio): HTTP and WebSocket on one port.
+//   /ws/record           the chunk dialect (seed 001)
+//   /ws/{session_id}     the action dialect (seed 002)
+//   GET /media/<id>/<file>  finished media, with Range
+//   GET /healthz, GET /
+// One network thread does only socket work; each connection's messages run in order on a
+// strand of a worker pool, where the service stores chunks. It is also the event publisher
+// that tells a connection when its recording is ready.
+class WsServer final : public core::EventPublisher {
+ public:
+  explicit WsServer(WsServerConfig config);
+  ~WsServer() override;
+  WsServer(const WsServer&) = delete;
+  WsServer& operator=(const WsServer&) = delete;
+
+  // Before start(): the service the dialects drive.
+  void attach(core::RecordingService& service);
+  // Binds and listens; returns once connections are accepted (or why not).
+  core::Result<void> start();
+  std::uint16_t port() const;
+  // Stops accepting, sends every client a close frame (1001), waits for the sessions to
+  // finish what they received, and joins the threads.
+  void stop();
+  std::size_t connections() const;
+
+  // Port
+  void publish(const core::RecordingNotice& n) override;
+  void publish(const core::StorageNotice& n) override;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace recorder::adapters::websocket

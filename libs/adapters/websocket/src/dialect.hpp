@@ -1,0 +1,62 @@
+#pragma once
+
+// What a dialect session needs from its connection, and what it offers to it. Nothing
+// here names websocketpp: the sessions are plain code over RapidJSON and the core.
+
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "recorder/core/app/recording_service.hpp"
+
+namespace recorder::adapters::websocket {
+
+// The connection's sending side. Thread-safe; sends are queued to the network thread.
+class Outbox {
+ public:
+  virtual ~Outbox() = default;
+  virtual void send_text(std::string text) = 0;
+  // Closes with a WebSocket close code and reason.
+  virtual void close(int code, std::string reason) = 0;
+};
+
+// One connection's protocol. Every call for one connection comes from one strand, in order.
+class DialectSession {
+ public:
+  virtual ~DialectSession() = default;
+  virtual void on_text(std::string&& text) = 0;
+  virtual void on_binary(std::string&& bytes) = 0;
+  // The connection dropped (or the server is stopping) without a stop from the client.
+  virtual void on_close() = 0;
+  // A notice about a recording this session started.
+  virtual void on_notice(const core::RecordingNotice& notice) = 0;
+};
+
+// How a session learns about notices for a recording, and builds download URLs.
+class SessionHost {
+ public:
+  virtual ~SessionHost() = default;
+  // Routes notices for `id` to the calling session from now on.
+  virtual void watch(const core::RecordingId& id) = 0;
+  // An absolute URL for a stored file (path relative to the data directory).
+  virtual std::string download_url(const std::string& path) const = 0;
+};
+
+struct DialectContext {
+  core::RecordingService& service;
+  Outbox& out;
+  SessionHost& host;
+  core::StreamLimits limits;
+};
+
+std::unique_ptr<DialectSession> make_chunk_session(DialectContext ctx);
+std::unique_ptr<DialectSession> make_action_session(DialectContext ctx, std::string session_id);
+
+// Standard base64 (RFC 4648) with padding; nothing on bad input.
+std::optional<std::string> decode_base64(std::string_view text);
+
+}  // namespace recorder::adapters::websocket

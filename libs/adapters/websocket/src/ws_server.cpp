@@ -1,0 +1,302 @@
+// The only translation unit that includes websocketpp (it is slow to compile and its types
+// stay here). See ws_server.hpp.
+
+#include "recorder/adapters/websocket/ws_server.hpp"
+
+#include <asio/post.hpp>
+#include <asio/strand.hpp>
+#include <asio/thread_pool.hpp>
+#include <websocketpp/config/asio_no_tls.hpp>
+#include <websocketpp/server.hpp>
+
+#include <atomic>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+#include <fmt/format.h>
+
+#include "dialect.hpp"
+#include "http_files.hpp"
+
+namespace recorder::adapters::websocket {
+namespace {
+
+using Server = websocketpp::server<websocketpp::config::asio>;
+using Hdl = websocketpp::connection_hdl;
+using Strand = asio::strand<asio::thread_pool::executor_type>;
+
+}  // namespace
+
+struct WsServer::Impl {
+  struct Connection;
+
+  WsServerConfig config;
+  core::RecordingService* service = nullptr;
+  Server server;
+  asio::io_context io;
+  asio::thread_pool pool;
+  std::thread io_thread;
+  std::atomic<std::uint16_t> bound_port{0};
+
+  std::mutex mutex;  // guards the maps below
+  std::map<Hdl, std::shared_ptr<Connection>, std::owner_less<Hdl>> connections;
+  std::unordered_map<core::RecordingId, std::weak_ptr<Connection>> watchers;
+  std::condition_variable drained;
+
+  explicit Impl(WsServerConfig c) : config(std::move(c)), pool(std::max<std::size_t>(config.workers, 1)) {}
+
+  struct Connection final : Outbox, SessionHost, std::enable_shared_from_this<Connection> {
+    Connection(Impl& i, Hdl h) : impl(i), hdl(std::move(h)), strand(asio::make_strand(i.pool.get_executor())) {}
+    Impl& impl;
+    Hdl hdl;
+    Strand strand;
+    std::unique_ptr<DialectSession> session;
+    std::atomic<std::size_t> pending{0};
+    bool paused = false;  // network thread only
+
+    void send_text(std::string text) override {
+      asio::post(impl.io, [self = shared_from_this(), text = std::move(text)]() mutable {
+        self->impl.send_now(self->hdl, std::move(text));
+      });
+    }
+    void close(int code, std::string reason) override {
+      asio::post(impl.io, [self = shared_from_this(), code, reason = std::move(reason)] {
+        websocketpp::lib::error_code ec;
+        self->impl.server.close(self->hdl, static_cast<websocketpp::close::status::value>(code), reason, ec);
+      });
+    }
+    void watch(const core::RecordingId& id) override {
+      std::lock_guard lock(impl.mutex);
+      impl.watchers[id] = weak_from_this();
+    }
+    std::string download_url(const std::string& path) const override {
+      // Stored paths are "recordings/<dir>/<file>"; they are served as /media/<dir>/<file>.
+      const std::string prefix = "recordings/";
+      const std::string rest = path.rfind(prefix, 0) == 0 ? path.substr(prefix.size()) : path;
+      return fmt::format("http://{}:{}/media/{}", impl.config.host, impl.bound_port.load(), rest);
+    }
+  };
+
+  void send_now(const Hdl& hdl, std::string text) {
+    websocketpp::lib::error_code ec;
+    auto con = server.get_con_from_hdl(hdl, ec);
+    if (ec || con->get_state() != websocketpp::session::state::open) return;
+    if (con->get_buffered_amount() > config.max_outgoing_bytes) {
+      // A client that does not read is closed, not buffered without end.
+      con->close(websocketpp::close::status::policy_violation, "client is not reading its messages", ec);
+      return;
+    }
+    (void)con->send(text, websocketpp::frame::opcode::text);
+  }
+
+  std::shared_ptr<Connection> find(const Hdl& hdl) {
+    std::lock_guard lock(mutex);
+    auto it = connections.find(hdl);
+    return it == connections.end() ? nullptr : it->second;
+  }
+
+  // "/ws/record" or "/ws/<session_id>"; the session id otherwise, empty for the chunk dialect.
+  static std::optional<std::string> route(const std::string& resource, bool& chunk_dialect) {
+    const std::string path = resource.substr(0, resource.find('?'));
+    const std::string prefix = "/ws/";
+    if (path.rfind(prefix, 0) != 0) return std::nullopt;
+    const std::string rest = path.substr(prefix.size());
+    if (rest.empty() || rest.find('/') != std::string::npos) return std::nullopt;
+    chunk_dialect = rest == "record";
+    return rest;
+  }
+
+  void on_open(const Hdl& hdl) {
+    auto con = server.get_con_from_hdl(hdl);
+    bool chunk_dialect = false;
+    const auto name = route(con->get_resource(), chunk_dialect);
+    auto c = std::make_shared<Connection>(*this, hdl);
+    DialectContext ctx{*service, *c, *c, chunk_dialect ? config.record_limits : config.action_limits};
+    c->session = chunk_dialect ? make_chunk_session(ctx) : make_action_session(ctx, name.value_or(""));
+    std::lock_guard lock(mutex);
+    connections.emplace(hdl, std::move(c));
+  }
+
+  void on_close(const Hdl& hdl) {
+    std::shared_ptr<Connection> c;
+    {
+      std::lock_guard lock(mutex);
+      auto it = connections.find(hdl);
+      if (it == connections.end()) return;
+      c = std::move(it->second);
+      connections.erase(it);
+    }
+    asio::post(c->strand, [this, c] {
+      c->session->on_close();
+      std::lock_guard lock(mutex);
+      drained.notify_all();
+    });
+  }
+
+  void on_message(const Hdl& hdl, const Server::message_ptr& msg) {
+    auto c = find(hdl);
+    if (!c) return;
+    std::string payload = std::move(msg->get_raw_payload());
+    const bool text = msg->get_opcode() == websocketpp::frame::opcode::text;
+    const std::size_t size = payload.size();
+    if (c->pending.fetch_add(size) + size > config.max_pending_bytes && !c->paused) {
+      // The disk is slower than this client: stop reading until the backlog halves.
+      websocketpp::lib::error_code ec;
+      server.pause_reading(hdl, ec);
+      c->paused = !ec;
+    }
+    asio::post(c->strand, [this, c, text, size, payload = std::move(payload)]() mutable {
+      if (text) c->session->on_text(std::move(payload));
+      else c->session->on_binary(std::move(payload));
+      if (c->pending.fetch_sub(size) - size < config.max_pending_bytes / 2) {
+        asio::post(io, [this, c] {
+          if (!c->paused) return;
+          websocketpp::lib::error_code ec;
+          server.resume_reading(c->hdl, ec);
+          c->paused = false;
+        });
+      }
+    });
+  }
+
+  bool on_validate(const Hdl& hdl) {
+    auto con = server.get_con_from_hdl(hdl);
+    bool chunk_dialect = false;
+    if (route(con->get_resource(), chunk_dialect)) return true;
+    con->set_status(websocketpp::http::status_code::not_found);
+    return false;
+  }
+
+  void on_http(const Hdl& hdl) {
+    auto con = server.get_con_from_hdl(hdl);
+    const std::string resource = con->get_resource();
+    const std::string method = con->get_request().get_method();
+    const std::string path = resource.substr(0, resource.find('?'));
+    const auto reply = [&](const HttpReply& r) {
+      con->set_status(static_cast<websocketpp::http::status_code::value>(r.status));
+      for (const auto& [k, v] : r.headers) con->replace_header(k, v);
+      con->set_body(r.body);
+    };
+    if (method != "GET" && method != "HEAD") {
+      reply(json_error(405, "method_not_allowed", fmt::format("{} is not supported here", method)));
+      return;
+    }
+    if (path == "/healthz") {
+      reply(HttpReply{200, {{"Content-Type", "text/plain"}}, "ok\n"});
+      return;
+    }
+    if (path == "/" && !config.index_html.empty()) {
+      reply(HttpReply{200, {{"Content-Type", "text/html; charset=utf-8"}}, config.index_html});
+      return;
+    }
+    if (path.rfind("/media/", 0) == 0) {
+      // Reading a file is disk work: off the network thread, then answered from it. The
+      // lambdas hold the connection: nothing else keeps a deferred one alive.
+      con->defer_http_response();
+      const std::string range = con->get_request_header("Range");
+      asio::post(pool, [this, con, resource, range, head = method == "HEAD"] {
+        auto r = serve_media(config.data_dir / "recordings", resource, range, head, config.max_http_body);
+        asio::post(io, [con, r = std::move(r)] {
+          con->set_status(static_cast<websocketpp::http::status_code::value>(r.status));
+          for (const auto& [k, v] : r.headers) con->replace_header(k, v);
+          con->set_body(r.body);
+          websocketpp::lib::error_code ec;
+          con->send_http_response(ec);
+        });
+      });
+      return;
+    }
+    reply(json_error(404, "not_found", fmt::format("nothing at {}", path)));
+  }
+
+  void route_notice(const core::RecordingNotice& n) {
+    std::shared_ptr<Connection> c;
+    {
+      std::lock_guard lock(mutex);
+      auto it = watchers.find(n.recording.id);
+      if (it == watchers.end()) return;
+      c = it->second.lock();
+      if (!c || core::is_terminal(n.recording.state)) watchers.erase(it);
+    }
+    if (c) asio::post(c->strand, [c, n] { c->session->on_notice(n); });
+  }
+};
+
+WsServer::WsServer(WsServerConfig config) : impl_(std::make_unique<Impl>(std::move(config))) {}
+
+WsServer::~WsServer() { stop(); }
+
+void WsServer::attach(core::RecordingService& service) { impl_->service = &service; }
+
+core::Result<void> WsServer::start() {
+  Impl& i = *impl_;
+  if (!i.service) return core::fail(core::Errc::internal, "WsServer::start before attach");
+  i.server.clear_access_channels(websocketpp::log::alevel::all);
+  i.server.clear_error_channels(websocketpp::log::elevel::all);
+  i.server.set_error_channels(websocketpp::log::elevel::fatal);
+  websocketpp::lib::error_code ec;
+  i.server.init_asio(&i.io, ec);
+  if (ec) return core::fail(core::Errc::internal, fmt::format("cannot initialise the listener: {}", ec.message()));
+  i.server.set_reuse_addr(true);
+  // The largest message a dialect accepts: a chunk at its limit, base64-encoded in JSON.
+  const std::uint64_t largest = std::max(i.config.action_limits.max_chunk_bytes, i.config.record_limits.max_chunk_bytes);
+  i.server.set_max_message_size(static_cast<std::size_t>(largest / 3 * 4 + 4 + 64 * 1024));
+  i.server.set_validate_handler([&i](Hdl h) { return i.on_validate(h); });
+  i.server.set_open_handler([&i](Hdl h) { i.on_open(h); });
+  i.server.set_close_handler([&i](Hdl h) { i.on_close(h); });
+  i.server.set_fail_handler([&i](Hdl h) { i.on_close(h); });
+  i.server.set_message_handler([&i](Hdl h, Server::message_ptr m) { i.on_message(h, m); });
+  i.server.set_http_handler([&i](Hdl h) { i.on_http(h); });
+
+  asio::ip::tcp::endpoint endpoint(asio::ip::make_address(i.config.host, ec), i.config.port);
+  if (ec) return core::fail(core::Errc::invalid_argument, fmt::format("server.listen: bad address '{}': {}", i.config.host, ec.message()));
+  i.server.listen(endpoint, ec);
+  if (ec)
+    return core::fail(core::Errc::unavailable,
+                      fmt::format("cannot listen on {}:{}: {}", i.config.host, i.config.port, ec.message()));
+  i.server.start_accept(ec);
+  if (ec) return core::fail(core::Errc::unavailable, fmt::format("cannot accept: {}", ec.message()));
+  auto local = i.server.get_local_endpoint(ec);
+  i.bound_port = local.port();
+  i.io_thread = std::thread([&i] { i.server.run(); });
+  return core::ok();
+}
+
+std::uint16_t WsServer::port() const { return impl_->bound_port; }
+
+std::size_t WsServer::connections() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->connections.size();
+}
+
+void WsServer::stop() {
+  Impl& i = *impl_;
+  if (!i.io_thread.joinable()) return;
+  asio::post(i.io, [&i] {
+    websocketpp::lib::error_code ec;
+    i.server.stop_listening(ec);
+    std::vector<Hdl> open;
+    {
+      std::lock_guard lock(i.mutex);
+      for (const auto& [h, c] : i.connections) open.push_back(h);
+    }
+    for (const auto& h : open) i.server.close(h, websocketpp::close::status::going_away, "server shutting down", ec);
+  });
+  {
+    // Close handshakes are quick on loopback; a client that never answers is cut after 5 s.
+    std::unique_lock lock(i.mutex);
+    i.drained.wait_for(lock, std::chrono::seconds(5), [&] { return i.connections.empty(); });
+  }
+  i.server.stop();
+  i.io_thread.join();
+  i.pool.join();
+}
+
+void WsServer::publish(const core::RecordingNotice& n) { impl_->route_notice(n); }
+
+void WsServer::publish(const core::StorageNotice&) {}
+
+}  // namespace recorder::adapters::websocket

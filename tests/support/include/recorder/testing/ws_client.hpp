@@ -1,0 +1,57 @@
+#pragma once
+
+// A real WebSocket client for tests (websocketpp over loopback), with a blocking API.
+// No websocketpp type appears here.
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace recorder::testing {
+
+struct WsMessage {
+  bool text = true;
+  std::string payload;
+};
+
+class WsClient {
+ public:
+  // Connects to ws://host:port/path; nothing (and `error` says why) on failure.
+  static std::unique_ptr<WsClient> connect(const std::string& url, std::string& error,
+                                           std::chrono::milliseconds timeout = std::chrono::seconds(5));
+  ~WsClient();
+  WsClient(const WsClient&) = delete;
+  WsClient& operator=(const WsClient&) = delete;
+
+  void send_text(const std::string& text);
+  void send_binary(const std::string& bytes);
+  // The next message received, or nothing once `timeout` has passed.
+  std::optional<WsMessage> next(std::chrono::milliseconds timeout = std::chrono::seconds(5));
+  // The next text message containing `needle`; earlier messages are dropped.
+  std::optional<std::string> next_containing(const std::string& needle,
+                                             std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  // A clean close (1000) and wait for the server's answer.
+  void close();
+  // Cuts the TCP connection with no close frame, as a closed tab or a lost network does.
+  void drop();
+  // Waits for the server to close; its close code, or nothing after the timeout.
+  std::optional<int> wait_closed(std::chrono::milliseconds timeout = std::chrono::seconds(5));
+  std::string close_reason() const;
+
+ private:
+  struct Impl;
+  explicit WsClient(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// A blocking HTTP GET over loopback (libcurl). `range` is a Range header value or empty.
+struct HttpResult {
+  long status = 0;
+  std::string body;
+  std::string content_range;
+  std::string error;
+};
+HttpResult http_get(const std::string& url, const std::string& range = "");
+
+}  // namespace recorder::testing
