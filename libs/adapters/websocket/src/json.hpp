@@ -21,6 +21,8 @@ inline void put(Writer& w, std::string_view key, std::string_view value) {
   w.Key(key.data(), static_cast<rapidjson::SizeType>(key.size()));
   w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
 }
+// Without this, a string literal would convert to bool rather than to std::string_view.
+inline void put(Writer& w, std::string_view key, const char* value) { put(w, key, std::string_view(value)); }
 inline void put(Writer& w, std::string_view key, std::uint64_t value) {
   w.Key(key.data(), static_cast<rapidjson::SizeType>(key.size()));
   w.Uint64(value);

@@ -1,0 +1,146 @@
+// /ws/{session_id} over a real WebSocket: seed 002's two test flows and its error messages.
+
+#include "daemon_fixture.hpp"
+#include "json_util.hpp"
+
+using namespace recorder;
+using namespace recorder::testing;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::string next_text(WsClient& c) {
+  auto m = c.next(10s);
+  REQUIRE(m);
+  REQUIRE(m->text);
+  return m->payload;
+}
+
+// The next error; other messages (a recording_ready, say) are passed over.
+std::string error_message(WsClient& c) {
+  auto m = c.next_containing(R"("type":"error")");
+  REQUIRE(m);
+  return parse_json(*m)["message"].GetString();
+}
+
+}  // namespace
+
+TEST_CASE("seed 002 test 1: start - a chunk of zeros - stop - then an unknown action", "[daemon][action][seed002]") {
+  RunningDaemon d;
+  auto c = d.connect("/ws/test-session-123");
+  c->send_text(R"({"action": "start", "format": "wav"})");
+  auto started = parse_json(next_text(*c));
+  CHECK(std::string(started["type"].GetString()) == "recording_started");
+  CHECK(std::string(started["session_id"].GetString()) == "test-session-123");
+  CHECK(std::string(started["format"].GetString()) == "wav");
+
+  const std::string zeros(1024, '\0');
+  c->send_text(R"({"action": "audio_chunk", "data": ")" + base64(zeros) + "\"}");
+  c->send_text(R"({"action": "stop"})");
+  auto stopped = parse_json(next_text(*c));
+  CHECK(std::string(stopped["type"].GetString()) == "recording_stopped");
+  CHECK(stopped["duration_seconds"].IsNumber());
+  auto processing = parse_json(next_text(*c));
+  CHECK(std::string(processing["type"].GetString()) == "processing_started");
+  CHECK(std::string(processing["message"].GetString()) == "Transcription and diarization started");
+
+  c->send_text(R"({"action": "dance"})");
+  CHECK(c->next_containing("Unknown action"));
+
+  const auto r = d.wait_finished("test-session-123");
+  REQUIRE_FALSE(r.files.empty());
+  CHECK(read_file(d.dir.path() / r.files[0].path) == zeros);  // the stored original is the result
+}
+
+TEST_CASE("seed 002 test 2: an invalid format is refused - mp4 is accepted", "[daemon][action][seed002]") {
+  RunningDaemon d;
+  auto c = d.connect("/ws/format-session");
+  c->send_text(R"({"action": "start", "format": "ogg"})");
+  CHECK(error_message(*c) == "Invalid format. Use 'wav' or 'mp4'");
+  c->send_text(R"({"action": "start", "format": "mp4"})");
+  auto started = parse_json(next_text(*c));
+  CHECK(std::string(started["type"].GetString()) == "recording_started");
+  CHECK(std::string(started["format"].GetString()) == "mp4");
+}
+
+TEST_CASE("seed 002's error messages word for word", "[daemon][action][seed002]") {
+  RunningDaemon d(Settings{{"action.max_total_bytes", "3145728"}, {"action.max_duration_seconds", "2"}});
+  auto c = d.connect("/ws/errors");
+  c->send_text(R"({"action": "audio_chunk", "data": "QUJD"})");
+  CHECK(error_message(*c) == "Recording not started. Send 'start' action first");
+  c->send_text(R"({"action": "stop"})");
+  CHECK(error_message(*c) == "Recording not started. Send 'start' action first");
+  c->send_text("this is not JSON");
+  CHECK(error_message(*c).rfind("Invalid JSON", 0) == 0);
+  c->send_text(R"({"format": "wav"})");
+  CHECK(error_message(*c) == "Unknown action");
+
+  c->send_text(R"({"action": "start", "format": "wav"})");
+  REQUIRE(c->next_containing("recording_started"));
+  c->send_text(R"({"action": "audio_chunk", "data": "!!not base64!!"})");
+  CHECK(error_message(*c) == "Invalid audio data encoding");
+  c->send_text(R"({"action": "audio_chunk", "data": 42})");
+  CHECK(error_message(*c) == "Invalid audio data encoding");
+  c->send_binary(std::string(1024 * 1024 + 1, 'x'));
+  CHECK(error_message(*c) == "Chunk size exceeds limit (1MB)");
+  for (int i = 0; i < 3; ++i) c->send_binary(std::string(1024 * 1024, 'y'));
+  c->send_binary("z");
+  CHECK(error_message(*c) == "Total data size exceeds limit (3MB)");
+  // What was received before the breach is kept and finalized.
+  const auto r = d.wait_finished("errors");
+  CHECK(r.stop_reason == core::StopReason::size_limit);
+  CHECK(r.ledger.total_bytes() == 3u * 1024 * 1024);
+
+  auto late = d.connect("/ws/slow");
+  late->send_text(R"({"action": "start", "format": "mp4"})");
+  REQUIRE(late->next_containing("recording_started"));
+  late->send_binary("abc");
+  std::this_thread::sleep_for(2100ms);  // past the configured 2 s limit, on purpose
+  late->send_binary("def");
+  CHECK(error_message(*late) == "Recording duration exceeds limit (2 seconds)");
+  const auto slow = d.wait_finished("slow");
+  CHECK(slow.stop_reason == core::StopReason::automatic_limit);
+  CHECK(read_file(d.dir.path() / slow.files[0].path) == "abc");
+}
+
+TEST_CASE("progress after every 100th chunk - binary frames count as audio chunks", "[daemon][action][seed002]") {
+  RunningDaemon d;
+  auto c = d.connect("/ws/progress");
+  c->send_text(R"({"action": "start", "format": "wav"})");
+  REQUIRE(c->next_containing("recording_started"));
+  for (int i = 0; i < 200; ++i) {
+    if (i % 2 == 0) c->send_binary(std::string(65536, 'a'));
+    else c->send_text(R"({"action": "audio_chunk", "data": ")" + base64(std::string(65536, 'a')) + "\"}");
+  }
+  auto first = c->next_containing("progress");
+  REQUIRE(first);
+  CHECK(parse_json(*first)["chunks_received"].GetUint64() == 100);
+  CHECK(parse_json(*first)["total_size_mb"].GetDouble() == Approx(6.25));
+  auto second = c->next_containing("progress");
+  REQUIRE(second);
+  CHECK(parse_json(*second)["chunks_received"].GetUint64() == 200);
+  CHECK(parse_json(*second)["total_size_mb"].GetDouble() == Approx(12.5));
+}
+
+TEST_CASE("a session's later recordings get ids of their own - a dropped one is finalized after grace",
+          "[daemon][action]") {
+  RunningDaemon d;
+  auto c = d.connect("/ws/lecture");
+  for (int n = 0; n < 2; ++n) {
+    c->send_text(R"({"action": "start", "format": "wav"})");
+    REQUIRE(c->next_containing("recording_started"));
+    c->send_binary("take " + std::to_string(n));
+    c->send_text(R"({"action": "stop"})");
+    REQUIRE(c->next_containing("processing_started"));
+  }
+  CHECK(read_file(d.dir.path() / d.wait_finished("lecture").files[0].path) == "take 0");
+  CHECK(read_file(d.dir.path() / d.wait_finished("lecture-2").files[0].path) == "take 1");
+
+  c->send_text(R"({"action": "start", "format": "wav"})");
+  REQUIRE(c->next_containing("recording_started"));
+  c->send_binary("interrupted take");
+  c->drop();
+  const auto r = d.wait_finished("lecture-3");
+  CHECK(r.stop_reason == core::StopReason::disconnect);
+  CHECK(read_file(d.dir.path() / r.files[0].path) == "interrupted take");
+}
