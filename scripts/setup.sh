@@ -17,7 +17,11 @@ packages=(
   gstreamer1.0-plugins-base-apps
   # fault injection for the storage tests
   fiu-utils libfiu-dev
+  # the browser test: Debian's chromium, driven by puppeteer-core (npm, tests/browser)
+  chromium
 )
+# Node.js comes with the machine image (with its own npm); Debian's is the fallback.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then packages+=(nodejs npm); fi
 
 missing=()
 for p in "${packages[@]}"; do
@@ -28,12 +32,18 @@ done
 
 if [ ${#missing[@]} -eq 0 ]; then
   echo "setup: all ${#packages[@]} packages present"
-  exit 0
+else
+  echo "setup: installing ${#missing[@]} packages: ${missing[*]}"
+  sudo_cmd=()
+  if [ "$(id -u)" -ne 0 ]; then sudo_cmd=(sudo); fi
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo_cmd[@]}" apt-get update -qq
+  "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-echo "setup: installing ${#missing[@]} packages: ${missing[*]}"
-sudo_cmd=()
-if [ "$(id -u)" -ne 0 ]; then sudo_cmd=(sudo); fi
-export DEBIAN_FRONTEND=noninteractive
-"${sudo_cmd[@]}" apt-get update -qq
-"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# The browser test's npm packages, exactly as locked (puppeteer-core downloads no browser).
+browser_dir="$(dirname "$0")/../tests/browser"
+if [ ! -f "$browser_dir/node_modules/puppeteer-core/package.json" ]; then
+  echo "setup: installing the browser test's npm packages"
+  (cd "$browser_dir" && npm ci --no-audit --no-fund --loglevel=error)
+fi

@@ -188,6 +188,10 @@ struct WsServer::Impl {
       reply(HttpReply{200, {{"Content-Type", "text/plain"}}, "ok\n"});
       return;
     }
+    if (path == "/favicon.ico") {
+      reply(HttpReply{204, {}, ""});
+      return;
+    }
     if (path == "/" && !config.index_html.empty()) {
       reply(HttpReply{200, {{"Content-Type", "text/html; charset=utf-8"}}, config.index_html});
       return;
