@@ -94,6 +94,9 @@ adapters::websocket::WsServerConfig listener_config(const core::Config& c, const
   w.action_limits = c.action_limits;
   w.record_limits = c.record_limits;
   w.index_html = std::string(kIndexHtml);
+  w.workers = c.workers;
+  w.max_outgoing_bytes = c.max_outgoing_bytes;
+  w.max_pending_bytes = c.max_pending_bytes;
   return w;
 }
 

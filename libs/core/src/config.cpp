@@ -135,6 +135,14 @@ std::vector<ConfigKey> make_keys() {
                   },
                   [](const Config& c) { return c.log_level; }});
 
+  keys.push_back(number_key("server.workers", "threads that store chunks; each waits in fdatasync in turn", 1, 1024,
+                            [](auto& c) -> auto& { return c.workers; }));
+  keys.push_back(number_key("server.max_outgoing_bytes",
+                            "unsent bytes per connection before a client that does not read is closed", 65536,
+                            kMaxBytes, [](auto& c) -> auto& { return c.max_outgoing_bytes; }));
+  keys.push_back(number_key("server.max_pending_bytes",
+                            "received but not yet stored bytes per connection before reading pauses", 65536, kMaxBytes,
+                            [](auto& c) -> auto& { return c.max_pending_bytes; }));
   keys.push_back(duration_key("limits.hard_limit_seconds", "no recording runs longer (seed 000: 3 h)", 7 * kDay,
                               [](auto& c) -> auto& { return c.rules.hard_limit; }));
   keys.push_back(duration_key("limits.stale_seconds", "an agent recording with no status this long is stale",

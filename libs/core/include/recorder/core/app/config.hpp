@@ -26,6 +26,9 @@ struct Config {
   StoreBackend store = StoreBackend::sqlite;
   std::string postgres_url;
   std::string log_level = "info";
+  std::uint32_t workers = 32;                          // threads that store chunks (they wait in fdatasync)
+  std::uint64_t max_outgoing_bytes = 4 * 1024 * 1024;  // per connection, unsent: a client that stops reading is closed
+  std::uint64_t max_pending_bytes = 32 * 1024 * 1024;  // per connection, received and not stored: reading pauses
 
   Rules rules;
   StreamLimits action_limits;  // /ws/{session_id} (seed 002)
