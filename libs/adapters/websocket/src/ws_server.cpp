@@ -41,9 +41,10 @@ struct WsServer::Impl {
 
   WsServerConfig config;
   core::RecordingService* service = nullptr;
-  Server server;
+  // Declared before the server: it is destroyed after it (its acceptor uses their services).
   asio::io_context io;
   asio::thread_pool pool;
+  Server server;
   std::thread io_thread;
   std::atomic<std::uint16_t> bound_port{0};
 
