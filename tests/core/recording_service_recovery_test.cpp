@@ -172,3 +172,19 @@ TEST_CASE("flush writes what a database outage held back", "[recovery]") {
   CHECK(h.repository.rows.at("abc").state == State::recording);
   CHECK(h.repository.log.size() == 2);
 }
+
+TEST_CASE("a stream saved as created but not as started is resumable after a crash", "[recovery][stream]") {
+  Harness before;
+  REQUIRE(before.service.start_stream(StreamStart{"early", "", "video/webm", "", {}}));
+  // The process died between the two saves: the store still says starting.
+  before.repository.rows.at("early").state = State::starting;
+  before.repository.rows.at("early").started_at.reset();
+  auto h = before.restarted(1s);
+  REQUIRE(h->service.recover());
+  CHECK(h->get("early").state == State::interrupted);
+  auto resumed = h->service.start_stream(StreamStart{"early", "", "", "", {}});
+  REQUIRE(resumed);
+  CHECK(resumed->resumed);
+  CHECK(resumed->next_index == 0);
+  REQUIRE(h->service.receive_chunk("early", 0, bytes_of("x")));
+}

@@ -197,6 +197,11 @@ std::vector<Case> cases() {
       {interrupted, "recovered", interrupted, in_state(K::stream, interrupted), ev::Recovered{ChunkLedger{}}},
       {stale, "recovered", stale, in_state(K::agent, stale), ev::Recovered{}},
       {starting, "recovered", starting, in_state(K::capture, starting), ev::Recovered{}},
+      {starting, "recovered", interrupted, in_state(K::stream, starting), ev::Recovered{ChunkLedger{}},
+       [](const Step& s) {
+         CHECK(s.recording.started_at == s.recording.created_at);
+         CHECK(s.recording.timing.started == kNow.mono - 10min);
+       }},
       {stopping, "recovered", stopping, in_state(K::agent, stopping), ev::Recovered{},
        [](const Step& s) { CHECK(has_effect<fx::StopProducer>(s)); }},
       {stopping, "recovered", finalizing, in_state(K::capture, stopping), ev::Recovered{}},

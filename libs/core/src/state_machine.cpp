@@ -71,7 +71,8 @@ constexpr std::array kTable{
     TransitionRow{recording, "recovered", "capture: the capture starts again", starting},
     TransitionRow{interrupted, "recovered", "", interrupted},
     TransitionRow{stale, "recovered", "", stale},
-    TransitionRow{starting, "recovered", "", starting},
+    TransitionRow{starting, "recovered", "stream: saved before its start was", interrupted},
+    TransitionRow{starting, "recovered", "capture or agent", starting},
     TransitionRow{stopping, "recovered", "agent", stopping},
     TransitionRow{stopping, "recovered", "capture", finalizing},
     TransitionRow{finalizing, "recovered", "", finalizing},
@@ -448,7 +449,14 @@ class Machine {
     r.timing.last_activity = anchor(r.last_activity_at ? r.last_activity_at : r.started_at);
     if (e.ledger) r.ledger = *e.ledger;
     const std::string why = "recorderd restarted";
-    switch (r_.state) {
+    // A stream saved as created but not yet as started (the process died in between) is
+    // taken up like a started one: a client may already have been told it started.
+    const bool unstarted_stream = r_.kind == SourceKind::stream && r_.state == starting;
+    if (unstarted_stream && !r.started_at) {
+      r.started_at = r.created_at;
+      r.timing.started = anchor(r.created_at);
+    }
+    switch (unstarted_stream ? recording : r_.state) {
       case recording:
       case interrupted:
         if (r.kind == SourceKind::stream) {
