@@ -67,14 +67,16 @@ set -e
 check "an unknown key stops start-up" test "$rc" -eq 2
 check "the unknown key is named" contains "$err" "unknown configuration key 'nonsense'"
 
-"$recorderd" --data-dir "$work/data" 2>"$work/log" &
+"$recorderd" --data-dir "$work/data" --listen 127.0.0.1:0 2>"$work/log" &
 pid=$!
 deadline=$((SECONDS + 20))
 until grep -q "recorderd started" "$work/log" 2>/dev/null; do
   if [ $SECONDS -ge $deadline ] || ! kill -0 "$pid" 2>/dev/null; then break; fi
   sleep 0.05
 done
-check "the daemon logs where it listens" grep -q "listen=127.0.0.1:8080" "$work/log"
+check "the daemon logs where it listens" grep -qE "listen=127\.0\.0\.1:[1-9][0-9]* url=http://127\.0\.0\.1:[1-9]" "$work/log"
+port=$(grep -oE "listen=127\.0\.0\.1:[0-9]+" "$work/log" | head -n 1 | cut -d: -f2)
+check "it answers on that port" bash -c "exec 3<>/dev/tcp/127.0.0.1/$port && printf 'GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n' >&3 && grep -q '^ok' <&3"
 check "the data directory exists" test -d "$work/data"
 kill -TERM "$pid" 2>/dev/null || true
 rc=0
@@ -84,6 +86,13 @@ wait "$pid" || rc=$?
 pid=""
 check "SIGTERM exits 0" test "$rc" -eq 0
 check "SIGTERM is logged" grep -q "signal=SIGTERM" "$work/log"
+check "the stop is complete" grep -q 'msg="recorderd stopped"' "$work/log"
+
+set +e
+err=$("$recorderd" --data-dir /proc/forbidden --listen 127.0.0.1:0 2>&1); rc=$?
+set -e
+check "an unusable data directory stops start-up" test "$rc" -eq 1
+check "the error names the directory" contains "$err" "/proc/forbidden"
 
 echo "$failures failures"
 exit $((failures > 0))
