@@ -176,38 +176,64 @@ std::filesystem::path FsChunkStore::directory(const core::RecordingId& id) const
 }
 
 Result<std::shared_ptr<FsChunkStore::Files>> FsChunkStore::open(const core::RecordingId& id, bool create) {
-  std::lock_guard lock(mutex_);
-  if (auto it = open_.find(id); it != open_.end()) {
-    it->second->last_use = ++use_counter_;
-    return it->second;
+  std::shared_ptr<Files> files;
+  {
+    std::lock_guard lock(mutex_);
+    if (auto it = open_.find(id); it != open_.end()) {
+      it->second->last_use = ++use_counter_;
+      files = it->second;
+    } else {
+      if (open_.size() >= max_open_) {
+        auto oldest = std::ranges::min_element(open_, {}, [](const auto& e) { return e.second->last_use; });
+        open_.erase(oldest);  // its descriptors close when the last user lets go
+      }
+      files = std::make_shared<Files>();
+      files->dir = directory(id);
+      files->last_use = ++use_counter_;
+      open_.emplace(id, files);
+    }
   }
-  auto files = std::make_shared<Files>();
-  files->dir = directory(id);
+  // Opening (and for a new recording, three directory syncs) happens under the recording's
+  // own lock, so that starting one recording never stalls the chunks of the others.
+  std::lock_guard lock(files->mutex);
+  if (files->data >= 0) return files;
+  auto opened = open_files(*files, id, create);
+  if (!opened) {
+    std::lock_guard global(mutex_);
+    if (auto it = open_.find(id); it != open_.end() && it->second == files) open_.erase(it);
+    return std::unexpected(opened.error());
+  }
+  return files;
+}
+
+Result<void> FsChunkStore::open_files(Files& files, const core::RecordingId& id, bool create) {
   std::error_code ec;
-  const bool existed = std::filesystem::exists(files->dir, ec);
+  const bool existed = std::filesystem::exists(files.dir, ec);
   if (!existed) {
     if (!create) return core::fail(Errc::not_found, fmt::format("no chunks stored for recording {}", id));
-    std::filesystem::create_directories(files->dir, ec);
-    if (ec) return core::fail(errc_of(ec.value()), fmt::format("cannot create {}: {}", files->dir.string(), ec.message()));
+    std::filesystem::create_directories(files.dir, ec);
+    if (ec) return core::fail(errc_of(ec.value()), fmt::format("cannot create {}: {}", files.dir.string(), ec.message()));
   }
   const int flags = O_RDWR | O_CREAT | O_CLOEXEC;
-  files->data = ::open(files->data_path().c_str(), flags, 0644);
-  if (files->data < 0) return os_error(errno, "cannot open", files->data_path());
-  files->index = ::open(files->index_path().c_str(), flags, 0644);
-  if (files->index < 0) return os_error(errno, "cannot open", files->index_path());
+  const int data = ::open(files.data_path().c_str(), flags, 0644);
+  if (data < 0) return os_error(errno, "cannot open", files.data_path());
+  const int index = ::open(files.index_path().c_str(), flags, 0644);
+  if (index < 0) {
+    const int err = errno;
+    ::close(data);
+    return os_error(err, "cannot open", files.index_path());
+  }
+  files.data = data;
+  files.index = index;
   if (!existed) {
     // The new files must survive a crash as entries of their directories.
-    if (auto r = sync_directory(files->dir); !r) return std::unexpected(r.error());
+    if (auto r = sync_directory(files.dir); !r) return std::unexpected(r.error());
     if (auto r = sync_directory(root_); !r) return std::unexpected(r.error());
-    if (auto r = sync_directory(root_.parent_path()); !r) return std::unexpected(r.error());
+    if (!root_synced_.exchange(true)) {
+      if (auto r = sync_directory(root_.parent_path()); !r) return std::unexpected(r.error());
+    }
   }
-  if (open_.size() >= max_open_) {
-    auto oldest = std::ranges::min_element(open_, {}, [](const auto& e) { return e.second->last_use; });
-    open_.erase(oldest);  // its descriptors close when the last user lets go
-  }
-  files->last_use = ++use_counter_;
-  open_.emplace(id, files);
-  return files;
+  return core::ok();
 }
 
 Result<ChunkLayout> FsChunkStore::verify(Files& f) {

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -65,6 +66,7 @@ class FsChunkStore final : public core::ChunkStore {
  private:
   struct Files;
   core::Result<std::shared_ptr<Files>> open(const core::RecordingId& id, bool create);
+  core::Result<void> open_files(Files& files, const core::RecordingId& id, bool create);
   core::Result<ChunkLayout> verify(Files& f);
 
   std::filesystem::path root_;
@@ -72,6 +74,7 @@ class FsChunkStore final : public core::ChunkStore {
   std::mutex mutex_;
   std::unordered_map<core::RecordingId, std::shared_ptr<Files>> open_;
   std::uint64_t use_counter_ = 0;
+  std::atomic<bool> root_synced_{false};  // the data directory's entry for root_ is durable
 };
 
 }  // namespace recorder::adapters::fs
