@@ -6,6 +6,7 @@
 #include "index_html.hpp"
 #include "recorder/adapters/fs/fs_chunk_store.hpp"
 #include "recorder/adapters/fs/fs_finalizer.hpp"
+#include "recorder/adapters/gstreamer/gst_media.hpp"
 #include "recorder/adapters/postgres/postgres_repository.hpp"
 #include "recorder/adapters/sqlite/sqlite_repository.hpp"
 #include "recorder/adapters/system/log.hpp"
@@ -110,10 +111,11 @@ struct Daemon::Impl {
         probe(data_dir.string()),
         chunks(data_dir / "chunks"),
         finalizer(chunks, data_dir),
+        converter(finalizer, data_dir),
         capture(scheduler),
         listener(listener_config(c, data_dir)),
         events(log_events, listener),
-        service(core::Ports{clock, scheduler, *store, chunks, finalizer, capture, agents, probe, alerts, events, ids},
+        service(core::Ports{clock, scheduler, *store, chunks, converter, capture, agents, probe, alerts, events, ids},
                 c.rules, c.storage) {}
 
   core::Config config;
@@ -126,7 +128,8 @@ struct Daemon::Impl {
   adapters::system::LogEventPublisher log_events;
   adapters::system::ThreadScheduler scheduler;
   adapters::fs::FsChunkStore chunks;
-  adapters::fs::FsFinalizer finalizer;
+  adapters::fs::FsFinalizer finalizer;        // the original file
+  adapters::gstreamer::GstConverter converter;  // then wav or mp4, when asked
   UnavailableCapture capture;
   NoAgents agents;
   adapters::websocket::WsServer listener;
@@ -191,6 +194,7 @@ void Daemon::stop() {
   i.listener.stop();
   i.service.shutdown();
   i.scheduler.stop();
+  i.converter.stop();
   i.finalizer.stop();
   const std::size_t unsaved = i.service.flush();
   if (unsaved > 0) log(LogLevel::error, "msg=\"recordings not saved at exit\" count={}", unsaved);

@@ -1,6 +1,7 @@
 // /ws/{session_id} over a real WebSocket: seed 002's two test flows and its error messages.
 
 #include "daemon_fixture.hpp"
+#include "recorder/adapters/gstreamer/gst_media.hpp"
 #include "json_util.hpp"
 
 using namespace recorder;
@@ -47,9 +48,44 @@ TEST_CASE("seed 002 test 1: start - a chunk of zeros - stop - then an unknown ac
   c->send_text(R"({"action": "dance"})");
   CHECK(c->next_containing("Unknown action"));
 
+  // Zeros are not media (seed 002 expected its FFmpeg to fail here): the conversion fails
+  // with a clear error, and the bytes stay.
+  auto failed = c->next_containing("recording_failed");
+  REQUIRE(failed);
+  CHECK(failed->find("not a media file") != std::string::npos);
   const auto r = d.wait_finished("test-session-123");
+  CHECK(r.state == core::State::failed);
   REQUIRE_FALSE(r.files.empty());
-  CHECK(read_file(d.dir.path() / r.files[0].path) == zeros);  // the stored original is the result
+  CHECK(read_file(d.dir.path() / r.files[0].path) == zeros);
+}
+
+TEST_CASE("real WebM audio sent as chunks becomes a 16 kHz mono wav, with the original kept",
+          "[daemon][action][seed002][gstreamer]") {
+  RunningDaemon d;
+  const auto webm = d.dir.path() / "source.webm";
+  REQUIRE(adapters::gstreamer::run_pipeline(
+      "webmmux name=m ! filesink location=" + webm.string() +
+          " audiotestsrc num-buffers=100 samplesperbuffer=960 ! audio/x-raw,rate=48000,channels=1 ! opusenc ! m.audio_0",
+      60s));
+  const std::string bytes = read_file(webm);
+  auto c = d.connect("/ws/lecture-wav");
+  c->send_text(R"({"action": "start", "format": "wav"})");
+  REQUIRE(c->next_containing("recording_started"));
+  for (std::size_t at = 0; at < bytes.size(); at += 4000)
+    c->send_text(R"({"action": "audio_chunk", "data": ")" + base64(bytes.substr(at, 4000)) + "\"}");
+  c->send_text(R"({"action": "stop"})");
+  REQUIRE(c->next_containing("processing_started"));
+  auto ready = c->next_containing("recording_ready", 60s);
+  REQUIRE(ready);
+  auto doc = parse_json(*ready);
+  const std::string url = doc["download_url"].GetString();
+  CHECK(url.find("recording.wav") != std::string::npos);
+  CHECK(doc["duration_seconds"].GetDouble() == Approx(2.0).margin(0.1));
+  auto wav = http_get(url);
+  REQUIRE(wav.status == 200);
+  CHECK(wav.body.substr(0, 4) == "RIFF");
+  CHECK(wav.body.size() == Approx(44 + 2 * 32000).margin(2000));
+  CHECK(http_get(doc["original_url"].GetString()).body == bytes);
 }
 
 TEST_CASE("seed 002 test 2: an invalid format is refused - mp4 is accepted", "[daemon][action][seed002]") {

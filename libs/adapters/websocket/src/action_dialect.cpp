@@ -63,8 +63,13 @@ class ActionSession final : public DialectSession {
       send("recording_ready", [&](json::Writer& w) {
         json::put(w, "session_id", session_id_);
         json::put(w, "recording_id", r.id);
+        json::put(w, "format", r.format);
+        json::put(w, "duration_seconds", r.duration_seconds.value_or(0.0));
+        const auto converted = std::ranges::find(r.files, core::FileRole::converted, &core::MediaFile::role);
         const auto original = std::ranges::find(r.files, core::FileRole::original, &core::MediaFile::role);
-        if (original != r.files.end()) json::put(w, "download_url", ctx_.host.download_url(original->path));
+        if (converted != r.files.end()) json::put(w, "download_url", ctx_.host.download_url(converted->path));
+        else if (original != r.files.end()) json::put(w, "download_url", ctx_.host.download_url(original->path));
+        if (original != r.files.end()) json::put(w, "original_url", ctx_.host.download_url(original->path));
       });
     } else if (n.notice == core::Notice::failed) {
       send("recording_failed", [&](json::Writer& w) {

@@ -13,6 +13,8 @@ struct FinalizeResult {
   std::vector<MediaFile> files;
   std::optional<double> duration_seconds;  // probed, when known
   bool needs_processing = false;           // a conversion or remux follows (process())
+
+  bool operator==(const FinalizeResult&) const = default;
 };
 
 // Turns what was recorded into files that play: merges a stream's chunks, closes capture
