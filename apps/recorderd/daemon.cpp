@@ -6,6 +6,7 @@
 #include "index_html.hpp"
 #include "recorder/adapters/fs/fs_chunk_store.hpp"
 #include "recorder/adapters/fs/fs_finalizer.hpp"
+#include "recorder/adapters/gstreamer/gst_capture.hpp"
 #include "recorder/adapters/gstreamer/gst_media.hpp"
 #include "recorder/adapters/postgres/postgres_repository.hpp"
 #include "recorder/adapters/sqlite/sqlite_repository.hpp"
@@ -24,28 +25,6 @@ namespace {
 using adapters::system::log;
 using adapters::system::LogLevel;
 using adapters::system::quote_value;
-
-// Capture needs GStreamer (media issue): every start fails, reported like a real failure
-// so that the core's retries and alert apply.
-class UnavailableCapture final : public core::CaptureDriver {
- public:
-  explicit UnavailableCapture(adapters::system::ThreadScheduler& scheduler) : scheduler_(scheduler) {}
-  void bind(core::RecordingService& service) { service_ = &service; }
-  // Port
-  void start(const core::Recording& r) override {
-    scheduler_.post([this, id = r.id] {
-      service_->on_capture_start_failed(id, "capture is not available in this build (it needs the GStreamer adapter)");
-    });
-  }
-  void stop(const core::RecordingId& id) override {
-    scheduler_.post([this, id] { service_->on_capture_stopped(id); });
-  }
-  void rotate(const core::RecordingId&) override {}
-
- private:
-  adapters::system::ThreadScheduler& scheduler_;
-  core::RecordingService* service_ = nullptr;
-};
 
 // The agent dialect is not served yet: no agent is ever connected.
 class NoAgents final : public core::AgentChannel {
@@ -112,7 +91,7 @@ struct Daemon::Impl {
         chunks(data_dir / "chunks"),
         finalizer(chunks, data_dir),
         converter(finalizer, data_dir),
-        capture(scheduler),
+        capture(std::map<std::string, std::string>(c.devices.begin(), c.devices.end()), data_dir, c.keyframe_interval),
         listener(listener_config(c, data_dir)),
         events(log_events, listener),
         service(core::Ports{clock, scheduler, *store, chunks, converter, capture, agents, probe, alerts, events, ids},
@@ -130,7 +109,7 @@ struct Daemon::Impl {
   adapters::fs::FsChunkStore chunks;
   adapters::fs::FsFinalizer finalizer;        // the original file
   adapters::gstreamer::GstConverter converter;  // then wav or mp4, when asked
-  UnavailableCapture capture;
+  adapters::gstreamer::GstCaptureDriver capture;
   NoAgents agents;
   adapters::websocket::WsServer listener;
   Fanout events;
@@ -192,7 +171,8 @@ void Daemon::stop() {
   if (i.stopped) return;
   i.stopped = true;
   i.listener.stop();
-  i.service.shutdown();
+  i.service.shutdown();   // captures get EOS; their last segments close
+  i.capture.stop_all();
   i.scheduler.stop();
   i.converter.stop();
   i.finalizer.stop();

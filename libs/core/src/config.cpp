@@ -180,6 +180,37 @@ std::vector<ConfigKey> make_keys() {
   keys.push_back(duration_key("storage.check_interval_seconds", "how often disk use is measured", 3600,
                               [](auto& c) -> auto& { return c.storage_check_interval; }));
 
+  keys.push_back({"capture.devices",
+                  "capture devices as name=source;name=source (source: test, v4l2:/dev/videoN, a URI, or "
+                  "pipeline:<gst-launch source>)",
+                  [](Config& c, std::string_view t) -> Result<void> {
+                    std::vector<std::pair<std::string, std::string>> devices;
+                    while (!t.empty()) {
+                      const auto semi = t.find(';');
+                      const std::string_view item = t.substr(0, semi);
+                      const auto eq = item.find('=');
+                      if (eq == std::string_view::npos || eq == 0 || eq + 1 == item.size())
+                        return fail(Errc::invalid_argument,
+                                    fmt::format("capture.devices: '{}' is not name=source", item));
+                      std::string name(item.substr(0, eq));
+                      if (std::ranges::any_of(devices, [&](const auto& d) { return d.first == name; }))
+                        return fail(Errc::invalid_argument, fmt::format("capture.devices: '{}' appears twice", name));
+                      devices.emplace_back(std::move(name), std::string(item.substr(eq + 1)));
+                      t = semi == std::string_view::npos ? std::string_view{} : t.substr(semi + 1);
+                    }
+                    c.devices = std::move(devices);
+                    return ok();
+                  },
+                  [](const Config& c) {
+                    std::string out;
+                    for (const auto& [name, source] : c.devices) {
+                      if (!out.empty()) out += ';';
+                      out += name + "=" + source;
+                    }
+                    return out;
+                  }});
+  keys.push_back(duration_key("capture.keyframe_seconds", "key-frame interval of captures; segments cut on key frames",
+                              60, [](auto& c) -> auto& { return c.keyframe_interval; }));
   keys.push_back(number_key("capture.rotation_minutes", "capture segment length (seed 003: 1 to 1440)", 1, 1440,
                             [](auto& c) -> auto& { return c.rotation_minutes; }));
   keys.push_back({"capture.rotation_seconds", "finer segment length for tests; overrides rotation_minutes",

@@ -1,5 +1,6 @@
 #include "recorder/core/domain/recording.hpp"
 
+#include <algorithm>
 #include <array>
 #include <utility>
 
@@ -101,5 +102,28 @@ bool is_live(State s) {
 }
 
 std::string agent_key(const Metadata& m) { return m.organizer + ":" + m.subject + ":" + m.start_time; }
+
+std::string file_safe_id(const RecordingId& id) {
+  const bool safe = !id.empty() && id.size() <= 128 && id.front() != '.' &&
+                    std::ranges::all_of(id, [](char c) {
+                      return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                             c == '.' || c == '_' || c == '-';
+                    });
+  if (safe) return id;
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out = "%";
+  for (char c : id.substr(0, 120)) {
+    const auto b = static_cast<unsigned char>(c);
+    out += hex[b >> 4];
+    out += hex[b & 15];
+  }
+  if (id.size() > 120) {
+    std::uint32_t sum = 2166136261u;  // FNV-1a of the whole id
+    for (char c : id) sum = (sum ^ static_cast<unsigned char>(c)) * 16777619u;
+    out += '~';
+    for (int shift = 28; shift >= 0; shift -= 4) out += hex[(sum >> shift) & 15];
+  }
+  return out;
+}
 
 }  // namespace recorder::core

@@ -1,4 +1,5 @@
 #include "recorder/adapters/fs/fs_chunk_store.hpp"
+#include "recorder/core/domain/recording.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -158,18 +159,7 @@ FsChunkStore::FsChunkStore(std::filesystem::path root, std::size_t max_open_reco
 
 FsChunkStore::~FsChunkStore() = default;
 
-std::string FsChunkStore::directory_name(const core::RecordingId& id) {
-  const bool safe = !id.empty() && id.size() <= 128 && id.front() != '.' &&
-                    std::ranges::all_of(id, [](char c) {
-                      return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                             c == '.' || c == '_' || c == '-';
-                    });
-  if (safe) return id;
-  std::string out = "%";
-  for (char c : id.substr(0, 120)) out += fmt::format("{:02x}", static_cast<unsigned char>(c));
-  if (id.size() > 120) out += fmt::format("~{:08x}", crc32_of(id.data(), id.size()));
-  return out;
-}
+std::string FsChunkStore::directory_name(const core::RecordingId& id) { return core::file_safe_id(id); }
 
 std::filesystem::path FsChunkStore::directory(const core::RecordingId& id) const {
   return root_ / directory_name(id);

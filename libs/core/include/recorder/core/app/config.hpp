@@ -6,6 +6,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "recorder/core/domain/error.hpp"
@@ -35,6 +36,8 @@ struct Config {
   StreamLimits record_limits{Seconds{10800}, 16ull * 1024 * 1024, 64ull * 1024 * 1024 * 1024, 100000};  // /ws/record
   StoragePolicy storage;
   Seconds storage_check_interval{10};
+  std::vector<std::pair<std::string, std::string>> devices;  // capture devices: name -> source
+  Seconds keyframe_interval{2};                 // capture key frames (rotation cuts on them)
   std::uint32_t rotation_minutes = 30;          // seed 003's RECORDING_ROTATION_MINUTES
   std::optional<std::uint32_t> rotation_seconds; // finer override, for tests
 };

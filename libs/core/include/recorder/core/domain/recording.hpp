@@ -75,6 +75,11 @@ struct Metadata {
 // seed 000's recording key: organizer:subject:start_time
 std::string agent_key(const Metadata& m);
 
+// A recording id as a file or directory name that cannot leave its parent: the id itself
+// when it is made of [A-Za-z0-9._-] and does not start with '.', else '%' and its bytes in
+// hex (cut at 120 bytes, with a checksum of the rest).
+std::string file_safe_id(const RecordingId& id);
+
 enum class FileRole { original, converted, segment };
 std::string_view to_string(FileRole v);
 

@@ -1,0 +1,56 @@
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "recorder/core/app/recording_service.hpp"
+#include "recorder/core/ports/capture_driver.hpp"
+
+namespace recorder::adapters::gstreamer {
+
+// Records devices with GStreamer into H.264 in fragmented MP4 segments (readable up to the
+// last fragment after a crash), named <device>_%Y-%m-%d_%H-%M-%S.mp4 (seed 003). The core
+// decides when a segment ends (rotation deadline); the driver cuts at the next key frame,
+// so no frame is lost between segments. Sources, by the device's configured source:
+//   test                 a live test pattern (videotestsrc)
+//   v4l2:/dev/videoN     a V4L2 camera
+//   rtsp://... http://...  any URI GStreamer can decode
+//   pipeline:<desc>      a gst-launch description of a raw video source
+// Everything that happens is reported to the service from the capture's own thread.
+class GstCaptureDriver final : public core::CaptureDriver {
+ public:
+  GstCaptureDriver(std::map<std::string, std::string> devices, std::filesystem::path data_dir,
+                   std::chrono::seconds keyframe_interval = std::chrono::seconds(2));
+  ~GstCaptureDriver() override;
+  GstCaptureDriver(const GstCaptureDriver&) = delete;
+  GstCaptureDriver& operator=(const GstCaptureDriver&) = delete;
+
+  void bind(core::RecordingService& service);
+  // Stops every capture at once (EOS, then at most a few seconds) and joins.
+  void stop_all();
+
+  // Port
+  void start(const core::Recording& r) override;
+  void stop(const core::RecordingId& id) override;
+  void rotate(const core::RecordingId& id) override;
+
+  // The gst-launch description of a configured source, or nothing for an unknown one.
+  static std::optional<std::string> source_description(const std::string& source);
+
+  struct Capture;  // one running pipeline (defined in the source file)
+
+ private:
+  std::map<std::string, std::string> devices_;
+  std::filesystem::path data_dir_;
+  std::chrono::seconds keyframe_interval_;
+  core::RecordingService* service_ = nullptr;
+  std::mutex mutex_;
+  std::map<core::RecordingId, std::shared_ptr<Capture>> captures_;
+};
+
+}  // namespace recorder::adapters::gstreamer
