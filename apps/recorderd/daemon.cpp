@@ -77,6 +77,7 @@ adapters::websocket::WsServerConfig listener_config(const core::Config& c, const
   w.workers = c.workers;
   w.max_outgoing_bytes = c.max_outgoing_bytes;
   w.max_pending_bytes = c.max_pending_bytes;
+  w.devices = c.devices;
   return w;
 }
 

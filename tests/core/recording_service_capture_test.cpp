@@ -199,3 +199,16 @@ TEST_CASE("shutdown stops captures and leaves streams resumable", "[capture]") {
   CHECK(h.get("s1").state == State::recording);
   CHECK(h.repository.rows.at("s1").state == State::recording);
 }
+
+TEST_CASE("at warn a capture whose requested duration would reach the block threshold is storage_low",
+          "[storage][seed003]") {
+  Harness h;
+  h.storage.info = StorageInfo{100'000'000'000, 15'000'000'000};  // 85 % used: warn; 5 GB before 90 %
+  auto short_one = h.service.start_capture(CaptureStart{"/dev/video0", "mp4", 3600s, ""});  // 1.8 GB
+  CHECK(short_one);
+  auto long_one = h.service.start_capture(CaptureStart{"/dev/video1", "mp4", 4h, ""});  // 7.2 GB
+  REQUIRE_FALSE(long_one);
+  CHECK(long_one.error().code == Errc::storage_low);
+  CHECK(long_one.error().message.find("Storage space is low") == 0);
+  CHECK(h.service.start_capture(CaptureStart{"/dev/video2", "mp4", std::nullopt, ""}));  // no duration: admitted
+}

@@ -215,17 +215,30 @@ Result<StorageStatus> RecordingService::measure_storage() {
   return StorageStatus{*info, storage_policy_.level(*info), info->used_percent()};
 }
 
-Result<void> RecordingService::admit_new(const std::string& device) {
+Result<void> RecordingService::admit_new(const std::string& device, std::optional<Seconds> capture_duration) {
   if (!device.empty()) {
     if (auto it = devices_.find(device); it != devices_.end())
       return fail(Errc::device_busy,
                   fmt::format("device '{}' is already recording (session {})", device, it->second), it->second);
   }
   // As in seed 003, a disk that cannot be measured does not stop a recording from starting.
-  if (auto status = measure_storage(); status && status->level == StorageLevel::block)
+  auto status = measure_storage();
+  if (!status) return ok();
+  if (status->level == StorageLevel::block)
     return fail(Errc::storage_critical,
                 fmt::format("Storage space is critical: {:.1f}% used, new recordings are refused at {}%",
                             status->used_percent, storage_policy_.block_percent));
+  // -1008: at or above warn, a capture whose requested duration would not fit before the
+  // block threshold (at capture_bytes_per_second) is refused rather than cut short.
+  if (status->level == StorageLevel::warn && capture_duration) {
+    const auto needed = static_cast<std::uint64_t>(capture_duration->count()) * storage_policy_.capture_bytes_per_second;
+    const auto room = storage_policy_.headroom(status->info);
+    if (needed > room)
+      return fail(Errc::storage_low,
+                  fmt::format("Storage space is low: {:.1f}% used; {} s of capture needs about {} MB, {} MB are left "
+                              "before new recordings are refused",
+                              status->used_percent, capture_duration->count(), needed / 1000000, room / 1000000));
+  }
   return ok();
 }
 
@@ -319,7 +332,7 @@ void RecordingService::stream_disconnected(const RecordingId& id) {
 Result<Recording> RecordingService::start_capture(const CaptureStart& cmd) {
   if (cmd.device.empty()) return fail(Errc::invalid_argument, "a capture needs a device");
   Lock lock(mutex_);
-  if (auto admitted = admit_new(cmd.device); !admitted) return std::unexpected(admitted.error());
+  if (auto admitted = admit_new(cmd.device, cmd.duration); !admitted) return std::unexpected(admitted.error());
   NewRecording spec;
   spec.id = ports_.ids.next();
   spec.kind = SourceKind::capture;
@@ -439,6 +452,25 @@ std::vector<Recording> RecordingService::live() const {
   for (const auto& [id, r] : live_) out.push_back(r);
   std::ranges::sort(out, {}, &Recording::created_at);
   return out;
+}
+
+Result<std::vector<Recording>> RecordingService::list(const RecordingQuery& q) {
+  Lock lock(mutex_);
+  auto stored = ports_.repository.list(q);
+  if (!stored) return stored;
+  // Live recordings are newer in memory than in their rows (chunks are not saved one by one).
+  for (Recording& r : *stored) {
+    if (Recording* live = find_live(r.id)) r = *live;
+  }
+  return stored;
+}
+
+std::optional<Recording> RecordingService::live_on(const std::string& device) {
+  Lock lock(mutex_);
+  auto it = devices_.find(device);
+  if (it == devices_.end()) return std::nullopt;
+  if (Recording* r = find_live(it->second)) return *r;
+  return std::nullopt;
 }
 
 void RecordingService::on_deadline(const RecordingId& id, DeadlineKind kind) {

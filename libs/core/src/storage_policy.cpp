@@ -24,4 +24,9 @@ StorageLevel StoragePolicy::level(const StorageInfo& info) const {
   return StorageLevel::normal;
 }
 
+std::uint64_t StoragePolicy::headroom(const StorageInfo& info) const {
+  const auto reserve = static_cast<std::uint64_t>(static_cast<double>(info.total_bytes) * (100.0 - block_percent) / 100.0);
+  return info.available_bytes > reserve ? info.available_bytes - reserve : 0;
+}
+
 }  // namespace recorder::core

@@ -10,6 +10,8 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "recorder/core/app/recording_service.hpp"
 
@@ -53,7 +55,16 @@ struct DialectContext {
   core::StreamLimits limits;
 };
 
+// JSON-RPC 2.0 on /rpc (seed 003): what it needs beyond a stream dialect.
+struct RpcContext {
+  core::RecordingService& service;
+  Outbox& out;
+  SessionHost& host;
+  std::vector<std::pair<std::string, std::string>> devices;  // camera name -> source
+};
+
 std::unique_ptr<DialectSession> make_chunk_session(DialectContext ctx);
+std::unique_ptr<DialectSession> make_rpc_session(RpcContext ctx);
 std::unique_ptr<DialectSession> make_action_session(DialectContext ctx, std::string session_id);
 
 // Standard base64 (RFC 4648) with padding; nothing on bad input.

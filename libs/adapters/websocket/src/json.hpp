@@ -27,6 +27,10 @@ inline void put(Writer& w, std::string_view key, std::uint64_t value) {
   w.Key(key.data(), static_cast<rapidjson::SizeType>(key.size()));
   w.Uint64(value);
 }
+inline void put(Writer& w, std::string_view key, std::int64_t value) {
+  w.Key(key.data(), static_cast<rapidjson::SizeType>(key.size()));
+  w.Int64(value);
+}
 inline void put(Writer& w, std::string_view key, double value) {
   w.Key(key.data(), static_cast<rapidjson::SizeType>(key.size()));
   w.Double(value);

@@ -108,6 +108,10 @@ struct WsServer::Impl {
   // "/ws/record" or "/ws/<session_id>"; the session id otherwise, empty for the chunk dialect.
   static std::optional<std::string> route(const std::string& resource, bool& chunk_dialect) {
     const std::string path = resource.substr(0, resource.find('?'));
+    if (path == "/rpc") {
+      chunk_dialect = false;
+      return "rpc";
+    }
     const std::string prefix = "/ws/";
     if (path.rfind(prefix, 0) != 0) return std::nullopt;
     const std::string rest = path.substr(prefix.size());
@@ -121,8 +125,12 @@ struct WsServer::Impl {
     bool chunk_dialect = false;
     const auto name = route(con->get_resource(), chunk_dialect);
     auto c = std::make_shared<Connection>(*this, hdl);
-    DialectContext ctx{*service, *c, *c, chunk_dialect ? config.record_limits : config.action_limits};
-    c->session = chunk_dialect ? make_chunk_session(ctx) : make_action_session(ctx, name.value_or(""));
+    if (name == "rpc" && con->get_resource().rfind("/rpc", 0) == 0) {
+      c->session = make_rpc_session(RpcContext{*service, *c, *c, config.devices});
+    } else {
+      DialectContext ctx{*service, *c, *c, chunk_dialect ? config.record_limits : config.action_limits};
+      c->session = chunk_dialect ? make_chunk_session(ctx) : make_action_session(ctx, name.value_or(""));
+    }
     std::lock_guard lock(mutex);
     connections.emplace(hdl, std::move(c));
   }

@@ -146,6 +146,11 @@ class RecordingService {
   Result<Recording> remove(const RecordingId& id);
   Result<Recording> get(const RecordingId& id);
   std::vector<Recording> live() const;
+  // Recordings in the store, newest first (the admin surface's list).
+  Result<std::vector<Recording>> list(const RecordingQuery& q);
+  // The live recording on a device (or agent), if any.
+  std::optional<Recording> live_on(const std::string& device);
+  const StoragePolicy& storage_policy() const { return storage_policy_; }
 
   // Called by the scheduler adapter when a deadline is due.
   void on_deadline(const RecordingId& id, DeadlineKind kind);
@@ -180,7 +185,7 @@ class RecordingService {
   // Saves a new recording in `starting`; a capture or remote agent recording also starts
   // its producer (first attempt) under the start timeout.
   Result<Recording> create(Lock& lock, NewRecording spec, bool start_producer);
-  Result<void> admit_new(const std::string& device);
+  Result<void> admit_new(const std::string& device, std::optional<Seconds> capture_duration = std::nullopt);
   Result<StorageStatus> measure_storage();
   Recording* find_live(const RecordingId& id);
   Result<Recording> find_any(const RecordingId& id);

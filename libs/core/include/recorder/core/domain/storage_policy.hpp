@@ -22,7 +22,12 @@ struct StoragePolicy {
   double warn_percent = 80;
   double block_percent = 90;
 
+  // What a capture is assumed to write, to tell whether a requested duration fits.
+  std::uint64_t capture_bytes_per_second = 500000;  // 4 Mbit/s
+
   StorageLevel level(const StorageInfo& info) const;
+  // Bytes that may still be written before the block threshold is reached.
+  std::uint64_t headroom(const StorageInfo& info) const;
 };
 
 }  // namespace recorder::core

@@ -5,6 +5,8 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "recorder/core/app/recording_service.hpp"
 #include "recorder/core/ports/event_publisher.hpp"
@@ -22,11 +24,13 @@ struct WsServerConfig {
   std::size_t max_pending_bytes = 32 * 1024 * 1024;  // per connection; received, not yet stored: reading pauses
   std::uint64_t max_http_body = 256ull * 1024 * 1024;
   std::string index_html;  // served at GET /
+  std::vector<std::pair<std::string, std::string>> devices;  // capture devices for /rpc: name -> source
 };
 
 // The one listener (websocketpp on standalone Asio): HTTP and WebSocket on one port.
 //   /ws/record           the chunk dialect (seed 001)
 //   /ws/{session_id}     the action dialect (seed 002)
+//   /rpc                 JSON-RPC 2.0 (seed 003)
 //   GET /media/<id>/<file>  finished media, with Range
 //   GET /healthz, GET /
 // One network thread does only socket work; each connection's messages run in order on a
