@@ -67,7 +67,7 @@ TEST_CASE("seed 002 test 1: start - a chunk of zeros - stop - then an unknown ac
   CHECK(read_file(d.dir.path() / r.files[0].path) == zeros);
 }
 
-TEST_CASE("real WebM audio sent as chunks becomes a 16 kHz mono wav, with the original kept",
+TEST_CASE("real WebM audio sent as chunks becomes a 16 kHz mono wav - the original kept",
           "[daemon][action][seed002][gstreamer]") {
   RunningDaemon d;
   const auto webm = d.dir.path() / "source.webm";

@@ -5,6 +5,7 @@
 #include <gst/gst.h>
 
 #include <atomic>
+#include <map>
 #include <ctime>
 #include <thread>
 
@@ -35,7 +36,9 @@ struct GstCaptureDriver::Capture {
   std::atomic<bool> rotate_requested{false};
   std::string last_name;
   int collisions = 0;
-  std::uint64_t opened_at = 0;  // running time of the open fragment, ns
+  // Running time at which each open fragment began, by location: with async finalization
+  // the next fragment opens before the previous one is reported closed.
+  std::map<std::string, std::uint64_t> opened_at;
 
   ~Capture() {
     if (thread.joinable()) thread.join();
@@ -106,8 +109,12 @@ void GstCaptureDriver::start(const core::Recording& r) {
     if (ec) return report_start_failed(fmt::format("cannot create {}: {}", c->dir.string(), ec.message()));
     const auto kf = std::max<long>(1, static_cast<long>(keyframe_interval_.count()) * 30);
     const std::string description = fmt::format(
+        // Fragments of 500 ms written unbuffered: after a crash a segment is readable up to
+        // its last fragment, not only once it was closed.
         "{} ! videoconvert ! queue ! x264enc tune=zerolatency speed-preset=veryfast key-int-max={} ! h264parse ! "
-        "splitmuxsink name=split muxer=\"mp4mux fragment-duration=1000\" max-size-time=0",
+        "splitmuxsink name=split max-size-time=0 async-finalize=true muxer-factory=mp4mux "
+        "muxer-properties=\"properties,fragment-duration=500\" sink-factory=filesink "
+        "sink-properties=\"properties,buffer-mode=2\"",
         *source, kf);
     GError* err = nullptr;
     c->pipeline = gst_parse_launch_full(description.c_str(), nullptr, GST_PARSE_FLAG_FATAL_ERRORS, &err);
@@ -160,19 +167,19 @@ void GstCaptureDriver::start(const core::Recording& r) {
         const GstStructure* s = gst_message_get_structure(msg);
         const std::string name = s ? gst_structure_get_name(s) : "";
         guint64 rt = 0;
-        if (name == "splitmuxsink-fragment-opened" && gst_structure_get_uint64(s, "running-time", &rt)) {
-          c->opened_at = rt;
-        } else if (name == "splitmuxsink-fragment-closed") {
+        const char* location = s ? gst_structure_get_string(s, "location") : nullptr;
+        if (name == "splitmuxsink-fragment-opened" && location && gst_structure_get_uint64(s, "running-time", &rt)) {
+          c->opened_at[location] = rt;
+        } else if (name == "splitmuxsink-fragment-closed" && location) {
           gst_structure_get_uint64(s, "running-time", &rt);
-          const char* location = gst_structure_get_string(s, "location");
-          if (location) {
-            std::error_code size_ec;
-            const std::filesystem::path file(location);
-            core::MediaFile seg{std::filesystem::relative(file, c->data_dir).string(), core::FileRole::segment,
-                                std::filesystem::file_size(file, size_ec),
-                                static_cast<double>(rt - c->opened_at) / static_cast<double>(GST_SECOND)};
-            service_->on_segment_closed(c->id, seg);
-          }
+          const std::uint64_t opened = c->opened_at.contains(location) ? c->opened_at[location] : rt;
+          c->opened_at.erase(location);
+          std::error_code size_ec;
+          const std::filesystem::path file(location);
+          core::MediaFile seg{std::filesystem::relative(file, c->data_dir).string(), core::FileRole::segment,
+                              std::filesystem::file_size(file, size_ec),
+                              static_cast<double>(rt - opened) / static_cast<double>(GST_SECOND)};
+          service_->on_segment_closed(c->id, seg);
         }
       }
       gst_message_unref(msg);
