@@ -1,4 +1,5 @@
-// A real browser records into recorderd and its tab is closed mid-recording:
+// A real browser records into recorderd and its tab is closed mid-recording; then real
+// Chromium output goes through seed 002's dialect and is converted to wav and to mp4:
 //   recorderd (the binary) on a free port and a temporary data directory, grace 1 s;
 //   Debian's chromium, headless, with a fake camera and microphone, opens the recording
 //   page, records with MediaRecorder and streams the chunks to /ws/record;
@@ -86,6 +87,73 @@ try {
   const decoded = spawnSync("gst-launch-1.0", pipeline, { encoding: "utf8", timeout: 60000 });
   if (decoded.status !== 0) fail(`GStreamer could not decode the file: ${decoded.stderr || decoded.stdout}`);
   console.log("the file decodes end to end (VP8 video and Opus audio)");
+  const seekable = join(work, "data", "recordings", recordId, "seekable.webm");
+  if (!existsSync(seekable)) fail("no seekable copy was made");
+  const decodedCopy = spawnSync("gst-launch-1.0", pipeline.map((a) => a === `location=${file}` ? `location=${seekable}` : a),
+                                { encoding: "utf8", timeout: 60000 });
+  if (decodedCopy.status !== 0) fail(`the seekable copy does not decode: ${decodedCopy.stderr || decodedCopy.stdout}`);
+  console.log("its seekable copy decodes end to end too");
+
+  // Real Chromium output through seed 002's dialect, converted to wav and to mp4.
+  for (const format of ["wav", "mp4"]) {
+    const tab = await browser.newPage();
+    await tab.goto(`${base}/`, { waitUntil: "load" });
+    const ready = await tab.evaluate(async (format, seconds) => {
+      const media = await navigator.mediaDevices.getUserMedia({ audio: true, video: format === "mp4" });
+      const socket = new WebSocket(`ws://${location.host}/ws/browser-${format}`);
+      await new Promise((ok, bad) => { socket.onopen = ok; socket.onerror = bad; });
+      const replies = [];
+      const done = new Promise((ok) => {
+        socket.onmessage = (m) => {
+          const msg = JSON.parse(m.data);
+          replies.push(msg.type);
+          if (msg.type === "recording_ready" || msg.type === "recording_failed" || msg.type === "error") ok(msg);
+        };
+      });
+      socket.send(JSON.stringify({ action: "start", format }));
+      const recorder = new MediaRecorder(media, { mimeType: format === "mp4" ? "video/webm;codecs=vp8,opus" : "audio/webm;codecs=opus" });
+      let chain = Promise.resolve();
+      recorder.ondataavailable = (e) => {
+        chain = chain.then(async () => {
+          const bytes = new Uint8Array(await e.data.arrayBuffer());
+          let binary = "";
+          for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
+          socket.send(JSON.stringify({ action: "audio_chunk", data: btoa(binary) }));
+        });
+      };
+      const stopped = new Promise((ok) => { recorder.onstop = ok; });
+      recorder.start(500);
+      await new Promise((ok) => setTimeout(ok, seconds * 1000));
+      recorder.stop();
+      await stopped;
+      await chain;
+      media.getTracks().forEach((t) => t.stop());
+      socket.send(JSON.stringify({ action: "stop" }));
+      const result = await done;
+      return { ...result, replies };
+    }, format, 4);
+    await tab.close();
+    if (ready.type !== "recording_ready") fail(`${format}: ${JSON.stringify(ready)}`);
+    const reply = await fetch(ready.download_url);
+    if (reply.status !== 200) fail(`${format}: GET ${ready.download_url} answered ${reply.status}`);
+    const body = Buffer.from(await reply.arrayBuffer());
+    const path = join(work, `browser.${format}`);
+    (await import("node:fs")).writeFileSync(path, body);
+    let seconds = 0;
+    if (format === "wav") {
+      if (body.subarray(0, 4).toString() !== "RIFF") fail("the wav has no RIFF header");
+      seconds = (body.length - 44) / 32000;  // 16 kHz, mono, 16 bit
+    } else {
+      const info = spawnSync("gst-discoverer-1.0", [path], { encoding: "utf8", timeout: 60000 });
+      const m = info.stdout.match(/Duration: (\d+):(\d+):([\d.]+)/);
+      if (!m) fail(`mp4: no duration in ${info.stdout}`);
+      seconds = Number(m[1]) * 3600 + Number(m[2]) * 60 + Number(m[3]);
+      if (!/video.*H\.264|H\.264/i.test(info.stdout) || !/AAC|MPEG-4 AAC/i.test(info.stdout)) fail(`mp4: not H.264 + AAC:\n${info.stdout}`);
+    }
+    console.log(`${format}: ${body.length} bytes, ${seconds.toFixed(2)} s (reported ${ready.duration_seconds.toFixed(2)} s)`);
+    if (seconds < 3 || seconds > 5.5) fail(`${format}: ${seconds} s of media for a 4 s recording`);
+    if (Math.abs(seconds - ready.duration_seconds) > 0.5) fail(`${format}: reported ${ready.duration_seconds} s, file has ${seconds} s`);
+  }
   console.log("1 passed, 0 failed");
 } catch (err) {
   if (!process.exitCode) {

@@ -156,13 +156,36 @@ TEST_CASE("bytes that are not media fail the conversion with a clear error - the
   CHECK(read(dir.path() / "data" / out.finalized->files[0].path) == zeros);
 }
 
-TEST_CASE("no conversion is asked without a format - and none for webm", "[gstreamer]") {
+TEST_CASE("browser WebM without a format gets a seekable remuxed copy - bytes that are not media keep only the original",
+          "[gstreamer]") {
   TempDir dir;
   adapters::fs::FsChunkStore chunks(dir.path() / "data" / "chunks");
   adapters::fs::FsFinalizer originals(chunks, dir.path() / "data");
   GstConverter converter(originals, dir.path() / "data");
-  auto out = finalize_and_process(converter, stored(chunks, "plain", std::string(100, 'x'), ""));
+
+  auto media = finalize_and_process(converter, stored(chunks, "browser", read(make_webm(dir.path(), true)), ""));
+  REQUIRE(media.processed);
+  INFO((*media.processed ? "" : media.processed->error().message));
+  REQUIRE(*media.processed);
+  REQUIRE((*media.processed)->files.size() == 1);
+  CHECK((*media.processed)->files[0].path == "recordings/browser/seekable.webm");
+  REQUIRE((*media.processed)->duration_seconds);
+  CHECK(*(*media.processed)->duration_seconds == Approx(3.0).margin(0.1));
+
+  auto junk = finalize_and_process(converter, stored(chunks, "plain", std::string(100, 'x'), ""));
+  REQUIRE(junk.processed);
+  REQUIRE(*junk.processed);
+  CHECK((*junk.processed)->files.empty());
+}
+
+TEST_CASE("no processing without a format for what is not webm", "[gstreamer]") {
+  TempDir dir;
+  adapters::fs::FsChunkStore chunks(dir.path() / "data" / "chunks");
+  adapters::fs::FsFinalizer originals(chunks, dir.path() / "data");
+  GstConverter converter(originals, dir.path() / "data");
+  auto r = stored(chunks, "ogg", std::string(100, 'x'), "");
+  r.meta.mime_type = "audio/ogg";
+  auto out = finalize_and_process(converter, r);
   REQUIRE(out.finalized);
   CHECK_FALSE(out.finalized->needs_processing);
-  CHECK_FALSE(out.processed);
 }

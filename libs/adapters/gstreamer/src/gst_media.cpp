@@ -222,8 +222,16 @@ void GstConverter::work() {
   }
 }
 
+namespace {
+// Browser WebM has no duration and no cues: a remuxed copy (no re-encoding) has both.
+bool wants_seekable_copy(const core::Recording& r) {
+  return r.format.empty() && r.meta.mime_type.find("webm") != std::string::npos;
+}
+}  // namespace
+
 void GstConverter::finalize(const core::Recording& r, Done done) {
-  const bool convert = r.kind == core::SourceKind::stream && (r.format == "wav" || r.format == "mp4");
+  const bool convert = r.kind == core::SourceKind::stream &&
+                       (r.format == "wav" || r.format == "mp4" || wants_seekable_copy(r));
   originals_.finalize(r, [convert, done = std::move(done)](Result<core::FinalizeResult> result) {
     if (result && convert && !result->files.empty()) result->needs_processing = true;
     done(std::move(result));
@@ -246,6 +254,34 @@ Result<core::FinalizeResult> GstConverter::convert(const core::Recording& r) {
   if (original == r.files.end()) return core::fail(Errc::invalid_state, fmt::format("recording {} has no original file", r.id));
   const auto in = data_dir_ / original->path;
   auto info = probe(in);
+  if (wants_seekable_copy(r)) {
+    // The seekable copy is a convenience: bytes that are not media keep their original and
+    // nothing else, without failing the recording.
+    if (!info) return core::FinalizeResult{};
+    const auto out = in.parent_path() / "seekable.webm";
+    const auto tmp = in.parent_path() / ".seekable.webm.part";
+    std::string streams;
+    if (info->has_video) streams += " d.video_0 ! queue ! m.video_0";
+    if (info->has_audio) streams += " d.audio_0 ! queue ! m.audio_0";
+    auto ran = run_pipeline(fmt::format("filesrc location={} ! matroskademux name=d{} webmmux name=m ! filesink "
+                                        "location={}",
+                                        quote(in), streams, quote(tmp)),
+                            std::chrono::seconds(3600));
+    std::error_code ec;
+    if (!ran) {
+      std::filesystem::remove(tmp, ec);
+      return core::FinalizeResult{{}, info->duration_seconds, false};
+    }
+    std::filesystem::rename(tmp, out, ec);
+    if (ec) return core::fail(Errc::io_error, fmt::format("cannot rename {}: {}", tmp.string(), ec.message()));
+    auto copy = probe(out);
+    core::FinalizeResult result;
+    const auto duration = copy && copy->duration_seconds ? copy->duration_seconds : info->duration_seconds;
+    result.files.push_back(core::MediaFile{std::filesystem::relative(out, data_dir_).string(), core::FileRole::converted,
+                                           std::filesystem::file_size(out, ec), duration});
+    result.duration_seconds = duration;
+    return result;
+  }
   if (!info) return std::unexpected(info.error());
   const auto out = in.parent_path() / fmt::format("recording.{}", r.format);
   const auto tmp = in.parent_path() / fmt::format(".recording.{}.part", r.format);

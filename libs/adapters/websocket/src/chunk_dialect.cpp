@@ -48,6 +48,9 @@ class ChunkSession final : public DialectSession {
         const auto original = std::ranges::find(r.files, core::FileRole::original, &core::MediaFile::role);
         if (original != r.files.end()) json::put(w, "downloadUrl", ctx_.host.download_url(original->path));
         else json::put_null(w, "downloadUrl");
+        // Beyond seed 001: a remuxed copy with a duration and cues, for players that seek.
+        const auto seekable = std::ranges::find(r.files, core::FileRole::converted, &core::MediaFile::role);
+        if (seekable != r.files.end()) json::put(w, "seekableUrl", ctx_.host.download_url(seekable->path));
         json::put(w, "durationSeconds", r.duration_seconds.value_or(0.0));
         json::put(w, "bytes", r.ledger.total_bytes());
       });
