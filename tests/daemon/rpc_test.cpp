@@ -9,6 +9,7 @@
 
 #include "daemon_fixture.hpp"
 #include "json_util.hpp"
+#include "recorder/adapters/gstreamer/gst_media.hpp"
 
 using namespace recorder;
 using namespace recorder::testing;
@@ -47,6 +48,7 @@ TEST_CASE("JSON-RPC: ping - cameras - start - conflict - status - stop - list", 
   REQUIRE(list["result"]["cameras"].Size() == 1);
   CHECK(std::string(list["result"]["cameras"][0]["camera_id"].GetString()) == "camera0");
   CHECK_FALSE(list["result"]["cameras"][0]["recording"].GetBool());
+  CHECK(list["result"]["cameras"][0].HasMember("storage_warning"));
 
   auto started = call(*c, req(3, "start_recording", R"({"device":"camera0"})"));
   INFO(started["result"].IsObject());
@@ -119,7 +121,7 @@ TEST_CASE("JSON-RPC: the standard errors - batches - notifications", "[daemon][r
   CHECK_FALSE(c->next(500ms));
 }
 
-TEST_CASE("storage thresholds on a small real filesystem: -1010 at block - -1008 when a duration will not fit at warn",
+TEST_CASE("storage thresholds on a small real filesystem: -1010 at block - -1008 when a duration will not fit at warn - running captures stop at block",
           "[daemon][rpc][storage][seed003]") {
   TempDir dir;
   const auto mnt = dir.path() / "small";
@@ -156,5 +158,29 @@ TEST_CASE("storage thresholds on a small real filesystem: -1010 at block - -1008
     CHECK(std::string(low["error"]["message"].GetString()) == "Storage space is low");
     auto fine = call(*c, req(2, "start_recording", R"({"device":"camera1"})"));
     CHECK(fine.HasMember("result"));
+    auto status = call(*c, req(3, "get_camera_status", R"({"device":"camera1"})"));
+    CHECK(status["result"]["storage_warning"].GetBool());
+  }
+  {
+    fill(8);  // about 50 % used: a capture runs, then the disk fills past block
+    RunningDaemon d(Settings{{"capture.devices", "camera0=test"}, {"storage.check_interval_seconds", "1"},
+                             {"capture.rotation_seconds", "1"}, {"capture.keyframe_seconds", "1"}},
+                    mnt / "data");
+    auto c = d.connect("/rpc");
+    auto started = call(*c, req(1, "start_recording", R"({"device":"camera0"})"));
+    const std::string session = started["result"]["session_id"].GetString();
+    const auto until = std::chrono::steady_clock::now() + 20s;
+    while (d.get(session).segments_closed < 1 && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(50ms);
+    REQUIRE(d.get(session).segments_closed >= 1);
+    fill(15);
+    const auto r = d.wait_finished(session, 20s);
+    CHECK(r.stop_reason == core::StopReason::storage_critical);
+    CHECK(r.state == core::State::ready);
+    REQUIRE_FALSE(r.files.empty());
+    for (const auto& f : r.files) {
+      INFO(f.path);
+      auto info = adapters::gstreamer::probe(mnt / "data" / f.path);
+      CHECK(info);
+    }
   }
 }

@@ -123,12 +123,14 @@ class RpcSession final : public DialectSession {
     return c.second.rfind("v4l2:", 0) == 0 ? c.second.substr(5) : c.second;
   }
 
-  void write_status(json::Writer& w, const Camera& cam) {
+  void write_status(json::Writer& w, const Camera& cam, std::optional<core::StorageLevel> storage) {
     const auto live = ctx_.service.live_on(cam.first);
     w.StartObject();
     json::put(w, "camera_id", cam.first);
     json::put(w, "device", device_of(cam));
     json::put(w, "status", "connected");
+    // The storage guard's flag: true at or above the warn threshold.
+    json::put(w, "storage_warning", storage.has_value() && *storage != core::StorageLevel::normal);
     json::put(w, "recording", live.has_value());
     if (live) {
       json::put(w, "recording_session", live->id);
@@ -149,16 +151,21 @@ class RpcSession final : public DialectSession {
     w.EndObject();
   }
 
+  std::optional<core::StorageLevel> storage_level() {
+    auto status = ctx_.service.check_storage();
+    return status ? std::optional{status->level} : std::nullopt;
+  }
+
   Reply camera_status(const Camera& cam) {
-    return [this, cam](json::Writer& w) { write_status(w, cam); };
+    return [this, cam, level = storage_level()](json::Writer& w) { write_status(w, cam, level); };
   }
 
   Reply camera_list() {
-    return [this](json::Writer& w) {
+    return [this, level = storage_level()](json::Writer& w) {
       w.StartObject();
       w.Key("cameras");
       w.StartArray();
-      for (const auto& cam : ctx_.devices) write_status(w, cam);
+      for (const auto& cam : ctx_.devices) write_status(w, cam, level);
       w.EndArray();
       json::put(w, "total", static_cast<std::uint64_t>(ctx_.devices.size()));
       w.EndObject();
