@@ -41,9 +41,17 @@ TEST_CASE("after SIGKILL mid-capture every segment is readable - the open one up
   REQUIRE(started);
   REQUIRE(started->payload.find("session_id") != std::string::npos);
 
-  // Two closed segments, then a kill in the middle of the third.
+  // Two closed segments, then a kill in the middle of the third, once it holds a fragment.
   REQUIRE(testing::wait_for_text(log, "msg=\"recording.segment\"", 2, 30s));
-  std::this_thread::sleep_for(1500ms);  // well into the open segment, past its first fragment
+  const auto newest_size = [&] {
+    std::filesystem::path newest;
+    for (const auto& e : std::filesystem::recursive_directory_iterator(dir.path() / "data" / "recordings"))
+      if (e.path().extension() == ".mp4" && e.path() > newest) newest = e.path();
+    std::error_code ec;
+    return newest.empty() ? std::uintmax_t{0} : std::filesystem::file_size(newest, ec);
+  };
+  const auto until = std::chrono::steady_clock::now() + 20s;
+  while (newest_size() <= 20000 && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(20ms);
   ::kill(pid, SIGKILL);
   REQUIRE(testing::wait_exit(pid, 10s));
 

@@ -106,7 +106,13 @@ TEST_CASE("clients streaming into a SIGKILLed daemon resume after its restart an
   const auto until = std::chrono::steady_clock::now() + 10s;
   while (connected < clients && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(10ms);
   REQUIRE(connected == clients);
-  std::this_thread::sleep_for(400ms);  // let them stream a while; the kill lands wherever they are
+  // Let every client have a few chunks acknowledged; the kill lands wherever they are then.
+  const auto streaming_until = std::chrono::steady_clock::now() + 30s;
+  const auto all_streaming = [&] {
+    return std::ranges::all_of(acked, [](const auto& a) { return a.load() >= 3; });
+  };
+  while (!all_streaming() && std::chrono::steady_clock::now() < streaming_until) std::this_thread::sleep_for(10ms);
+  REQUIRE(all_streaming());
   ::kill(pid, SIGKILL);
   REQUIRE(testing::wait_exit(pid, 10s));
   for (auto& t : threads) t.join();

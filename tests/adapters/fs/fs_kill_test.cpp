@@ -28,18 +28,24 @@ TEST_CASE("after SIGKILL at many points every acknowledged chunk is present and 
   TempDir dir;
   const int recordings = 4;
   std::mt19937 rng(20261121);
-  std::uniform_int_distribution<int> micros(0, 40000);
+  std::uniform_int_distribution<std::size_t> acks(0, 60);
+  std::uniform_int_distribution<int> micros(0, 3000);
   std::set<std::pair<std::string, core::ChunkIndex>> acked_ever;
   std::size_t kills_mid_run = 0;
 
   for (int round = 0; round < 40; ++round) {
     INFO("round " << round);
-    // Some rounds die before the writer has opened anything, most while it writes.
-    const auto run_for = std::chrono::microseconds(round % 8 == 0 ? micros(rng) / 40 : micros(rng));
-    auto r = testing::run_and_kill({CHUNK_WRITER, dir.path().string(), std::to_string(recordings)}, run_for);
+    // Every eighth round dies before the writer has stored anything; the others after a
+    // number of acknowledged chunks and a little more, so the kill lands mid-write.
+    const std::size_t after = round % 8 == 0 ? 0 : 1 + acks(rng);
+    auto r = testing::run_and_kill_after_acks({CHUNK_WRITER, dir.path().string(), std::to_string(recordings)}, after,
+                                              std::chrono::microseconds(micros(rng)));
     REQUIRE(WIFSIGNALED(r.status));
     CHECK(WTERMSIG(r.status) == SIGKILL);
-    if (!r.acked.empty()) ++kills_mid_run;
+    if (after > 0) {
+      CHECK(r.acked.size() >= after);
+      ++kills_mid_run;
+    }
     acked_ever.insert(r.acked.begin(), r.acked.end());
 
     adapters::fs::FsChunkStore store(dir.path());
@@ -63,6 +69,6 @@ TEST_CASE("after SIGKILL at many points every acknowledged chunk is present and 
       CHECK(ledger->contains(index));
     }
   }
-  CHECK(kills_mid_run >= 20);
+  CHECK(kills_mid_run == 35);
   CHECK(acked_ever.size() > 100);
 }

@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <functional>
+#include <optional>
 #include <iterator>
 #include <sstream>
 #include <stdexcept>
@@ -27,7 +29,16 @@ std::vector<char*> c_args(const std::vector<std::string>& argv) {
 
 }  // namespace
 
-KilledRun run_and_kill(const std::vector<std::string>& argv, std::chrono::microseconds run_for) {
+namespace {
+
+std::size_t count_acks(const std::string& text) {
+  std::size_t n = 0;
+  for (auto at = text.find("ack "); at != std::string::npos; at = text.find("ack ", at + 4)) ++n;
+  return n;
+}
+
+// Reads the child's stdout; kills it when `kill_now(text)` says so; returns once it is gone.
+KilledRun run_until(const std::vector<std::string>& argv, const std::function<bool(const std::string&)>& kill_now) {
   int fds[2];
   if (::pipe(fds) != 0) throw std::runtime_error("pipe failed");
   posix_spawn_file_actions_t actions;
@@ -43,13 +54,11 @@ KilledRun run_and_kill(const std::vector<std::string>& argv, std::chrono::micros
     ::close(fds[0]);
     throw std::runtime_error("cannot run " + argv[0]);
   }
-
   std::string text;
   char buf[65536];
-  const auto kill_at = std::chrono::steady_clock::now() + run_for;
   bool killed = false;
   for (;;) {
-    if (!killed && std::chrono::steady_clock::now() >= kill_at) {
+    if (!killed && kill_now(text)) {
       ::kill(pid, SIGKILL);
       killed = true;
     }
@@ -75,6 +84,24 @@ KilledRun run_and_kill(const std::vector<std::string>& argv, std::chrono::micros
     if (word == "ack") run.acked.emplace(id, index);
   }
   return run;
+}
+
+}  // namespace
+
+KilledRun run_and_kill(const std::vector<std::string>& argv, std::chrono::microseconds run_for) {
+  const auto kill_at = std::chrono::steady_clock::now() + run_for;
+  return run_until(argv, [kill_at](const std::string&) { return std::chrono::steady_clock::now() >= kill_at; });
+}
+
+KilledRun run_and_kill_after_acks(const std::vector<std::string>& argv, std::size_t acks,
+                                  std::chrono::microseconds then, std::chrono::milliseconds cap) {
+  const auto give_up = std::chrono::steady_clock::now() + cap;
+  std::optional<std::chrono::steady_clock::time_point> kill_at;
+  return run_until(argv, [&](const std::string& text) {
+    const auto now = std::chrono::steady_clock::now();
+    if (!kill_at && count_acks(text) >= acks) kill_at = now + then;
+    return (kill_at && now >= *kill_at) || now >= give_up;
+  });
 }
 
 pid_t spawn(const std::vector<std::string>& argv, const std::filesystem::path& log) {

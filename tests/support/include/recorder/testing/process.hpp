@@ -24,6 +24,13 @@ struct KilledRun {
 // line it wrote before it died. Throws std::runtime_error when it cannot be run.
 KilledRun run_and_kill(const std::vector<std::string>& argv, std::chrono::microseconds run_for);
 
+// The same, but the kill comes once the child has printed `acks` ack lines (then after
+// `then`, to land at different instructions): where it lands does not depend on load.
+// A child that never gets there is killed after `cap`.
+KilledRun run_and_kill_after_acks(const std::vector<std::string>& argv, std::size_t acks,
+                                  std::chrono::microseconds then,
+                                  std::chrono::milliseconds cap = std::chrono::seconds(30));
+
 // Starts argv in the background with stdout and stderr appended to `log`.
 pid_t spawn(const std::vector<std::string>& argv, const std::filesystem::path& log);
 
