@@ -41,10 +41,14 @@ CONF
     pg_ctl_ -w -t 60 start >/dev/null
     echo "postgresql://postgres@127.0.0.1:$port/postgres" >"$dir/url"
     owner=$PPID
+    token="$owner-$RANDOM$RANDOM"
+    echo "$token" >"$dir/token"
+    # The watchdog destroys only its own server: a later run may have taken the directory.
     nohup bash -c "
       deadline=\$((SECONDS + 3600))
-      while kill -0 $owner 2>/dev/null && [ \$SECONDS -lt \$deadline ] && [ -d '$dir/data' ]; do sleep 2; done
-      '$0' destroy '$dir'
+      mine() { [ \"\$(cat '$dir/token' 2>/dev/null)\" = '$token' ]; }
+      while kill -0 $owner 2>/dev/null && [ \$SECONDS -lt \$deadline ] && mine; do sleep 2; done
+      if mine; then '$0' destroy '$dir'; fi
     " >/dev/null 2>&1 &
     echo "postgres.sh: server on 127.0.0.1:$port, data in $dir"
     ;;
