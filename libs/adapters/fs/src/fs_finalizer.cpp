@@ -96,37 +96,11 @@ Result<std::uint64_t> link_original(const ChunkLayout& layout, const std::filesy
 }  // namespace
 
 FsFinalizer::FsFinalizer(FsChunkStore& chunks, std::filesystem::path data_dir, std::size_t workers)
-    : chunks_(chunks), data_dir_(std::move(data_dir)) {
-  for (std::size_t i = 0; i < std::max<std::size_t>(workers, 1); ++i) workers_.emplace_back([this] { work(); });
-}
+    : chunks_(chunks), data_dir_(std::move(data_dir)), workers_(workers) {}
 
 FsFinalizer::~FsFinalizer() { stop(); }
 
-void FsFinalizer::stop() {
-  {
-    std::lock_guard lock(mutex_);
-    stopping_ = true;
-    jobs_.clear();
-  }
-  wake_.notify_all();
-  for (auto& t : workers_) {
-    if (t.joinable()) t.join();
-  }
-}
-
-void FsFinalizer::work() {
-  for (;;) {
-    std::function<void()> job;
-    {
-      std::unique_lock lock(mutex_);
-      wake_.wait(lock, [&] { return stopping_ || !jobs_.empty(); });
-      if (stopping_) return;
-      job = std::move(jobs_.front());
-      jobs_.pop_front();
-    }
-    job();
-  }
-}
+void FsFinalizer::stop() { workers_.stop(); }
 
 std::string FsFinalizer::extension_for(const std::string& mime_type) {
   const std::string base = mime_type.substr(0, mime_type.find(';'));
@@ -167,22 +141,15 @@ Result<core::FinalizeResult> FsFinalizer::finalize_now(const core::Recording& r)
 }
 
 void FsFinalizer::finalize(const core::Recording& r, Done done) {
-  {
-    std::lock_guard lock(mutex_);
-    if (stopping_) return;
-    jobs_.emplace_back([this, r, done = std::move(done)] { done(finalize_now(r)); });
-  }
-  wake_.notify_one();
+  workers_.post([this, r, done = std::move(done)] { done(finalize_now(r)); });
 }
 
 void FsFinalizer::process(const core::Recording& r, Done done) {
-  std::lock_guard lock(mutex_);
-  if (stopping_) return;
-  jobs_.emplace_back([r, done = std::move(done)] {
-    done(core::fail(Errc::internal, fmt::format("recording {}: conversion to '{}' is not available in this build",
+  workers_.post([r, done = std::move(done)] {
+    done(core::fail(Errc::internal, fmt::format("recording {}: conversion to '{}' is not available here; the "
+                                                "GStreamer adapter converts",
                                                 r.id, r.format)));
   });
-  wake_.notify_one();
 }
 
 Result<void> FsFinalizer::remove(const core::Recording& r) {

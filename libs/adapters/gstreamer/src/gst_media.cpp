@@ -115,6 +115,23 @@ void on_pad_added(GstElement*, GstPad* pad, gpointer data) {
   gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_BUFFER, on_buffer, st, nullptr);
 }
 
+// Plays a probe pipeline to its end and reads what the pad probes saw.
+Result<MediaInfo> run_probe(ProbeState& st, const std::filesystem::path& file, std::chrono::seconds timeout,
+                            bool audio_only) {
+  gst_element_set_state(st.pipeline, GST_STATE_PLAYING);
+  auto error = wait_done(st.pipeline, timeout);
+  gst_element_set_state(st.pipeline, GST_STATE_NULL);
+  if (error)
+    return core::fail(Errc::invalid_argument, fmt::format("{} is not a media file GStreamer can read: {}",
+                                                          file.filename().string(), *error));
+  std::lock_guard lock(st.mutex);
+  if (audio_only) st.info.has_audio = true;
+  if (!st.info.has_audio && !st.info.has_video)
+    return core::fail(Errc::invalid_argument, fmt::format("{} holds no audio or video", file.filename().string()));
+  if (st.end > 0) st.info.duration_seconds = static_cast<double>(st.end) / static_cast<double>(GST_SECOND);
+  return st.info;
+}
+
 }  // namespace
 
 Result<void> run_pipeline(const std::string& description, std::chrono::seconds timeout) {
@@ -152,16 +169,7 @@ Result<MediaInfo> probe_wav(const std::filesystem::path& file, std::chrono::seco
   gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_BUFFER, on_buffer, &st, nullptr);
   gst_object_unref(pad);
   gst_object_unref(sink);
-  gst_element_set_state(pipeline.get(), GST_STATE_PLAYING);
-  auto error = wait_done(pipeline.get(), timeout);
-  gst_element_set_state(pipeline.get(), GST_STATE_NULL);
-  if (error)
-    return core::fail(Errc::invalid_argument, fmt::format("{} is not a media file GStreamer can read: {}",
-                                                          file.filename().string(), *error));
-  std::lock_guard lock(st.mutex);
-  st.info.has_audio = true;
-  if (st.end > 0) st.info.duration_seconds = static_cast<double>(st.end) / static_cast<double>(GST_SECOND);
-  return st.info;
+  return run_probe(st, file, timeout, true);
 }
 
 Result<MediaInfo> probe(const std::filesystem::path& file, std::chrono::seconds timeout) {
@@ -176,51 +184,15 @@ Result<MediaInfo> probe(const std::filesystem::path& file, std::chrono::seconds 
   gst_element_link(src, demux);
   ProbeState st{pipeline.get(), {}, 0, {}};
   g_signal_connect(demux, "pad-added", G_CALLBACK(on_pad_added), &st);
-  gst_element_set_state(pipeline.get(), GST_STATE_PLAYING);
-  auto error = wait_done(pipeline.get(), timeout);
-  gst_element_set_state(pipeline.get(), GST_STATE_NULL);
-  if (error)
-    return core::fail(Errc::invalid_argument, fmt::format("{} is not a media file GStreamer can read: {}",
-                                                          file.filename().string(), *error));
-  std::lock_guard lock(st.mutex);
-  if (!st.info.has_audio && !st.info.has_video)
-    return core::fail(Errc::invalid_argument, fmt::format("{} holds no audio or video", file.filename().string()));
-  if (st.end > 0) st.info.duration_seconds = static_cast<double>(st.end) / static_cast<double>(GST_SECOND);
-  return st.info;
+  return run_probe(st, file, timeout, false);
 }
 
 GstConverter::GstConverter(core::MediaFinalizer& originals, std::filesystem::path data_dir, std::size_t max_parallel)
-    : originals_(originals), data_dir_(std::move(data_dir)) {
-  for (std::size_t i = 0; i < std::max<std::size_t>(max_parallel, 1); ++i) workers_.emplace_back([this] { work(); });
-}
+    : originals_(originals), data_dir_(std::move(data_dir)), workers_(max_parallel) {}
 
 GstConverter::~GstConverter() { stop(); }
 
-void GstConverter::stop() {
-  {
-    std::lock_guard lock(mutex_);
-    stopping_ = true;
-    jobs_.clear();
-  }
-  wake_.notify_all();
-  for (auto& t : workers_) {
-    if (t.joinable()) t.join();
-  }
-}
-
-void GstConverter::work() {
-  for (;;) {
-    std::function<void()> job;
-    {
-      std::unique_lock lock(mutex_);
-      wake_.wait(lock, [&] { return stopping_ || !jobs_.empty(); });
-      if (stopping_) return;
-      job = std::move(jobs_.front());
-      jobs_.pop_front();
-    }
-    job();
-  }
-}
+void GstConverter::stop() { workers_.stop(); }
 
 namespace {
 // Browser WebM has no duration and no cues: a remuxed copy (no re-encoding) has both.
@@ -239,12 +211,7 @@ void GstConverter::finalize(const core::Recording& r, Done done) {
 }
 
 void GstConverter::process(const core::Recording& r, Done done) {
-  {
-    std::lock_guard lock(mutex_);
-    if (stopping_) return;
-    jobs_.emplace_back([this, r, done = std::move(done)] { done(convert(r)); });
-  }
-  wake_.notify_one();
+  workers_.post([this, r, done = std::move(done)] { done(convert(r)); });
 }
 
 Result<void> GstConverter::remove(const core::Recording& r) { return originals_.remove(r); }

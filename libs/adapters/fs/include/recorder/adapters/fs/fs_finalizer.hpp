@@ -1,14 +1,9 @@
 #pragma once
 
-#include <condition_variable>
-#include <deque>
 #include <filesystem>
-#include <functional>
-#include <mutex>
-#include <thread>
-#include <vector>
 
 #include "recorder/adapters/fs/fs_chunk_store.hpp"
+#include "recorder/adapters/worker_pool/worker_pool.hpp"
 #include "recorder/core/ports/media_finalizer.hpp"
 
 namespace recorder::adapters::fs {
@@ -39,15 +34,9 @@ class FsFinalizer final : public core::MediaFinalizer {
   static std::string extension_for(const std::string& mime_type);
 
  private:
-  void work();
-
   FsChunkStore& chunks_;
   std::filesystem::path data_dir_;
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  std::deque<std::function<void()>> jobs_;
-  bool stopping_ = false;
-  std::vector<std::thread> workers_;
+  WorkerPool workers_;
 };
 
 }  // namespace recorder::adapters::fs

@@ -1,16 +1,11 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
-#include <deque>
 #include <filesystem>
-#include <functional>
-#include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
-#include <vector>
 
+#include "recorder/adapters/worker_pool/worker_pool.hpp"
 #include "recorder/core/ports/media_finalizer.hpp"
 
 namespace recorder::adapters::gstreamer {
@@ -54,15 +49,9 @@ class GstConverter final : public core::MediaFinalizer {
   void stop();
 
  private:
-  void work();
-
   core::MediaFinalizer& originals_;
   std::filesystem::path data_dir_;
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  std::deque<std::function<void()>> jobs_;
-  bool stopping_ = false;
-  std::vector<std::thread> workers_;
+  WorkerPool workers_;
 };
 
 }  // namespace recorder::adapters::gstreamer
