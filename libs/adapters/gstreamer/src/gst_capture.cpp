@@ -41,7 +41,12 @@ struct GstCaptureDriver::Capture {
   std::map<std::string, std::uint64_t> opened_at;
 
   ~Capture() {
-    if (thread.joinable()) thread.join();
+    // The last reference may go with the capture's own thread (a retry replaced it while
+    // its thread was returning): that thread cannot join itself.
+    if (thread.joinable()) {
+      if (thread.get_id() == std::this_thread::get_id()) thread.detach();
+      else thread.join();
+    }
     if (splitmux) gst_object_unref(splitmux);
     if (pipeline) gst_object_unref(pipeline);
   }
