@@ -10,7 +10,7 @@ int main(int argc, char** argv) {
   CLI::App cli{"recctl: administer a recorderd server over its HTTP API"};
   bool version = false;
   cli.add_flag("-V,--version", version, "print the version and exit");
-  cli.footer("No commands yet: they need recorderd's HTTP API, which is not served yet.");
+  cli.footer("No commands yet: they need recorderd's REST API, which is not served yet.");
   CLI11_PARSE(cli, argc, argv);
   if (version) {
     fmt::print("recctl {}\n", RECORDERD_VERSION);

@@ -85,7 +85,7 @@ TEST_CASE("a capture rotates its segment every interval and records each closed 
   CHECK(h.capture.rotations.size() == 3);
   for (int i = 0; i < 3; ++i) h.service.on_segment_closed(id, segment(i));
   h.service.on_segment_closed(id, segment(2));  // reported twice: kept once
-  CHECK(h.get(id).segments_closed == 3);
+  CHECK(segment_count(h.get(id)) == 3);
   CHECK(h.repository.rows.at(id).files.size() == 3);
 
   REQUIRE(h.service.stop(id));

@@ -16,7 +16,6 @@ namespace {
 struct CapturingOutbox final : adapters::websocket::Outbox, adapters::websocket::SessionHost {
   std::vector<std::string> sent;
   void send_text(std::string text) override { sent.push_back(std::move(text)); }
-  void close(int, std::string) override {}
   void watch(const core::RecordingId&) override {}
   std::string download_url(const std::string& path) const override { return "http://test/" + path; }
   std::string last_error() const {

@@ -170,8 +170,8 @@ TEST_CASE("storage thresholds on a small real filesystem: -1010 at block - -1008
     auto started = call(*c, req(1, "start_recording", R"({"device":"camera0"})"));
     const std::string session = started["result"]["session_id"].GetString();
     const auto until = std::chrono::steady_clock::now() + 20s;
-    while (d.get(session).segments_closed < 1 && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(50ms);
-    REQUIRE(d.get(session).segments_closed >= 1);
+    while (core::segment_count(d.get(session)) < 1 && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(50ms);
+    REQUIRE(core::segment_count(d.get(session)) >= 1);
     fill(15);
     const auto r = d.wait_finished(session, 20s);
     CHECK(r.stop_reason == core::StopReason::storage_critical);

@@ -103,6 +103,10 @@ bool is_live(State s) {
 
 std::string agent_key(const Metadata& m) { return m.organizer + ":" + m.subject + ":" + m.start_time; }
 
+std::size_t segment_count(const Recording& r) {
+  return static_cast<std::size_t>(std::ranges::count(r.files, FileRole::segment, &MediaFile::role));
+}
+
 std::string file_safe_id(const RecordingId& id) {
   const bool safe = !id.empty() && id.size() <= 128 && id.front() != '.' &&
                     std::ranges::all_of(id, [](char c) {

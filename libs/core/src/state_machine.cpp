@@ -356,7 +356,6 @@ class Machine {
       *it = e.file;  // reported again (after recovery, say): keep one entry
     } else {
       r.files.push_back(e.file);
-      ++r.segments_closed;
     }
     touch(r, now_);
     b.publish(Notice::segment_closed);

@@ -49,7 +49,6 @@ constexpr std::array kRecordingColumns{
     Column{"files", text},
     Column{"duration_seconds", real},
     Column{"start_attempts", integer},
-    Column{"segments_closed", integer},
     Column{"error", text},
 };
 
@@ -97,7 +96,6 @@ CREATE TABLE recordings (
   files TEXT NOT NULL,
   duration_seconds REAL,
   start_attempts INTEGER NOT NULL,
-  segments_closed INTEGER NOT NULL,
   error TEXT NOT NULL
 );
 CREATE INDEX recordings_state ON recordings (state);
@@ -150,7 +148,6 @@ CREATE TABLE recordings (
   files TEXT NOT NULL,
   duration_seconds DOUBLE PRECISION,
   start_attempts BIGINT NOT NULL,
-  segments_closed BIGINT NOT NULL,
   error TEXT NOT NULL
 );
 CREATE INDEX recordings_state ON recordings (state);
@@ -402,7 +399,6 @@ Row to_row(const Recording& r) {
       encode_files(r.files),
       r.duration_seconds ? Value{*r.duration_seconds} : Value{},
       std::int64_t{r.start_attempts},
-      std::int64_t{r.segments_closed},
       r.error,
   };
 }
@@ -443,7 +439,6 @@ Result<Recording> from_row(const Row& row) {
   if (!decode_files(in.text("files"), r.files)) in.fail("files", "is not a JSON list of files");
   r.duration_seconds = in.real("duration_seconds");
   r.start_attempts = static_cast<std::uint32_t>(in.count("start_attempts"));
-  r.segments_closed = static_cast<std::uint32_t>(in.count("segments_closed"));
   r.error = in.text("error");
   if (!in.error.empty())
     return core::fail(Errc::internal, fmt::format("recording {} is stored wrongly: {}", r.id, in.error));

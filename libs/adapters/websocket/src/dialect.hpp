@@ -22,8 +22,6 @@ class Outbox {
  public:
   virtual ~Outbox() = default;
   virtual void send_text(std::string text) = 0;
-  // Closes with a WebSocket close code and reason.
-  virtual void close(int code, std::string reason) = 0;
 };
 
 // One connection's protocol. Every call for one connection comes from one strand, in order.

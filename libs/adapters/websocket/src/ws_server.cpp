@@ -69,12 +69,6 @@ struct WsServer::Impl {
         self->impl.send_now(self->hdl, std::move(text));
       });
     }
-    void close(int code, std::string reason) override {
-      asio::post(impl.io, [self = shared_from_this(), code, reason = std::move(reason)] {
-        websocketpp::lib::error_code ec;
-        self->impl.server.close(self->hdl, static_cast<websocketpp::close::status::value>(code), reason, ec);
-      });
-    }
     void watch(const core::RecordingId& id) override {
       std::lock_guard lock(impl.mutex);
       impl.watchers[id] = weak_from_this();

@@ -139,10 +139,12 @@ struct Recording {
   std::vector<MediaFile> files;
   std::optional<double> duration_seconds;  // actual duration: reported, probed, or measured
   std::uint32_t start_attempts = 0;
-  std::uint32_t segments_closed = 0;
   std::string error;                       // the last error, in words
 
   bool operator==(const Recording&) const = default;
 };
+
+// How many closed capture segments a recording holds.
+std::size_t segment_count(const Recording& r);
 
 }  // namespace recorder::core

@@ -12,8 +12,8 @@ namespace recorder::adapters::fs {
 //   <media_root>/<id>/original.<ext>   (ext from the client's mime type)
 // An in-order recording's data file is hard-linked (constant time, no copy); otherwise
 // the chunks are copied in index order (gaps skipped) into a new file that is synced
-// before it is renamed into place. Conversion needs GStreamer (media issue): process()
-// answers that it is not available. Captures and agents keep the files they have.
+// before it is renamed into place. Conversions are the GStreamer adapter's (GstConverter
+// wraps this class); process() here answers that it does not convert. Captures and agents keep the files they have.
 class FsFinalizer final : public core::MediaFinalizer {
  public:
   FsFinalizer(FsChunkStore& chunks, std::filesystem::path data_dir, std::size_t workers = 2);
