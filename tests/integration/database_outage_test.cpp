@@ -13,31 +13,13 @@
 #include "recorder/testing/chunk_content.hpp"
 #include "recorder/testing/fakes.hpp"
 #include "recorder/testing/temp_dir.hpp"
+#include "recorder/testing/test_postgres.hpp"
 
 using namespace recorder;
 using namespace std::chrono_literals;
 
-namespace {
-
-std::string server_dir() {
-  const char* dir = std::getenv("RECORDER_TEST_POSTGRES_DIR");
-  INFO("RECORDER_TEST_POSTGRES_DIR must name a server started by tests/support/postgres.sh init");
-  REQUIRE(dir != nullptr);
-  return dir;
-}
-
-void server(const std::string& command) {
-  const std::string script = std::string(RECORDER_SOURCE_DIR) + "/tests/support/postgres.sh";
-  REQUIRE(std::system((script + " " + command + " " + server_dir()).c_str()) == 0);
-}
-
-}  // namespace
-
 TEST_CASE("a stream keeps recording through a Postgres outage and its rows catch up", "[integration][postgres]") {
-  std::ifstream url_file(server_dir() + "/url");
-  std::string url;
-  std::getline(url_file, url);
-  REQUIRE_FALSE(url.empty());
+  const std::string url = testing::test_postgres_url();
 
   testing::TempDir dir;
   adapters::postgres::PostgresRepository repo(url, adapters::postgres::Reconnect{50ms, 500ms});
@@ -59,7 +41,7 @@ TEST_CASE("a stream keeps recording through a Postgres outage and its rows catch
   REQUIRE(service.start_stream(core::StreamStart{id, "", "video/webm", "", {}}));
   for (core::ChunkIndex i = 0; i < 5; ++i) REQUIRE(service.receive_chunk(id, i, testing::chunk_content(id, i, 4096)));
 
-  server("stop");
+  testing::test_postgres("stop");
   for (core::ChunkIndex i = 5; i < 10; ++i) {
     auto ack = service.receive_chunk(id, i, testing::chunk_content(id, i, 4096));
     INFO((ack ? "" : ack.error().message));
@@ -68,7 +50,7 @@ TEST_CASE("a stream keeps recording through a Postgres outage and its rows catch
   REQUIRE(service.stop(id));  // the transition cannot be saved now
   CHECK(alerts.count(core::Severity::critical) == 1);
   CHECK(service.flush() == 1);
-  server("start");
+  testing::test_postgres("start");
 
   const auto deadline = std::chrono::steady_clock::now() + 30s;
   std::size_t unsaved = 1;

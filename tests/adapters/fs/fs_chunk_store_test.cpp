@@ -2,11 +2,13 @@
 
 #include <fstream>
 
+#include "recorder/testing/chunk_checks.hpp"
 #include "recorder/testing/chunk_content.hpp"
 #include "recorder/testing/read_file.hpp"
 #include "recorder/adapters/fs/fs_chunk_store.hpp"
 #include "recorder/testing/temp_dir.hpp"
 
+using recorder::testing::check_intact;
 using recorder::testing::chunk_content;
 using recorder::testing::read_range;
 using recorder::testing::TempDir;
@@ -23,15 +25,6 @@ void put_ok(FsChunkStore& store, const std::string& id, core::ChunkIndex i, std:
 }
 
 // Every chunk the layout serves holds exactly the bytes that were sent for it.
-void check_intact(FsChunkStore& store, const std::string& id, std::size_t size) {
-  auto layout = store.layout(id);
-  REQUIRE(layout);
-  for (const auto& span : layout->spans) {
-    INFO("chunk " << span.index);
-    CHECK(read_range(layout->data_file, span.offset, span.length) == chunk_content(id, span.index, size));
-  }
-}
-
 void append_bytes(const std::filesystem::path& p, const std::string& bytes) {
   std::ofstream out(p, std::ios::binary | std::ios::app);
   out << bytes;

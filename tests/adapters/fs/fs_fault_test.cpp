@@ -12,11 +12,13 @@
 #include <cstring>
 #include <fstream>
 
+#include "recorder/testing/chunk_checks.hpp"
 #include "recorder/testing/chunk_content.hpp"
 #include "recorder/testing/read_file.hpp"
 #include "recorder/adapters/fs/fs_chunk_store.hpp"
 #include "recorder/testing/temp_dir.hpp"
 
+using recorder::testing::check_intact;
 using recorder::testing::chunk_content;
 using recorder::testing::read_range;
 using recorder::testing::TempDir;
@@ -34,15 +36,6 @@ struct Fault {
   ~Fault() { fiu_disable(name); }
   const char* name;
 };
-
-void check_intact(FsChunkStore& store, const std::string& id, std::size_t size) {
-  auto layout = store.layout(id);
-  REQUIRE(layout);
-  for (const auto& span : layout->spans) {
-    INFO("chunk " << span.index);
-    CHECK(read_range(layout->data_file, span.offset, span.length) == chunk_content(id, span.index, size));
-  }
-}
 
 }  // namespace
 

@@ -13,6 +13,7 @@
 #include "recorder/testing/temp_dir.hpp"
 #include "recorder/adapters/postgres/postgres_repository.hpp"
 #include "recorder/adapters/sqlite/sqlite_repository.hpp"
+#include "recorder/testing/test_postgres.hpp"
 
 using recorder::testing::TempDir;
 
@@ -20,17 +21,6 @@ using namespace recorder;
 using namespace std::chrono_literals;
 
 namespace {
-
-std::string postgres_admin_url() {
-  const char* dir = std::getenv("RECORDER_TEST_POSTGRES_DIR");
-  INFO("RECORDER_TEST_POSTGRES_DIR must name the directory of a server started by tests/support/postgres.sh init");
-  REQUIRE(dir != nullptr);
-  std::ifstream in(std::string(dir) + "/url");
-  std::string url;
-  std::getline(in, url);
-  REQUIRE_FALSE(url.empty());
-  return url;
-}
 
 // A store under test, with what it takes to open it again.
 struct Store {
@@ -58,7 +48,7 @@ Store make_store(const std::string& backend) {
   s.backend = backend;
   s.dir = std::make_unique<TempDir>("recorder-store");
   if (backend == "postgres") {
-    const std::string admin = postgres_admin_url();
+    const std::string admin = testing::test_postgres_url();
     std::random_device rd;
     const std::string name = "contract_" + std::to_string(rd()) + std::to_string(rd());
     pqxx::connection c(admin);
@@ -254,13 +244,11 @@ TEST_CASE("Postgres: a server restart mid-session is survived by reconnecting wi
   auto& repo = *s.repo;
   REQUIRE(repo.save(rich_recording("before", 0), {}));
 
-  const std::string dir = std::getenv("RECORDER_TEST_POSTGRES_DIR");
-  const std::string script = std::string(RECORDER_SOURCE_DIR) + "/tests/support/postgres.sh";
-  REQUIRE(std::system((script + " stop " + dir).c_str()) == 0);
+  testing::test_postgres("stop");
   auto down = repo.save(rich_recording("during", 1), {});
   REQUIRE_FALSE(down);
   CHECK(down.error().code == core::Errc::unavailable);
-  REQUIRE(std::system((script + " start " + dir).c_str()) == 0);
+  testing::test_postgres("start");
 
   // Back-off is at most 5 s; give it a generous deadline and stop as soon as it is back.
   const auto deadline = std::chrono::steady_clock::now() + 30s;
