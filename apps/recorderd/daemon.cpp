@@ -1,7 +1,11 @@
 #include "daemon.hpp"
 
+#include <condition_variable>
 #include <csignal>
 #include <filesystem>
+#include <functional>
+#include <mutex>
+#include <thread>
 
 #include "index_html.hpp"
 #include "recorder/adapters/fs/fs_chunk_store.hpp"
@@ -17,6 +21,8 @@
 #include "recorder/adapters/system/system_clock.hpp"
 #include "recorder/adapters/system/thread_scheduler.hpp"
 #include "recorder/adapters/websocket/ws_server.hpp"
+#include "recorder/adapters/worker_pool/worker_pool.hpp"
+#include "recorder/core/app/outbox_dispatcher.hpp"
 #include "version.hpp"
 
 namespace recorder::app {
@@ -35,35 +41,39 @@ class NoAgents final : public core::AgentChannel {
   }
 };
 
-// Every notice to the log and to the listener (which tells the client its recording is ready).
-class Fanout final : public core::EventPublisher {
+// What the service announces after each commit: the listener (a client waiting for its
+// recording) and a wake-up for the outbox dispatcher, which delivers from the store.
+class Announcer final : public core::EventPublisher {
  public:
-  Fanout(core::EventPublisher& a, core::EventPublisher& b) : a_(a), b_(b) {}
+  Announcer(core::EventPublisher& listener, std::function<void()> wake) : listener_(listener), wake_(std::move(wake)) {}
   // Port
-  void publish(const core::RecordingNotice& n) override {
-    a_.publish(n);
-    b_.publish(n);
-  }
-  void publish(const core::StorageNotice& n) override {
-    a_.publish(n);
-    b_.publish(n);
+  void publish(const core::NoticeBody& n) override {
+    listener_.publish(n);
+    wake_();
   }
 
  private:
-  core::EventPublisher& a_;
-  core::EventPublisher& b_;
+  core::EventPublisher& listener_;
+  std::function<void()> wake_;
 };
 
-core::Result<std::unique_ptr<core::RecordingRepository>> open_store(const core::Config& config,
-                                                                     const std::filesystem::path& data_dir) {
+// The store behind both of its ports.
+struct Store {
+  std::unique_ptr<core::RecordingRepository> repository;
+  core::OutboxStore* outbox = nullptr;
+};
+
+core::Result<Store> open_store(const core::Config& config, const std::filesystem::path& data_dir) {
   if (config.store == core::StoreBackend::sqlite) {
     auto repo = adapters::sqlite::SqliteRepository::open(data_dir / "recorderd.db");
     if (!repo) return std::unexpected(repo.error());
-    return std::unique_ptr<core::RecordingRepository>(std::move(*repo));
+    core::OutboxStore* outbox = repo->get();
+    return Store{std::move(*repo), outbox};
   }
   auto repo = std::make_unique<adapters::postgres::PostgresRepository>(config.postgres_url);
   if (auto c = repo->connect(); !c) return std::unexpected(c.error());
-  return std::unique_ptr<core::RecordingRepository>(std::move(repo));
+  core::OutboxStore* outbox = repo.get();
+  return Store{std::move(repo), outbox};
 }
 
 adapters::websocket::WsServerConfig listener_config(const core::Config& c, const std::filesystem::path& data_dir) {
@@ -84,37 +94,69 @@ adapters::websocket::WsServerConfig listener_config(const core::Config& c, const
 }  // namespace
 
 struct Daemon::Impl {
-  Impl(const core::Config& c, std::filesystem::path dir, std::unique_ptr<core::RecordingRepository> repo)
+  Impl(const core::Config& c, std::filesystem::path dir, Store s)
       : config(c),
         data_dir(std::move(dir)),
-        store(std::move(repo)),
+        store(std::move(s)),
         probe(data_dir.string()),
         chunks(data_dir / "chunks"),
         finalizer(chunks, data_dir),
         converter(finalizer, data_dir),
-        capture(std::map<std::string, std::string>(c.devices.begin(), c.devices.end()), data_dir, c.keyframe_interval),
+        capture(c.devices, data_dir, c.keyframe_interval),
         listener(listener_config(c, data_dir)),
-        events(log_events, listener),
-        service(core::Ports{clock, scheduler, *store, chunks, converter, capture, agents, probe, alerts, events, ids},
-                c.rules, c.storage) {}
+        events(listener, [this] { wake_dispatcher(); }),
+        service(core::Ports{clock, scheduler, *store.repository, *store.outbox, chunks, converter, capture, agents, probe,
+                            events, oplog, ids},
+                c.rules, c.storage),
+        dispatcher(*store.outbox, oplog) {}
+
+  void wake_dispatcher() {
+    {
+      std::lock_guard lock(dispatch_mutex);
+      dispatch_woken = true;
+    }
+    dispatch_wake.notify_one();
+  }
+
+  // The outbox dispatcher's thread: a pass when woken by a commit, and every second anyway
+  // (the store is the truth; a wake-up can be lost, a subscriber can fail).
+  void dispatch_loop() {
+    std::unique_lock lock(dispatch_mutex);
+    while (!dispatch_stopping) {
+      dispatch_woken = false;
+      lock.unlock();
+      const auto pass = dispatcher.run_once();
+      lock.lock();
+      if (pass.more && pass.delivered > 0) continue;  // a full batch: the next one at once
+      dispatch_wake.wait_for(lock, std::chrono::seconds(1), [&] { return dispatch_stopping || dispatch_woken; });
+    }
+  }
 
   core::Config config;
   std::filesystem::path data_dir;
-  std::unique_ptr<core::RecordingRepository> store;
+  Store store;
   adapters::system::SystemClock clock;
   adapters::system::RandomIdGenerator ids;
   adapters::system::StatvfsStorageProbe probe;
-  adapters::system::LogAlertSink alerts;
-  adapters::system::LogEventPublisher log_events;
-  adapters::system::ThreadScheduler scheduler;
+  adapters::system::LogOperatorLog oplog;
+  adapters::system::LogNoticeSubscriber log_notices;
+  adapters::system::ThreadScheduler scheduler;    // keeps time for deadlines; handles none itself
+  adapters::WorkerPool deadline_workers{4};       // where due deadlines are handled
+  adapters::system::ThreadScheduler maintenance;  // flush and the storage check, apart from deadlines
   adapters::fs::FsChunkStore chunks;
   adapters::fs::FsFinalizer finalizer;        // the original file
   adapters::gstreamer::GstConverter converter;  // then wav or mp4, when asked
   adapters::gstreamer::GstCaptureDriver capture;
   NoAgents agents;
   adapters::websocket::WsServer listener;
-  Fanout events;
+  Announcer events;
   core::RecordingService service;
+  core::OutboxDispatcher dispatcher;
+  std::mutex dispatch_mutex;
+  std::condition_variable dispatch_wake;
+  bool dispatch_woken = false;
+  bool dispatch_stopping = false;
+  std::thread dispatch_thread;
   core::RecoveryReport recovery;
   bool stopped = false;
 };
@@ -138,7 +180,11 @@ core::Result<std::unique_ptr<Daemon>> Daemon::start(const core::Config& config) 
   i.capture.bind(i.service);
   i.listener.attach(i.service);
   i.scheduler.set_handler([&i](const core::RecordingId& id, core::DeadlineKind kind) { i.service.on_deadline(id, kind); });
+  i.scheduler.set_executor([&i](adapters::system::ThreadScheduler::Task task) { i.deadline_workers.post(std::move(task)); });
   i.scheduler.start();
+  if (auto added = i.dispatcher.add(i.log_notices); !added)
+    return core::fail(added.error().code, fmt::format("cannot register the log with the outbox: {}", added.error().message));
+  i.dispatch_thread = std::thread([&i] { i.dispatch_loop(); });
   std::unique_ptr<Daemon> daemon(new Daemon(std::move(impl)));
 
   auto report = i.service.recover();
@@ -148,9 +194,11 @@ core::Result<std::unique_ptr<Daemon>> Daemon::start(const core::Config& config) 
       i.recovery.failed.size());
   for (const auto& e : i.recovery.failed) log(LogLevel::error, "msg=\"not recovered\" error={}", quote_value(e.message));
 
+  // Errors of both reach the log and the outbox inside the service; the results are figures.
   (void)i.service.check_storage();
-  i.scheduler.every(std::chrono::seconds{1}, [&i] { (void)i.service.flush(); });
-  i.scheduler.every(config.storage_check_interval, [&i] { (void)i.service.check_storage(); });
+  i.maintenance.every(std::chrono::seconds{1}, [&i] { (void)i.service.flush(); });
+  i.maintenance.every(config.storage_check_interval, [&i] { (void)i.service.check_storage(); });
+  i.maintenance.start();
 
   if (auto listening = i.listener.start(); !listening) return std::unexpected(listening.error());
   const auto storage = i.probe.probe();
@@ -175,10 +223,20 @@ void Daemon::stop() {
   i.service.shutdown();   // captures get EOS; their last segments close
   i.capture.stop_all();
   i.scheduler.stop();
+  i.deadline_workers.stop();
+  i.maintenance.stop();
   i.converter.stop();
   i.finalizer.stop();
   const std::size_t unsaved = i.service.flush();
   if (unsaved > 0) log(LogLevel::error, "msg=\"recordings not saved at exit\" count={}", unsaved);
+  {
+    std::lock_guard lock(i.dispatch_mutex);
+    i.dispatch_stopping = true;
+  }
+  i.dispatch_wake.notify_one();
+  if (i.dispatch_thread.joinable()) i.dispatch_thread.join();
+  // What is still undelivered stays in the outbox for the next start.
+  (void)i.dispatcher.run_once();
   log(LogLevel::info, "msg=\"recorderd stopped\" live_recordings_kept={}", i.service.live().size());
 }
 

@@ -236,7 +236,7 @@ TEST_CASE("a finished recording cannot be restarted under its id", "[stream]") {
   h.finalize_ok(id);
   auto again = h.service.start_stream(StreamStart{id, "", "", "", {}});
   REQUIRE_FALSE(again);
-  CHECK(again.error().code == Errc::invalid_state);
+  CHECK(again.error().code == Errc::id_taken);
   CHECK(again.error().message.find("already ended") != std::string::npos);
 }
 
@@ -299,7 +299,10 @@ TEST_CASE("a database outage does not stop ingest - the rows catch up", "[stream
   const RecordingId id = start(h);
   send_chunks(h, id, 0, 3);
   CHECK(h.repository.rows.empty());
-  CHECK(h.alerts.count(Severity::critical) == 1);  // said once, not per change
+  // Logged at once, once, not per change; announced only once the store holds it.
+  CHECK(h.oplog.count(Severity::critical) == 1);
+  CHECK(h.alerts.alerts.empty());
+  CHECK(h.events.notices.empty());
 
   h.repository.down = false;
   REQUIRE(h.service.stop(id));
@@ -307,6 +310,27 @@ TEST_CASE("a database outage does not stop ingest - the rows catch up", "[stream
   auto log = h.repository.events(id);
   REQUIRE(log);
   CHECK(log->size() == 3);  // created, started, stopped: none lost
+  // The notices held back are in the outbox now, in order, and announced after the commit.
+  CHECK(h.repository.count_notices("alert.critical") == 1);
+  CHECK(h.repository.count_notices("recording.started") == 1);
+  CHECK(h.repository.count_notices("recording.stopped") == 1);
+  CHECK(h.alerts.count(Severity::critical) == 1);
+  CHECK(h.events.for_recording(id) == std::vector<Notice>{Notice::started, Notice::stopped});
+}
+
+TEST_CASE("a client's id is not reused for a new recording while the store cannot say it is free", "[stream]") {
+  Harness h;
+  const RecordingId id = start(h);
+  send_chunks(h, id, 0, 2);
+  REQUIRE(h.service.stop(id));
+  h.finalize_ok(id);
+  h.repository.down = true;
+  auto again = h.service.start_stream(StreamStart{id, "", "", "", {}});
+  REQUIRE_FALSE(again);
+  CHECK(again.error().code == Errc::unavailable);
+  CHECK(again.error().message.find("cannot tell whether recording id") != std::string::npos);
+  // An id that has no media at all may start while the database is away.
+  REQUIRE(h.service.start_stream(StreamStart{"fresh", "", "", "", {}}));
 }
 
 TEST_CASE("deleting needs a finished recording and removes its media", "[stream]") {

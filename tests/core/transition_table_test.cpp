@@ -120,6 +120,11 @@ std::vector<Case> cases() {
        [](const Step& s) { CHECK(s.recording.ledger.total_bytes() == 10); }},
       {recording, "status_reported", recording, with(in_state(K::agent, recording), stale_agent), ev::StatusReported{},
        [](const Step& s) { CHECK(s.recording.timing.last_activity == kNow.mono); }},
+      {recording, "segment_opened", recording, in_state(K::capture, recording), ev::SegmentOpened{"cam/b.mp4"},
+       [](const Step& s) {
+         CHECK(s.recording.current_file == "cam/b.mp4");
+         CHECK(s.effects.empty());
+       }},
       {recording, "segment_closed", recording, in_state(K::capture, recording), ev::SegmentClosed{segment},
        [](const Step& s) { CHECK(s.recording.files.size() == 1); }},
       {recording, "resumed", recording, in_state(K::stream, recording), ev::Resumed{}},
@@ -164,6 +169,8 @@ std::vector<Case> cases() {
       {stale, "deadline:limit", stopping, with(in_state(K::agent, stale), over_limit), ev::DeadlineReached{D::limit}},
       {stale, "deadline:limit", ready, with(with(in_state(K::agent, stale), over_limit), manual_agent),
        ev::DeadlineReached{D::limit}},
+      {stopping, "segment_opened", stopping, in_state(K::capture, stopping), ev::SegmentOpened{"cam/c.mp4"},
+       [](const Step& s) { CHECK(s.recording.current_file == "cam/c.mp4"); }},
       {stopping, "segment_closed", stopping, in_state(K::capture, stopping), ev::SegmentClosed{segment}},
       {stopping, "stop_confirmed", finalizing, in_state(K::capture, stopping), ev::StopConfirmed{}},
       {stopping, "stop_confirmed", ready, in_state(K::agent, stopping), ev::StopConfirmed{}},

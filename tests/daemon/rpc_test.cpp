@@ -61,28 +61,56 @@ TEST_CASE("JSON-RPC: ping - cameras - start - conflict - status - stop - list", 
   CHECK(std::string(again["error"]["data"]["camera_id"].GetString()) == "camera0");
   CHECK(std::string(again["error"]["data"]["session_id"].GetString()) == session);
 
-  // Recording, with a closed segment as its current file after the first rotation.
-  std::string current;
-  const auto until = std::chrono::steady_clock::now() + 20s;
-  while (current.empty() && std::chrono::steady_clock::now() < until) {
+  // The file being written is named from the start and changes at each rotation (2 s).
+  auto current_file = [&] {
     auto status = call(*c, req(5, "get_camera_status", R"({"device":"camera0"})"));
     const auto& r = status["result"];
     CHECK(r["recording"].GetBool());
     CHECK(std::string(r["recording_session"].GetString()) == session);
-    if (r["current_file"].IsString()) current = r["current_file"].GetString();
-    else std::this_thread::sleep_for(100ms);
+    return r["current_file"].IsString() ? std::string(r["current_file"].GetString()) : std::string();
+  };
+  std::string first;
+  const auto until = std::chrono::steady_clock::now() + 20s;
+  while (first.empty() && std::chrono::steady_clock::now() < until) {
+    first = current_file();
+    if (first.empty()) std::this_thread::sleep_for(50ms);
   }
-  CHECK(current.find("camera0_") != std::string::npos);
+  CHECK(first.find("camera0_") != std::string::npos);
+  std::string next = first;
+  while (next == first && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(100ms);
+    next = current_file();
+  }
+  CHECK(next.find("camera0_") != std::string::npos);
+  CHECK(next != first);
 
+  // stop_recording answers once the camera has stopped: status and start right after it
+  // see a free camera.
   auto stopped = call(*c, req(6, "stop_recording", R"({"device":"camera0"})"));
   CHECK(std::string(stopped["result"]["session_id"].GetString()) == session);
+  auto after = call(*c, req(61, "get_camera_status", R"({"device":"camera0"})"));
+  CHECK_FALSE(after["result"]["recording"].GetBool());
+  auto restarted = call(*c, req(62, "start_recording", R"({"device":"camera0"})"));
+  REQUIRE(restarted["result"].IsObject());
+  const std::string second = restarted["result"]["session_id"].GetString();
+  CHECK(second != session);
+  const auto running_by = std::chrono::steady_clock::now() + 20s;
+  while (std::chrono::steady_clock::now() < running_by &&
+         std::string(call(*c, req(64, "get_camera_status", R"({"device":"camera0"})"))["result"]["state"].GetString()) !=
+             "recording")
+    std::this_thread::sleep_for(50ms);
+  CHECK(call(*c, req(63, "stop_recording", R"({"device":"camera0"})"))["result"].IsObject());
   const auto r = d.wait_finished(session, 20s);
   CHECK(r.state == core::State::ready);
   CHECK(r.files.size() >= 2);
+  bool first_is_a_segment = false;
+  for (const auto& f : r.files) first_is_a_segment |= f.path == first;
+  CHECK(first_is_a_segment);
+  CHECK(d.wait_finished(second, 20s).state == core::State::ready);
 
   auto recordings = call(*c, req(7, "list_recordings", R"({"state":"ready","limit":5})"));
-  REQUIRE(recordings["result"]["recordings"].Size() == 1);
-  CHECK(std::string(recordings["result"]["recordings"][0]["session_id"].GetString()) == session);
+  REQUIRE(recordings["result"]["recordings"].Size() == 2);
+  CHECK(std::string(recordings["result"]["recordings"][1]["session_id"].GetString()) == session);
   CHECK(call(*c, req(8, "stop_recording", R"({"device":"camera0"})"))["error"]["code"].GetInt() == -32602);
 
   auto storage = call(*c, req(9, "get_storage_info"));

@@ -31,11 +31,11 @@ TEST_CASE("a stream keeps recording through a Postgres outage and its rows catch
   testing::FakeCaptureDriver capture;
   testing::FakeAgentChannel agents;
   testing::FakeStorageProbe probe;
-  testing::FakeAlertSink alerts;
   testing::FakeEventPublisher events;
+  testing::FakeOperatorLog oplog;
   testing::SequentialIds ids;
   core::RecordingService service(
-      core::Ports{clock, scheduler, repo, chunks, finalizer, capture, agents, probe, alerts, events, ids}, {}, {});
+      core::Ports{clock, scheduler, repo, repo, chunks, finalizer, capture, agents, probe, events, oplog, ids}, {}, {});
 
   const std::string id = "outage-" + std::to_string(std::chrono::steady_clock::now().time_since_epoch().count());
   REQUIRE(service.start_stream(core::StreamStart{id, "", "video/webm", "", {}}));
@@ -48,7 +48,7 @@ TEST_CASE("a stream keeps recording through a Postgres outage and its rows catch
     REQUIRE(ack);  // the bytes do not need the database
   }
   REQUIRE(service.stop(id));  // the transition cannot be saved now
-  CHECK(alerts.count(core::Severity::critical) == 1);
+  CHECK(oplog.count(core::Severity::critical) == 1);  // said at once, once
   CHECK(service.flush() == 1);
   testing::test_postgres("start");
 
@@ -71,4 +71,11 @@ TEST_CASE("a stream keeps recording through a Postgres outage and its rows catch
   REQUIRE(log->size() == 3);  // created, started, stopped: nothing lost in the outage
   CHECK(log->back().transition.to == core::State::finalizing);
   CHECK(chunks.scan(id)->chunk_count() == 10);
+  // The notices of the outage were held back, not lost: in the outbox now, in order.
+  CHECK(events.alerts.count(core::Severity::critical) == 1);
+  std::vector<std::string> announced;
+  for (const auto& n : events.notices) {
+    if (n.recording.id == id) announced.emplace_back(core::to_string(n.notice));
+  }
+  CHECK(announced == std::vector<std::string>{"recording.started", "recording.stopped"});
 }

@@ -43,15 +43,15 @@ int main(int argc, char** argv) {
   adapters::system::SystemClock clock;
   adapters::system::RandomIdGenerator ids;
   adapters::system::StatvfsStorageProbe probe(dir.string());
-  adapters::system::LogAlertSink alerts;
-  adapters::system::LogEventPublisher events;
+  adapters::system::LogOperatorLog oplog;
+  testing::FakeEventPublisher events;
   adapters::system::ThreadScheduler scheduler;
   adapters::fs::FsChunkStore chunks(dir / "chunks");
   adapters::fs::FsFinalizer finalizer(chunks, dir);
   testing::FakeCaptureDriver capture;
   testing::FakeAgentChannel agents;
   core::RecordingService service(
-      core::Ports{clock, scheduler, **repo, chunks, finalizer, capture, agents, probe, alerts, events, ids}, {}, {});
+      core::Ports{clock, scheduler, **repo, **repo, chunks, finalizer, capture, agents, probe, events, oplog, ids}, {}, {});
   scheduler.set_handler([&](const core::RecordingId& id, core::DeadlineKind k) { service.on_deadline(id, k); });
   scheduler.start();
   if (auto r = service.recover(); !r || !r->failed.empty()) die("recovery failed");

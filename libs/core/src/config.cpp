@@ -184,7 +184,7 @@ std::vector<ConfigKey> make_keys() {
                   "capture devices as name=source;name=source (source: test, v4l2:/dev/videoN, a URI, or "
                   "pipeline:<gst-launch source>)",
                   [](Config& c, std::string_view t) -> Result<void> {
-                    std::vector<std::pair<std::string, std::string>> devices;
+                    std::vector<Device> devices;
                     while (!t.empty()) {
                       const auto semi = t.find(';');
                       const std::string_view item = t.substr(0, semi);
@@ -193,9 +193,14 @@ std::vector<ConfigKey> make_keys() {
                         return fail(Errc::invalid_argument,
                                     fmt::format("capture.devices: '{}' is not name=source", item));
                       std::string name(item.substr(0, eq));
-                      if (std::ranges::any_of(devices, [&](const auto& d) { return d.first == name; }))
+                      if (std::ranges::any_of(devices, [&](const Device& d) { return d.name == name; }))
                         return fail(Errc::invalid_argument, fmt::format("capture.devices: '{}' appears twice", name));
-                      devices.emplace_back(std::move(name), std::string(item.substr(eq + 1)));
+                      const std::string_view text = item.substr(eq + 1);
+                      auto source = parse_device_source(text);
+                      if (!source)
+                        return fail(Errc::invalid_argument,
+                                    fmt::format("capture.devices: device '{}': {}", name, source.error().message));
+                      devices.push_back(Device{std::move(name), std::move(*source), std::string(text)});
                       t = semi == std::string_view::npos ? std::string_view{} : t.substr(semi + 1);
                     }
                     c.devices = std::move(devices);
@@ -203,9 +208,9 @@ std::vector<ConfigKey> make_keys() {
                   },
                   [](const Config& c) {
                     std::string out;
-                    for (const auto& [name, source] : c.devices) {
+                    for (const Device& d : c.devices) {
                       if (!out.empty()) out += ';';
-                      out += name + "=" + source;
+                      out += d.name + "=" + d.source_text;
                     }
                     return out;
                   }});

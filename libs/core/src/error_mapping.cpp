@@ -9,6 +9,7 @@ int http_status(Errc code) {
     case Errc::not_found: return 404;
     case Errc::not_started:
     case Errc::invalid_state:
+    case Errc::id_taken:
     case Errc::device_busy: return 409;
     case Errc::chunk_too_large:
     case Errc::total_size_exceeded:
@@ -40,6 +41,7 @@ int rpc_code(Errc code) {
     case Errc::not_found:
     case Errc::not_started:
     case Errc::invalid_state:
+    case Errc::id_taken:
     case Errc::agent_unavailable:
     case Errc::unavailable:
     case Errc::io_error:

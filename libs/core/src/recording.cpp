@@ -63,10 +63,11 @@ constexpr Names<Outcome, 5> kOutcomes{{{Outcome::recording, "recording"},
 constexpr Names<FileRole, 3> kFileRoles{
     {{FileRole::original, "original"}, {FileRole::converted, "converted"}, {FileRole::segment, "segment"}}};
 
-constexpr Names<Errc, 17> kErrcs{{{Errc::invalid_argument, "invalid_argument"},
+constexpr Names<Errc, 18> kErrcs{{{Errc::invalid_argument, "invalid_argument"},
                                   {Errc::not_found, "not_found"},
                                   {Errc::not_started, "not_started"},
                                   {Errc::invalid_state, "invalid_state"},
+                                  {Errc::id_taken, "id_taken"},
                                   {Errc::device_busy, "device_busy"},
                                   {Errc::storage_low, "storage_low"},
                                   {Errc::storage_critical, "storage_critical"},

@@ -1,6 +1,7 @@
 #include "recorder/core/app/recording_service.hpp"
 
 #include <algorithm>
+#include <deque>
 
 #include <fmt/format.h>
 
@@ -12,97 +13,232 @@ bool holds(const Event& e) {
   return std::holds_alternative<T>(e);
 }
 
-// Chunks and periodic agent reports change only the ledger or the last-activity time:
-// the chunk store holds the truth for the first, and the second is not worth a write
-// every five seconds. Everything else is saved as it happens.
+// Chunks, periodic agent reports and a capture's open file change only the ledger, the
+// last-activity time or the current file: the chunk store holds the truth for the first,
+// and the others are not worth a write each. Everything else is saved as it happens.
 bool worth_saving(const Event& e, const Step& step) {
   if (step.transition) return true;
-  return !holds<ev::ChunkStored>(e) && !holds<ev::StatusReported>(e);
+  return !holds<ev::ChunkStored>(e) && !holds<ev::StatusReported>(e) && !holds<ev::SegmentOpened>(e);
 }
 
+// Slots of agent keys share the registry with recording ids; this prefix cannot start an id
+// a client may choose (ids are printable).
+std::string agent_slot(const std::string& key) { return std::string("\x01" "agent:") + key; }
+
 }  // namespace
+
+// What a failed save held back, written by the next save of the recording or by flush().
+struct RecordingService::Unsaved {
+  std::optional<Recording> snapshot;
+  std::vector<RecordingEvent> events;
+  std::vector<NoticeBody> notices;
+};
+
+// One recording's (or one agent key's) lock and what only its holder may touch.
+struct RecordingService::Slot {
+  std::mutex mutex;
+  std::optional<Recording> current;  // as this process knows it; empty: read it from the store
+  Unsaved unsaved;
+  std::deque<Event> queue;           // events raised while carrying out effects
+  bool draining = false;
+  std::vector<std::function<void(Result<Recording>)>> on_released;
+};
+
+// A slot in use and locked, for the life of a command.
+class RecordingService::Held {
+ public:
+  Held(RecordingService& s, std::string key) : service_(s), key_(std::move(key)), slot_(s.acquire(key_)), lock_(slot_->mutex) {}
+  ~Held() {
+    lock_.unlock();
+    service_.release(key_);
+  }
+  Held(const Held&) = delete;
+  Held& operator=(const Held&) = delete;
+  Slot& slot() { return *slot_; }
+
+ private:
+  RecordingService& service_;
+  std::string key_;
+  std::shared_ptr<Slot> slot_;
+  std::unique_lock<std::mutex> lock_;
+};
 
 RecordingService::RecordingService(Ports ports, Rules rules, StoragePolicy storage)
     : ports_(ports), rules_(rules), storage_policy_(storage) {}
 
+RecordingService::~RecordingService() = default;
+
 Now RecordingService::now() const { return Now{ports_.clock.monotonic_now(), ports_.clock.wall_now()}; }
 
-Recording* RecordingService::find_live(const RecordingId& id) {
-  auto it = live_.find(id);
-  return it == live_.end() ? nullptr : &it->second;
+std::shared_ptr<RecordingService::Slot> RecordingService::acquire(const std::string& key) {
+  std::lock_guard lock(registry_mutex_);
+  Entry& e = slots_[key];
+  if (!e.slot) e.slot = std::make_shared<Slot>();
+  ++e.users;
+  return e.slot;
 }
 
-Result<Recording> RecordingService::find_any(const RecordingId& id) {
-  if (Recording* r = find_live(id)) return *r;
+void RecordingService::release(const std::string& key) {
+  std::lock_guard lock(registry_mutex_);
+  auto it = slots_.find(key);
+  if (it == slots_.end()) return;
+  if (--it->second.users == 0 && !it->second.unsaved && !live_.contains(key)) slots_.erase(it);
+}
+
+std::optional<Recording> RecordingService::snapshot(const RecordingId& id) const {
+  std::lock_guard lock(registry_mutex_);
+  auto it = live_.find(id);
+  if (it == live_.end()) return std::nullopt;
+  return *it->second;
+}
+
+Result<Recording> RecordingService::load(Held& h, const RecordingId& id) {
+  if (h.slot().current) return *h.slot().current;
   auto stored = ports_.repository.find(id);
   if (!stored) return std::unexpected(stored.error());
   if (!*stored) return fail(Errc::not_found, fmt::format("no recording with id '{}'", id));
   return std::move(**stored);
 }
 
-Result<Recording> RecordingService::dispatch(Lock& lock, const RecordingId& id, const Event& e) {
-  auto current = find_any(id);
+Result<Recording> RecordingService::dispatch(Held& h, const RecordingId& id, const Event& e) {
+  auto current = load(h, id);
   if (!current) return current;
   auto step = apply(*current, e, rules_, now());
   if (!step) return std::unexpected(step.error());
   const bool save = worth_saving(e, *step);
-  return commit(lock, *current, std::move(*step), save);
+  return commit(h, *current, std::move(*step), save);
 }
 
-Result<Recording> RecordingService::commit(Lock& lock, const Recording& before, Step step, bool save) {
+std::vector<NoticeBody> RecordingService::notices_of(const Recording& r, const std::vector<Effect>& effects) {
+  std::vector<NoticeBody> out;
+  for (const Effect& effect : effects) {
+    if (const auto* pub = std::get_if<fx::Publish>(&effect)) {
+      out.emplace_back(RecordingNotice{ports_.ids.next(), ports_.clock.wall_now(), pub->notice, r});
+    } else if (const auto* alert = std::get_if<fx::Alert>(&effect)) {
+      out.emplace_back(Alert{ports_.ids.next(), ports_.clock.wall_now(), alert->severity, alert->message, r.id});
+    }
+  }
+  return out;
+}
+
+Result<Recording> RecordingService::commit(Held& h, const Recording& before, Step step, bool save) {
   Recording& after = step.recording;
   if (!step.transition && step.effects.empty() && after == before) return after;
-  if (save) (void)persist(after, step.transition);
+  std::vector<NoticeBody> notices = notices_of(after, step.effects);
+  std::optional<std::vector<NoticeBody>> committed;
+  if (save || !notices.empty()) committed = persist(h, after, step.transition, std::move(notices));
+
   const RecordingId id = after.id;
-  if (is_terminal(after.state)) {
-    live_.erase(id);
-  } else {
-    live_.insert_or_assign(id, after);
+  h.slot().current = after;
+  {
+    auto snap = is_terminal(after.state) ? nullptr : std::make_shared<const Recording>(after);
+    std::lock_guard lock(registry_mutex_);
+    if (snap) live_.insert_or_assign(id, std::move(snap));
+    else live_.erase(id);
+    if (!is_live(after.state)) {
+      if (auto it = devices_.find(after.meta.device); it != devices_.end() && it->second == id) devices_.erase(it);
+    }
   }
-  if (!is_live(after.state)) {
-    if (auto it = devices_.find(after.meta.device); it != devices_.end() && it->second == id) devices_.erase(it);
-    if (is_live(before.state)) ports_.scheduler.cancel_all(id);
+  const bool released = is_live(before.state) && !is_live(after.state);
+  if (released) ports_.scheduler.cancel_all(id);
+  run_effects(h, after, step.effects);
+  if (committed) announce(*committed);
+  if (released) {
+    auto waiting = std::move(h.slot().on_released);
+    h.slot().on_released.clear();
+    for (auto& done : waiting) done(after);
   }
-  run_effects(lock, after, step.effects);
-  drain(lock);
+  drain(h, id);
   return after;
 }
 
-Result<void> RecordingService::persist(const Recording& r, std::optional<Transition> transition) {
-  Unsaved& pending = unsaved_[r.id];
+std::optional<std::vector<NoticeBody>> RecordingService::persist(Held& h, const Recording& r,
+                                                                 std::optional<Transition> transition,
+                                                                 std::vector<NoticeBody> notices) {
+  Unsaved& pending = h.slot().unsaved;
+  const bool was_unsaved = pending.snapshot.has_value();
   pending.snapshot = r;
   if (transition) pending.events.push_back(RecordingEvent{r.id, ports_.clock.wall_now(), std::move(*transition)});
-  auto saved = ports_.repository.save(r, pending.events);
+  std::ranges::move(notices, std::back_inserter(pending.notices));
+  auto saved = ports_.repository.save(r, pending.events, pending.notices);
   if (saved) {
-    unsaved_.erase(r.id);
-    return ok();
+    std::vector<NoticeBody> committed = std::move(pending.notices);
+    pending = Unsaved{};
+    if (was_unsaved) {
+      std::lock_guard lock(registry_mutex_);
+      if (auto it = slots_.find(r.id); it != slots_.end()) it->second.unsaved = false;
+    }
+    return committed;
   }
-  // The recording goes on in memory; its rows are written with its next change or by
-  // flush(). One alert per outage of a recording, not one per change.
-  if (pending.events.size() <= 1) {
-    ports_.alerts.alert(Alert{ports_.ids.next(), ports_.clock.wall_now(), Severity::critical,
-                              fmt::format("Could not save recording {}: {}; it goes on and is saved when the "
-                                          "database is back",
-                                          r.id, saved.error().message),
-                              r.id});
+  if (!was_unsaved) {
+    // The recording goes on in memory; its rows and notices are written with its next
+    // change or by flush(). One alert per outage of a recording, not one per change: to
+    // the log now, and into the outbox with the rows it is about.
+    const std::string message = fmt::format(
+        "Could not save recording {}: {}; it goes on and is saved when the database is back", r.id,
+        saved.error().message);
+    ports_.log.write(Severity::critical, message);
+    pending.notices.emplace_back(Alert{ports_.ids.next(), ports_.clock.wall_now(), Severity::critical, message, r.id});
+    std::lock_guard lock(registry_mutex_);
+    slots_[r.id].unsaved = true;  // the caller holds the slot: the entry exists
   }
-  return saved;
+  return std::nullopt;
+}
+
+void RecordingService::announce(const std::vector<NoticeBody>& notices) {
+  for (const NoticeBody& n : notices) ports_.events.publish(n);
+}
+
+void RecordingService::raise(std::vector<NoticeBody> notices) {
+  if (notices.empty()) return;
+  std::lock_guard lock(pending_mutex_);
+  std::ranges::move(notices, std::back_inserter(pending_));
+  if (auto saved = ports_.outbox.append(pending_); !saved) return;  // flush() tries again
+  announce(pending_);
+  pending_.clear();
+}
+
+void RecordingService::report(Severity severity, const std::string& message, std::optional<RecordingId> id) {
+  ports_.log.write(severity, message);
+  raise({Alert{ports_.ids.next(), ports_.clock.wall_now(), severity, message, std::move(id)}});
 }
 
 std::size_t RecordingService::flush() {
-  Lock lock(mutex_);
-  for (auto it = unsaved_.begin(); it != unsaved_.end();) {
-    if (ports_.repository.save(it->second.snapshot, it->second.events)) {
-      it = unsaved_.erase(it);
-    } else {
-      ++it;
+  std::vector<std::string> keys;
+  {
+    std::lock_guard lock(registry_mutex_);
+    for (const auto& [key, e] : slots_) {
+      if (e.unsaved) keys.push_back(key);
     }
   }
-  return unsaved_.size();
+  std::size_t left = 0;
+  for (const std::string& key : keys) {
+    Held h(*this, key);
+    Unsaved& pending = h.slot().unsaved;
+    if (!pending.snapshot) continue;
+    if (!ports_.repository.save(*pending.snapshot, pending.events, pending.notices)) {
+      ++left;
+      continue;
+    }
+    std::vector<NoticeBody> committed = std::move(pending.notices);
+    pending = Unsaved{};
+    {
+      std::lock_guard lock(registry_mutex_);
+      slots_[key].unsaved = false;
+    }
+    announce(committed);
+  }
+  std::lock_guard lock(pending_mutex_);
+  if (!pending_.empty()) {
+    if (ports_.outbox.append(pending_)) {
+      announce(pending_);
+      pending_.clear();
+    }
+  }
+  return left + pending_.size();
 }
 
 Result<RecoveryReport> RecordingService::recover() {
-  Lock lock(mutex_);
   auto unfinished = ports_.repository.find_unfinished();
   if (!unfinished) return std::unexpected(unfinished.error());
   RecoveryReport report;
@@ -116,16 +252,20 @@ Result<RecoveryReport> RecordingService::recover() {
                                       fmt::format("recording {}: cannot verify its chunks: {}", r.id,
                                                   scanned.error().message),
                                       r.id});
-        ports_.alerts.alert(Alert{ports_.ids.next(), ports_.clock.wall_now(), Severity::critical,
-                                  report.failed.back().message, r.id});
+        this->report(Severity::critical, report.failed.back().message, r.id);
         continue;
       }
       ledger = std::move(*scanned);
     }
     const RecordingId id = r.id;
-    if (is_live(r.state) && !r.meta.device.empty()) devices_.emplace(r.meta.device, id);
-    live_.insert_or_assign(id, std::move(r));
-    if (auto step = dispatch(lock, id, ev::Recovered{std::move(ledger)}); step) {
+    Held h(*this, id);
+    {
+      std::lock_guard lock(registry_mutex_);
+      if (is_live(r.state) && !r.meta.device.empty()) devices_.emplace(r.meta.device, id);
+      live_.insert_or_assign(id, std::make_shared<const Recording>(r));
+    }
+    h.slot().current = std::move(r);
+    if (auto step = dispatch(h, id, ev::Recovered{std::move(ledger)}); step) {
       ++report.recovered;
     } else {
       report.failed.push_back(step.error());
@@ -134,7 +274,7 @@ Result<RecoveryReport> RecordingService::recover() {
   return report;
 }
 
-void RecordingService::run_effects(Lock&, const Recording& r, const std::vector<Effect>& effects) {
+void RecordingService::run_effects(Held& h, const Recording& r, const std::vector<Effect>& effects) {
   for (const Effect& effect : effects) {
     if (const auto* arm = std::get_if<fx::ArmDeadline>(&effect)) {
       ports_.scheduler.arm(r.id, arm->kind, arm->at);
@@ -145,14 +285,16 @@ void RecordingService::run_effects(Lock&, const Recording& r, const std::vector<
         ports_.capture.start(r);
       } else if (r.kind == SourceKind::agent) {
         if (auto sent = ports_.agents.send(r, AgentCommandKind::start_recording); !sent)
-          queue_.emplace_back(r.id, ev::StartFailed{sent.error().message});
+          h.slot().queue.emplace_back(ev::StartFailed{sent.error().message});
       }
     } else if (holds_alternative<fx::StopProducer>(effect)) {
       if (r.kind == SourceKind::capture) {
         ports_.capture.stop(r.id);
       } else if (r.kind == SourceKind::agent) {
-        // An agent that cannot be told is caught by the stop timeout, which alerts.
-        (void)ports_.agents.send(r, AgentCommandKind::stop_recording);
+        // The stop timeout alerts if the agent never confirms; say now why it may not.
+        if (auto sent = ports_.agents.send(r, AgentCommandKind::stop_recording); !sent)
+          ports_.log.write(Severity::warning, fmt::format("recording {}: the stop command was not sent: {}", r.id,
+                                                          sent.error().message));
       }
     } else if (holds_alternative<fx::RotateSegment>(effect)) {
       ports_.capture.rotate(r.id);
@@ -170,34 +312,39 @@ void RecordingService::run_effects(Lock&, const Recording& r, const std::vector<
         if (auto removed = ports_.chunks.remove(r.id); !removed) errors.push_back(removed.error());
       }
       if (auto removed = ports_.finalizer.remove(r); !removed) errors.push_back(removed.error());
-      for (const Error& err : errors) {
-        ports_.alerts.alert(Alert{ports_.ids.next(), ports_.clock.wall_now(), Severity::warning,
-                                  fmt::format("Deleting the media of recording {} left files behind: {}", r.id,
-                                              err.message),
-                                  r.id});
-      }
-    } else if (const auto* alert = std::get_if<fx::Alert>(&effect)) {
-      ports_.alerts.alert(Alert{ports_.ids.next(), ports_.clock.wall_now(), alert->severity, alert->message, r.id});
-    } else if (const auto* pub = std::get_if<fx::Publish>(&effect)) {
-      ports_.events.publish(RecordingNotice{ports_.ids.next(), ports_.clock.wall_now(), pub->notice, r});
+      for (const Error& err : errors)
+        report(Severity::warning,
+               fmt::format("Deleting the media of recording {} left files behind: {}", r.id, err.message), r.id);
     }
+    // fx::Alert and fx::Publish became notices, saved with the change (notices_of).
   }
 }
 
-void RecordingService::drain(Lock& lock) {
-  if (draining_) return;
-  draining_ = true;
-  while (!queue_.empty()) {
-    auto [id, event] = std::move(queue_.front());
-    queue_.pop_front();
-    (void)dispatch(lock, id, event);
+void RecordingService::drain(Held& h, const RecordingId& id) {
+  Slot& s = h.slot();
+  if (s.draining) return;
+  s.draining = true;
+  while (!s.queue.empty()) {
+    Event event = std::move(s.queue.front());
+    s.queue.pop_front();
+    if (auto done = dispatch(h, id, event); !done)
+      report(Severity::warning, fmt::format("recording {}: {} could not be applied: {}", id, event_name(event),
+                                            done.error().message),
+             id);
   }
-  draining_ = false;
+  s.draining = false;
 }
 
 void RecordingService::post(const RecordingId& id, Event e) {
-  Lock lock(mutex_);
-  (void)dispatch(lock, id, e);
+  Result<Recording> done = [&] {
+    Held h(*this, id);
+    return dispatch(h, id, e);
+  }();
+  // A report that no longer fits (a late callback for a recording that has moved on) is a
+  // warning; anything else (the store is unreadable) is critical.
+  if (!done)
+    report(done.error().code == Errc::invalid_state ? Severity::warning : Severity::critical,
+           fmt::format("recording {}: {} could not be applied: {}", id, event_name(e), done.error().message), id);
 }
 
 void RecordingService::on_finalize_done(const RecordingId& id, Result<FinalizeResult> result, bool processing) {
@@ -209,18 +356,28 @@ void RecordingService::on_finalize_done(const RecordingId& id, Result<FinalizeRe
   post(id, ev::Finalized{std::move(result->files), result->duration_seconds, result->needs_processing});
 }
 
-Result<StorageStatus> RecordingService::measure_storage() {
+Result<StorageStatus> RecordingService::measure_storage() const {
   auto info = ports_.storage.probe();
   if (!info) return std::unexpected(info.error());
   return StorageStatus{*info, storage_policy_.level(*info), info->used_percent()};
 }
 
-Result<void> RecordingService::admit_new(const std::string& device, std::optional<Seconds> capture_duration) {
-  if (!device.empty()) {
-    if (auto it = devices_.find(device); it != devices_.end())
-      return fail(Errc::device_busy,
-                  fmt::format("device '{}' is already recording (session {})", device, it->second), it->second);
-  }
+Result<void> RecordingService::reserve_device(const std::string& device, const RecordingId& id) {
+  if (device.empty()) return ok();
+  std::lock_guard lock(registry_mutex_);
+  auto [it, inserted] = devices_.emplace(device, id);
+  if (!inserted)
+    return fail(Errc::device_busy, fmt::format("device '{}' is already recording (session {})", device, it->second),
+                it->second);
+  return ok();
+}
+
+void RecordingService::release_device(const std::string& device, const RecordingId& id) {
+  std::lock_guard lock(registry_mutex_);
+  if (auto it = devices_.find(device); it != devices_.end() && it->second == id) devices_.erase(it);
+}
+
+Result<void> RecordingService::admit_storage(std::optional<Seconds> capture_duration) const {
   // As in seed 003, a disk that cannot be measured does not stop a recording from starting.
   auto status = measure_storage();
   if (!status) return ok();
@@ -242,7 +399,7 @@ Result<void> RecordingService::admit_new(const std::string& device, std::optiona
   return ok();
 }
 
-Result<Recording> RecordingService::create(Lock& lock, NewRecording spec, bool start_producer) {
+Result<Recording> RecordingService::create(Held& h, NewRecording spec, bool start_producer) {
   const Now t = now();
   Recording r = make_recording(std::move(spec), t);
   std::vector<Effect> effects;
@@ -250,51 +407,80 @@ Result<Recording> RecordingService::create(Lock& lock, NewRecording spec, bool s
     r.start_attempts = 1;
     effects = {fx::StartProducer{}, fx::ArmDeadline{DeadlineKind::start_timeout, t.mono + rules_.start_timeout}};
   }
-  (void)persist(r, Transition{State::starting, State::starting, "created", StopReason::none, ""});
-  live_.insert_or_assign(r.id, r);
-  if (!r.meta.device.empty()) devices_.emplace(r.meta.device, r.id);
-  run_effects(lock, r, effects);
-  drain(lock);
-  return find_any(r.id);
+  if (auto committed = persist(h, r, Transition{State::starting, State::starting, "created", StopReason::none, ""}, {}))
+    announce(*committed);
+  h.slot().current = r;
+  {
+    auto snap = std::make_shared<const Recording>(r);
+    std::lock_guard lock(registry_mutex_);
+    live_.insert_or_assign(r.id, std::move(snap));
+  }
+  run_effects(h, r, effects);
+  drain(h, r.id);
+  return *h.slot().current;
 }
 
 Result<StreamStarted> RecordingService::start_stream(const StreamStart& cmd) {
-  Lock lock(mutex_);
-  if (!cmd.id.empty()) {
-    if (Recording* existing = find_live(cmd.id)) {
-      if (existing->kind != SourceKind::stream)
-        return fail(Errc::invalid_state,
-                    fmt::format("id '{}' belongs to a {} recording", cmd.id, to_string(existing->kind)));
-      auto resumed = dispatch(lock, cmd.id, ev::Resumed{});
-      if (!resumed)
-        return fail(Errc::invalid_state,
-                    fmt::format("recording {} is {}: it can no longer be resumed", cmd.id, to_string(existing->state)));
-      return StreamStarted{*resumed, true, resumed->ledger.next_index(), resumed->ledger.missing()};
+  if (cmd.ids == StreamIds::session && !cmd.id.empty()) {
+    // Seed 002: a session records again after a stop; its later recordings get -2, -3, ...
+    for (int n = 1; n <= 1000; ++n) {
+      const RecordingId id = n == 1 ? cmd.id : fmt::format("{}-{}", cmd.id, n);
+      auto started = start_stream_as(id, cmd);
+      if (started || started.error().code != Errc::id_taken) return started;
     }
-    if (auto stored = ports_.repository.find(cmd.id); stored && *stored)
-      return fail(Errc::invalid_state, fmt::format("recording {} has already ended ({}); start a new recording "
-                                                   "with another id",
-                                                   cmd.id, to_string((*stored)->state)));
+    return fail(Errc::id_taken, fmt::format("session {} has no free recording id left (1000 recordings)", cmd.id));
   }
-  if (auto admitted = admit_new(""); !admitted) return std::unexpected(admitted.error());
+  return start_stream_as(cmd.id.empty() ? ports_.ids.next() : cmd.id, cmd);
+}
+
+Result<StreamStarted> RecordingService::start_stream_as(const RecordingId& id, const StreamStart& cmd) {
+  Held h(*this, id);
+  if (h.slot().current && !is_terminal(h.slot().current->state)) {
+    const Recording& existing = *h.slot().current;
+    if (existing.kind != SourceKind::stream)
+      return fail(Errc::id_taken, fmt::format("id '{}' belongs to a {} recording", id, to_string(existing.kind)));
+    auto resumed = dispatch(h, id, ev::Resumed{});
+    // A session moves on past a recording that has stopped; a client naming its id does not.
+    if (!resumed)
+      return fail(cmd.ids == StreamIds::session ? Errc::id_taken : Errc::invalid_state,
+                  fmt::format("recording {} is {}: it can no longer be resumed", id, to_string(existing.state)));
+    return StreamStarted{*resumed, true, resumed->ledger.next_index(), resumed->ledger.missing()};
+  }
+  if (!cmd.id.empty()) {
+    // A client's id must not overwrite the rows of a recording that has ended.
+    auto stored = h.slot().current ? Result<std::optional<Recording>>(h.slot().current)
+                                   : ports_.repository.find(id);
+    if (!stored) {
+      // The database is down: the chunk store, the truth for bytes, still tells whether
+      // this id has media. An id without any is free enough to record now.
+      auto held = ports_.chunks.scan(id);
+      if (!held || !held->empty())
+        return fail(stored.error().code,
+                    fmt::format("cannot tell whether recording id '{}' is free: {}", id, stored.error().message));
+    } else if (*stored)
+      return fail(Errc::id_taken, fmt::format("recording {} has already ended ({}); start a new recording "
+                                              "with another id",
+                                              id, to_string((*stored)->state)));
+  }
+  if (auto admitted = admit_storage(std::nullopt); !admitted) return std::unexpected(admitted.error());
   NewRecording spec;
-  spec.id = cmd.id.empty() ? ports_.ids.next() : cmd.id;
+  spec.id = id;
   spec.kind = SourceKind::stream;
   spec.meta.owner = cmd.owner;
   spec.meta.mime_type = cmd.mime_type;
   spec.format = cmd.format;
   spec.limits = cmd.limits;
-  auto created = create(lock, std::move(spec), false);
+  auto created = create(h, std::move(spec), false);
   if (!created) return std::unexpected(created.error());
-  auto started = dispatch(lock, created->id, ev::Started{});
+  auto started = dispatch(h, id, ev::Started{});
   if (!started) return std::unexpected(started.error());
   return StreamStarted{*started, false, 0, {}};
 }
 
 Result<ChunkAck> RecordingService::receive_chunk(const RecordingId& id, std::optional<ChunkIndex> index,
                                                  std::span<const std::byte> bytes) {
-  Lock lock(mutex_);
-  auto current = find_any(id);
+  Held h(*this, id);
+  auto current = load(h, id);
   if (!current) {
     if (current.error().code == Errc::not_found)
       return fail(Errc::not_started, fmt::format("Recording not started: no recording '{}'. Send 'start' first", id));
@@ -304,48 +490,59 @@ Result<ChunkAck> RecordingService::receive_chunk(const RecordingId& id, std::opt
   if (!admission) {
     // A breach of the recording's limits ends it; what it already holds is finalized.
     if (current->state == State::recording) {
-      if (admission.error().code == Errc::total_size_exceeded)
-        (void)dispatch(lock, id, ev::StopRequested{StopReason::size_limit});
-      if (admission.error().code == Errc::duration_exceeded)
-        (void)dispatch(lock, id, ev::DeadlineReached{DeadlineKind::limit});
+      std::optional<Event> end;
+      if (admission.error().code == Errc::total_size_exceeded) end = ev::StopRequested{StopReason::size_limit};
+      if (admission.error().code == Errc::duration_exceeded) end = ev::DeadlineReached{DeadlineKind::limit};
+      if (end) {
+        if (auto stopped = dispatch(h, id, *end); !stopped)
+          report(Severity::critical, fmt::format("recording {} passed a limit but could not be stopped: {}", id,
+                                                 stopped.error().message),
+                 id);
+      }
     }
     return std::unexpected(admission.error());
   }
   if (admission->duplicate) return ChunkAck{id, admission->index, bytes.size(), true};
 
-  lock.unlock();
-  auto stored = ports_.chunks.put(id, admission->index, bytes);
-  lock.lock();
-  if (!stored) return std::unexpected(stored.error());
-
-  auto after = dispatch(lock, id, ev::ChunkStored{admission->index, bytes.size()});
+  // The recording's own lock is held across the write: nothing else of this recording can
+  // move in between, and other recordings write in parallel.
+  if (auto stored = ports_.chunks.put(id, admission->index, bytes); !stored) return std::unexpected(stored.error());
+  auto after = dispatch(h, id, ev::ChunkStored{admission->index, bytes.size()});
   if (!after)
     return fail(after.error().code, fmt::format("chunk {} was written, but {}", admission->index, after.error().message));
   return ChunkAck{id, admission->index, bytes.size(), false};
 }
 
 void RecordingService::stream_disconnected(const RecordingId& id) {
-  Lock lock(mutex_);
-  if (find_live(id)) (void)dispatch(lock, id, ev::Disconnected{});
+  if (!snapshot(id)) return;
+  post(id, ev::Disconnected{});
 }
 
 Result<Recording> RecordingService::start_capture(const CaptureStart& cmd) {
   if (cmd.device.empty()) return fail(Errc::invalid_argument, "a capture needs a device");
-  Lock lock(mutex_);
-  if (auto admitted = admit_new(cmd.device, cmd.duration); !admitted) return std::unexpected(admitted.error());
+  const RecordingId id = ports_.ids.next();
+  if (auto reserved = reserve_device(cmd.device, id); !reserved) return std::unexpected(reserved.error());
+  if (auto admitted = admit_storage(cmd.duration); !admitted) {
+    release_device(cmd.device, id);
+    return std::unexpected(admitted.error());
+  }
   NewRecording spec;
-  spec.id = ports_.ids.next();
+  spec.id = id;
   spec.kind = SourceKind::capture;
   spec.meta.device = cmd.device;
   spec.meta.owner = cmd.owner;
   spec.format = cmd.format;
   spec.expected_duration = cmd.duration;
-  return create(lock, std::move(spec), true);
+  Held h(*this, id);
+  return create(h, std::move(spec), true);
 }
 
 void RecordingService::on_capture_started(const RecordingId& id) { post(id, ev::Started{}); }
 void RecordingService::on_capture_start_failed(const RecordingId& id, const std::string& error) {
   post(id, ev::StartFailed{error});
+}
+void RecordingService::on_segment_opened(const RecordingId& id, const std::string& path) {
+  post(id, ev::SegmentOpened{path});
 }
 void RecordingService::on_segment_closed(const RecordingId& id, const MediaFile& file) {
   post(id, ev::SegmentClosed{file});
@@ -358,10 +555,14 @@ void RecordingService::on_capture_failed(const RecordingId& id, const std::strin
 Result<Recording> RecordingService::start_agent_recording(const AgentStart& cmd) {
   if (cmd.agent_id.empty() || cmd.subject.empty() || cmd.organizer.empty() || cmd.start_time.empty())
     return fail(Errc::invalid_argument, "an agent recording needs agent_id, subject, organizer and start_time");
-  Lock lock(mutex_);
-  if (auto admitted = admit_new(cmd.agent_id); !admitted) return std::unexpected(admitted.error());
+  const RecordingId id = ports_.ids.next();
+  if (auto reserved = reserve_device(cmd.agent_id, id); !reserved) return std::unexpected(reserved.error());
+  if (auto admitted = admit_storage(std::nullopt); !admitted) {
+    release_device(cmd.agent_id, id);
+    return std::unexpected(admitted.error());
+  }
   NewRecording spec;
-  spec.id = ports_.ids.next();
+  spec.id = id;
   spec.kind = SourceKind::agent;
   spec.meta.subject = cmd.subject;
   spec.meta.organizer = cmd.organizer;
@@ -370,10 +571,11 @@ Result<Recording> RecordingService::start_agent_recording(const AgentStart& cmd)
   spec.meta.device = cmd.agent_id;
   spec.expected_duration = cmd.expected_duration;
   spec.remote_triggered = true;
-  return create(lock, std::move(spec), true);
+  Held h(*this, id);
+  return create(h, std::move(spec), true);
 }
 
-Result<Recording> RecordingService::agent_event(Lock& lock, const AgentReport& report, const Event& e) {
+Result<Recording> RecordingService::agent_event(const AgentReport& report, const Event& e) {
   Metadata meta;
   meta.subject = report.subject;
   meta.organizer = report.organizer;
@@ -381,10 +583,16 @@ Result<Recording> RecordingService::agent_event(Lock& lock, const AgentReport& r
   meta.agent_id = report.agent_id;
   meta.device = report.agent_id;
   const std::string key = agent_key(meta);
+  // Reports for one meeting are taken one at a time, so that two of them cannot both
+  // adopt it as new.
+  Held for_key(*this, agent_slot(key));
 
   std::optional<RecordingId> id;
-  for (const auto& [live_id, r] : live_) {
-    if (r.kind == SourceKind::agent && agent_key(r.meta) == key) id = live_id;
+  {
+    std::lock_guard lock(registry_mutex_);
+    for (const auto& [live_id, r] : live_) {
+      if (r->kind == SourceKind::agent && agent_key(r->meta) == key) id = live_id;
+    }
   }
   if (!id) {
     auto stored = ports_.repository.find_by_agent_key(key);
@@ -392,127 +600,177 @@ Result<Recording> RecordingService::agent_event(Lock& lock, const AgentReport& r
   }
   if (!id) {
     // A recording started on the agent itself (or whose start_confirmed was lost).
+    const RecordingId new_id = ports_.ids.next();
+    {
+      std::lock_guard lock(registry_mutex_);
+      devices_.emplace(meta.device, new_id);  // kept by an earlier live recording of the agent, if any
+    }
     NewRecording spec;
-    spec.id = ports_.ids.next();
+    spec.id = new_id;
     spec.kind = SourceKind::agent;
     spec.meta = meta;
     spec.expected_duration = report.duration_expected;
-    auto created = create(lock, std::move(spec), false);
+    Held h(*this, new_id);
+    auto created = create(h, std::move(spec), false);
     if (!created) return created;
-    auto started = dispatch(lock, created->id, ev::Started{});
+    auto started = dispatch(h, new_id, ev::Started{});
     if (!started || holds<ev::Started>(e)) return started;
-    id = created->id;
+    return dispatch(h, new_id, e);
   }
-  return dispatch(lock, *id, e);
+  Held h(*this, *id);
+  return dispatch(h, *id, e);
 }
 
 Result<Recording> RecordingService::agent_start_confirmed(const AgentReport& report) {
-  Lock lock(mutex_);
-  return agent_event(lock, report, ev::Started{});
+  return agent_event(report, ev::Started{});
 }
 
 Result<Recording> RecordingService::agent_status(const AgentReport& report) {
-  Lock lock(mutex_);
-  return agent_event(lock, report, ev::StatusReported{});
+  return agent_event(report, ev::StatusReported{});
 }
 
 Result<Recording> RecordingService::agent_stop_confirmed(const AgentReport& report) {
-  Lock lock(mutex_);
-  return agent_event(lock, report,
+  return agent_event(report,
                      ev::StopConfirmed{report.success, report.reason, report.duration_actual, report.duration_expected});
 }
 
 Result<Recording> RecordingService::agent_premature_stop(const AgentReport& report) {
-  Lock lock(mutex_);
   const StopReason reason = report.reason == StopReason::none ? StopReason::premature : report.reason;
-  return agent_event(lock, report,
-                     ev::PrematureStopReported{reason, report.duration_actual, report.duration_expected,
-                                               report.reason_text});
+  return agent_event(report, ev::PrematureStopReported{reason, report.duration_actual, report.duration_expected,
+                                                       report.reason_text});
 }
 
 Result<Recording> RecordingService::stop(const RecordingId& id, StopReason reason) {
-  Lock lock(mutex_);
-  return dispatch(lock, id, ev::StopRequested{reason});
+  Held h(*this, id);
+  return dispatch(h, id, ev::StopRequested{reason});
+}
+
+void RecordingService::when_released(const RecordingId& id, std::function<void(Result<Recording>)> done) {
+  Result<Recording> now_ = [&]() -> Result<Recording> {
+    Held h(*this, id);
+    auto current = load(h, id);
+    if (current && is_live(current->state)) {
+      h.slot().on_released.push_back(std::move(done));
+      done = nullptr;
+    }
+    return current;
+  }();
+  if (done) done(std::move(now_));
 }
 
 Result<Recording> RecordingService::remove(const RecordingId& id) {
-  Lock lock(mutex_);
-  return dispatch(lock, id, ev::DeleteRequested{});
+  Held h(*this, id);
+  return dispatch(h, id, ev::DeleteRequested{});
 }
 
-Result<Recording> RecordingService::get(const RecordingId& id) {
-  Lock lock(mutex_);
-  return find_any(id);
+Result<Recording> RecordingService::get(const RecordingId& id) const {
+  if (auto live = snapshot(id)) return std::move(*live);
+  auto stored = ports_.repository.find(id);
+  if (!stored) return std::unexpected(stored.error());
+  if (!*stored) return fail(Errc::not_found, fmt::format("no recording with id '{}'", id));
+  return std::move(**stored);
 }
 
 std::vector<Recording> RecordingService::live() const {
-  Lock lock(mutex_);
   std::vector<Recording> out;
-  out.reserve(live_.size());
-  for (const auto& [id, r] : live_) out.push_back(r);
+  {
+    std::lock_guard lock(registry_mutex_);
+    out.reserve(live_.size());
+    for (const auto& [id, r] : live_) out.push_back(*r);
+  }
   std::ranges::sort(out, {}, &Recording::created_at);
   return out;
 }
 
-Result<std::vector<Recording>> RecordingService::list(const RecordingQuery& q) {
-  Lock lock(mutex_);
+Result<std::vector<Recording>> RecordingService::list(const RecordingQuery& q) const {
   auto stored = ports_.repository.list(q);
   if (!stored) return stored;
   // Live recordings are newer in memory than in their rows (chunks are not saved one by one).
   for (Recording& r : *stored) {
-    if (Recording* live = find_live(r.id)) r = *live;
+    if (auto live = snapshot(r.id)) r = std::move(*live);
   }
   return stored;
 }
 
-std::optional<Recording> RecordingService::live_on(const std::string& device) {
-  Lock lock(mutex_);
+std::optional<Recording> RecordingService::live_on(const std::string& device) const {
+  std::lock_guard lock(registry_mutex_);
   auto it = devices_.find(device);
   if (it == devices_.end()) return std::nullopt;
-  if (Recording* r = find_live(it->second)) return *r;
-  return std::nullopt;
+  auto r = live_.find(it->second);
+  if (r == live_.end()) return std::nullopt;
+  return *r->second;
+}
+
+double RecordingService::elapsed_seconds(const Recording& r) const {
+  if (!r.started_at) return 0.0;
+  const WallTime end = is_live(r.state) || !r.stopped_at ? ports_.clock.wall_now() : *r.stopped_at;
+  return std::max(0.0, std::chrono::duration<double>(end - *r.started_at).count());
 }
 
 void RecordingService::on_deadline(const RecordingId& id, DeadlineKind kind) {
-  Lock lock(mutex_);
-  if (find_live(id)) (void)dispatch(lock, id, ev::DeadlineReached{kind});
+  if (!snapshot(id)) return;
+  post(id, ev::DeadlineReached{kind});
 }
 
+Result<StorageStatus> RecordingService::storage_status() const { return measure_storage(); }
+
+Result<void> RecordingService::store_reachable() const { return ports_.repository.ping(); }
+
 Result<StorageStatus> RecordingService::check_storage() {
-  Lock lock(mutex_);
+  std::lock_guard lock(storage_mutex_);
   auto status = measure_storage();
-  if (!status) return status;
+  if (!status) {
+    if (!storage_failing_) report(Severity::critical, fmt::format("Cannot measure storage: {}", status.error().message));
+    storage_failing_ = true;
+    return status;
+  }
+  storage_failing_ = false;
   if (status->level != storage_level_) {
     storage_level_ = status->level;
     const WallTime at = ports_.clock.wall_now();
-    ports_.events.publish(StorageNotice{ports_.ids.next(), at, status->level, status->used_percent});
     const Severity severity = status->level == StorageLevel::block  ? Severity::critical
                               : status->level == StorageLevel::warn ? Severity::warning
                                                                     : Severity::info;
-    ports_.alerts.alert(Alert{ports_.ids.next(), at, severity,
-                              fmt::format("Storage {:.1f}% used: level {} (warn at {}%, block at {}%)",
-                                          status->used_percent, to_string(status->level),
-                                          storage_policy_.warn_percent, storage_policy_.block_percent),
-                              std::nullopt});
+    const std::string message =
+        fmt::format("Storage {:.1f}% used: level {} (warn at {}%, block at {}%)", status->used_percent,
+                    to_string(status->level), storage_policy_.warn_percent, storage_policy_.block_percent);
+    if (status->level != StorageLevel::normal) ports_.log.write(severity, message);
+    raise({StorageNotice{ports_.ids.next(), at, status->level, status->used_percent},
+           Alert{ports_.ids.next(), at, severity, message, std::nullopt}});
   }
   if (status->level == StorageLevel::block) {
     // Agents record on their own disks; streams and captures write to ours.
     std::vector<RecordingId> running;
-    for (const auto& [id, r] : live_) {
-      if (r.kind != SourceKind::agent && r.state != State::stopping) running.push_back(id);
+    {
+      std::lock_guard registry(registry_mutex_);
+      for (const auto& [id, r] : live_) {
+        if (r->kind != SourceKind::agent && is_live(r->state) && r->state != State::stopping) running.push_back(id);
+      }
     }
-    for (const RecordingId& id : running) (void)dispatch(lock, id, ev::StopRequested{StopReason::storage_critical});
+    for (const RecordingId& id : running) {
+      Held h(*this, id);
+      if (auto stopped = dispatch(h, id, ev::StopRequested{StopReason::storage_critical}); !stopped)
+        ports_.log.write(Severity::warning, fmt::format("recording {} was not stopped at the storage block: {}", id,
+                                                        stopped.error().message));
+    }
   }
   return status;
 }
 
 void RecordingService::shutdown() {
-  Lock lock(mutex_);
   std::vector<RecordingId> captures;
-  for (const auto& [id, r] : live_) {
-    if (r.kind == SourceKind::capture && r.state != State::stopping) captures.push_back(id);
+  {
+    std::lock_guard lock(registry_mutex_);
+    for (const auto& [id, r] : live_) {
+      if (r->kind == SourceKind::capture && is_live(r->state) && r->state != State::stopping) captures.push_back(id);
+    }
   }
-  for (const RecordingId& id : captures) (void)dispatch(lock, id, ev::StopRequested{StopReason::shutdown});
+  for (const RecordingId& id : captures) {
+    Held h(*this, id);
+    if (auto stopped = dispatch(h, id, ev::StopRequested{StopReason::shutdown}); !stopped)
+      ports_.log.write(Severity::warning,
+                       fmt::format("capture {} was not stopped at shutdown: {}", id, stopped.error().message));
+  }
 }
 
 }  // namespace recorder::core

@@ -24,6 +24,7 @@ constexpr std::array kTable{
     TransitionRow{starting, "stop_requested", "", failed},
     TransitionRow{recording, "chunk_stored", "stream", recording},
     TransitionRow{recording, "status_reported", "agent", recording},
+    TransitionRow{recording, "segment_opened", "capture", recording},
     TransitionRow{recording, "segment_closed", "capture", recording},
     TransitionRow{recording, "resumed", "stream", recording},
     TransitionRow{recording, "deadline:rotation", "capture", recording},
@@ -51,6 +52,7 @@ constexpr std::array kTable{
     TransitionRow{stale, "stop_requested", "", stopping},
     TransitionRow{stale, "deadline:limit", "started by recorderd", stopping},
     TransitionRow{stale, "deadline:limit", "started on the agent", ready},
+    TransitionRow{stopping, "segment_opened", "capture", stopping},
     TransitionRow{stopping, "segment_closed", "capture", stopping},
     TransitionRow{stopping, "stop_confirmed", "capture", finalizing},
     TransitionRow{stopping, "stop_confirmed", "agent, success", ready},
@@ -342,6 +344,16 @@ class Machine {
                         r.duration_seconds.value_or(0.0), e.detail.empty() ? to_string(e.reason) : e.detail));
     b.end_ready(Outcome::stopped_premature);
     b.move_to(ready, e.detail);
+    return std::move(b).done();
+  }
+
+  // The file being written now; no transition and no notice: it changes at each rotation.
+  Result<Step> operator()(const ev::SegmentOpened& e) {
+    if (r_.kind != SourceKind::capture) return not_applicable(r_, "a segment");
+    // The first file may open before the pipeline reports that it plays.
+    if (r_.state != starting && r_.state != recording && r_.state != stopping) return unchanged(r_);
+    Builder b = make("segment_opened");
+    b.rec().current_file = e.path;
     return std::move(b).done();
   }
 
@@ -649,6 +661,7 @@ std::string event_name(const Event& e) {
     std::string operator()(const ev::StatusReported&) const { return "status_reported"; }
     std::string operator()(const ev::StopConfirmed&) const { return "stop_confirmed"; }
     std::string operator()(const ev::PrematureStopReported&) const { return "premature_stop_reported"; }
+    std::string operator()(const ev::SegmentOpened&) const { return "segment_opened"; }
     std::string operator()(const ev::SegmentClosed&) const { return "segment_closed"; }
     std::string operator()(const ev::ProducerFailed&) const { return "producer_failed"; }
     std::string operator()(const ev::Finalized&) const { return "finalized"; }

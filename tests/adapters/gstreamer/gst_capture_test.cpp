@@ -20,12 +20,23 @@ using namespace std::chrono_literals;
 
 namespace {
 
+std::vector<core::Device> devices_of(const std::map<std::string, std::string>& configured) {
+  std::vector<core::Device> out;
+  for (const auto& [name, text] : configured) {
+    auto source = core::parse_device_source(text);
+    REQUIRE(source);
+    out.push_back(core::Device{name, *source, text});
+  }
+  return out;
+}
+
 struct CaptureRig {
   explicit CaptureRig(std::map<std::string, std::string> devices, core::Rules rules)
       : chunks(dir.path() / "chunks"),
         finalizer(chunks, dir.path()),
-        driver(std::move(devices), dir.path(), 1s),
-        service(core::Ports{clock, scheduler, repository, chunks, finalizer, driver, agents, probe, alerts, events, ids},
+        driver(devices_of(devices), dir.path(), 1s),
+        service(core::Ports{clock, scheduler, repository, repository, chunks, finalizer, driver, agents, probe, events,
+                            oplog, ids},
                 rules, {}) {
     driver.bind(service);
     scheduler.set_handler([this](const core::RecordingId& id, core::DeadlineKind k) { service.on_deadline(id, k); });
@@ -58,8 +69,9 @@ struct CaptureRig {
   adapters::gstreamer::GstCaptureDriver driver;
   testing::FakeAgentChannel agents;
   testing::FakeStorageProbe probe;
-  testing::FakeAlertSink alerts;
   testing::FakeEventPublisher events;
+  testing::FakeOperatorLog oplog;
+  testing::AlertLog& alerts = events.alerts;
   testing::SequentialIds ids;
   core::RecordingService service;
 };

@@ -28,17 +28,20 @@ struct Store {
   std::unique_ptr<TempDir> dir;
   std::string db_url;
   std::unique_ptr<core::RecordingRepository> repo;
+  core::OutboxStore* outbox = nullptr;  // the same object as repo
 
-  std::unique_ptr<core::RecordingRepository> open_again() const {
+  std::unique_ptr<core::RecordingRepository> open_again(core::OutboxStore** as_outbox = nullptr) const {
     if (backend == "sqlite") {
       auto r = adapters::sqlite::SqliteRepository::open(dir->path() / "recorderd.db");
       REQUIRE(r);
+      if (as_outbox) *as_outbox = r->get();
       return std::move(*r);
     }
     auto pg = std::make_unique<adapters::postgres::PostgresRepository>(db_url);
     auto c = pg->connect();
     INFO((c ? "" : c.error().message));
     REQUIRE(c);
+    if (as_outbox) *as_outbox = pg.get();
     return pg;
   }
 };
@@ -55,7 +58,7 @@ Store make_store(const std::string& backend) {
     pqxx::nontransaction(c).exec("CREATE DATABASE " + name);
     s.db_url = admin.substr(0, admin.rfind('/') + 1) + name;
   }
-  s.repo = s.open_again();
+  s.repo = s.open_again(&s.outbox);
   return s;
 }
 
@@ -82,6 +85,7 @@ core::Recording rich_recording(const std::string& id, int minute) {
   r.duration_seconds = 30.25;
   r.start_attempts = 2;
   r.error = "line one\nline 'two' ✓";
+  r.current_file = "recordings/" + id + "/cam0_2026-01-01_10-00-00.mp4";
   return r;
 }
 
@@ -121,7 +125,7 @@ TEST_CASE("store contract", "[store]") {
 
   SECTION("a saved recording reads back field for field") {
     const auto r = rich_recording("r-1", 0);
-    REQUIRE(repo.save(r, {}));
+    REQUIRE(repo.save(r, {}, {}));
     auto found = repo.find("r-1");
     REQUIRE(found);
     REQUIRE(found->has_value());
@@ -133,12 +137,12 @@ TEST_CASE("store contract", "[store]") {
     auto r = rich_recording("r-2", 0);
     const std::vector first{event("r-2", 0, core::State::starting, core::State::starting, "created"),
                             event("r-2", 0, core::State::starting, core::State::recording, "started")};
-    REQUIRE(repo.save(r, first));
+    REQUIRE(repo.save(r, first, {}));
     r.state = core::State::finalizing;
     r.stop_reason = core::StopReason::disconnect;
     r.stopped_at = at(5);
     const std::vector second{event("r-2", 5, core::State::recording, core::State::finalizing, "deadline:grace")};
-    REQUIRE(repo.save(r, second));
+    REQUIRE(repo.save(r, second, {}));
     CHECK(repo.find("r-2")->value() == r);
     auto log = repo.events("r-2");
     REQUIRE(log);
@@ -159,18 +163,18 @@ TEST_CASE("store contract", "[store]") {
     auto c = rich_recording("c", 2);
     c.state = core::State::ready;
     auto d = agent_recording("d", 4, core::State::stale);
-    for (const auto* r : {&a, &b, &c, &d}) REQUIRE(repo.save(*r, {}));
+    for (const auto* r : {&a, &b, &c, &d}) REQUIRE(repo.save(*r, {}, {}));
     CHECK(ids(repo.find_unfinished()) == std::vector<std::string>{"b", "a", "d"});
   }
 
   SECTION("the agent key finds the live recording first, else the newest") {
-    REQUIRE(repo.save(agent_recording("old", 1, core::State::ready), {}));
-    REQUIRE(repo.save(agent_recording("live", 2, core::State::recording), {}));
-    REQUIRE(repo.save(agent_recording("newer-done", 3, core::State::failed), {}));
+    REQUIRE(repo.save(agent_recording("old", 1, core::State::ready), {}, {}));
+    REQUIRE(repo.save(agent_recording("live", 2, core::State::recording), {}, {}));
+    REQUIRE(repo.save(agent_recording("newer-done", 3, core::State::failed), {}, {}));
     const std::string key = "john@company.com:Standup:2025-10-30T15:00:00Z";
     CHECK(repo.find_by_agent_key(key)->value().id == "live");
     auto live = agent_recording("live", 2, core::State::ready);
-    REQUIRE(repo.save(live, {}));
+    REQUIRE(repo.save(live, {}, {}));
     CHECK(repo.find_by_agent_key(key)->value().id == "newer-done");
     CHECK_FALSE(repo.find_by_agent_key("x:y:z")->has_value());
   }
@@ -179,12 +183,12 @@ TEST_CASE("store contract", "[store]") {
     for (int i = 0; i < 7; ++i) {
       auto r = rich_recording("s" + std::to_string(i), i);
       r.state = i % 2 == 0 ? core::State::ready : core::State::recording;
-      REQUIRE(repo.save(r, {}));
+      REQUIRE(repo.save(r, {}, {}));
     }
     auto cam = agent_recording("cam", 10, core::State::recording);
     cam.kind = core::SourceKind::capture;
     cam.meta.device = "/dev/video0";
-    REQUIRE(repo.save(cam, {}));
+    REQUIRE(repo.save(cam, {}, {}));
 
     core::RecordingQuery all;
     CHECK(ids(repo.list(all)) == std::vector<std::string>{"cam", "s6", "s5", "s4", "s3", "s2", "s1", "s0"});
@@ -209,16 +213,75 @@ TEST_CASE("store contract", "[store]") {
 
   SECTION("what was saved is there after the store is opened again; migrations run once") {
     const auto r = rich_recording("kept", 0);
-    REQUIRE(repo.save(r, std::vector{event("kept", 0, core::State::starting, core::State::recording, "started")}));
+    REQUIRE(repo.save(r, std::vector{event("kept", 0, core::State::starting, core::State::recording, "started")}, {}));
     s.repo.reset();
     auto again = s.open_again();
     CHECK(again->find("kept")->value() == r);
     CHECK(again->events("kept")->size() == 1);
     if (backend == "sqlite") {
-      CHECK(dynamic_cast<adapters::sqlite::SqliteRepository&>(*again).schema_version() == 1);
+      CHECK(dynamic_cast<adapters::sqlite::SqliteRepository&>(*again).schema_version() == 2);
     } else {
-      CHECK(dynamic_cast<adapters::postgres::PostgresRepository&>(*again).schema_version() == 1);
+      CHECK(dynamic_cast<adapters::postgres::PostgresRepository&>(*again).schema_version() == 2);
     }
+  }
+}
+
+TEST_CASE("outbox contract", "[store][outbox]") {
+  const std::string backend = GENERATE(as<std::string>{}, "sqlite", "postgres");
+  Store s = make_store(backend);
+  core::RecordingRepository& repo = *s.repo;
+  core::OutboxStore& outbox = *s.outbox;
+  INFO("backend: " << backend);
+  const auto r = rich_recording("r-1", 0);
+  const core::NoticeBody started = core::RecordingNotice{"n-1", at(1), core::Notice::started, r};
+  const core::NoticeBody alert = core::Alert{"n-2", at(2), core::Severity::critical, "it \"broke\"\nbadly", "r-1"};
+  const core::NoticeBody storage = core::StorageNotice{"n-3", at(3), core::StorageLevel::warn, 84.5};
+  const core::NoticeBody global = core::Alert{"n-4", at(4), core::Severity::warning, "disk", std::nullopt};
+  auto bodies = [](const core::Result<std::vector<core::OutboxEntry>>& entries) {
+    REQUIRE(entries);
+    std::vector<core::NoticeBody> out;
+    for (const auto& e : *entries) out.push_back(e.body);
+    return out;
+  };
+
+  SECTION("notices saved with a recording and on their own read back in order - field for field") {
+    REQUIRE(outbox.add_subscriber("log"));
+    REQUIRE(repo.save(r, {}, std::vector{started, alert}));
+    REQUIRE(outbox.append(std::vector{storage, global}));
+    auto pending = outbox.undelivered("log", 10);
+    CHECK(bodies(pending) == std::vector{started, alert, storage, global});
+    for (std::size_t i = 1; i < pending->size(); ++i) CHECK((*pending)[i].seq > (*pending)[i - 1].seq);
+  }
+
+  SECTION("a notice saved twice - a retried commit - is kept once") {
+    REQUIRE(outbox.add_subscriber("log"));
+    REQUIRE(repo.save(r, {}, std::vector{started}));
+    REQUIRE(repo.save(r, {}, std::vector{started, alert}));
+    CHECK(bodies(outbox.undelivered("log", 10)) == std::vector{started, alert});
+  }
+
+  SECTION("delivery is marked per subscriber - a new subscriber is handed only what comes after it") {
+    REQUIRE(outbox.add_subscriber("a"));
+    REQUIRE(outbox.append(std::vector{started}));
+    REQUIRE(outbox.add_subscriber("b"));
+    REQUIRE(outbox.add_subscriber("a"));  // known: unchanged
+    REQUIRE(outbox.append(std::vector{alert}));
+    auto for_a = outbox.undelivered("a", 10);
+    CHECK(bodies(for_a) == std::vector{started, alert});
+    CHECK(bodies(outbox.undelivered("b", 10)) == std::vector{alert});
+    CHECK(bodies(outbox.undelivered("a", 1)) == std::vector{started});
+    const std::vector<std::uint64_t> first{(*for_a)[0].seq};
+    REQUIRE(outbox.mark_delivered("a", first));
+    REQUIRE(outbox.mark_delivered("a", first));  // twice changes nothing
+    CHECK(bodies(outbox.undelivered("a", 10)) == std::vector{alert});
+    CHECK(bodies(outbox.undelivered("b", 10)) == std::vector{alert});
+    CHECK(outbox.undelivered("nobody", 10)->empty());
+
+    s.repo.reset();
+    core::OutboxStore* reopened = nullptr;
+    auto again = s.open_again(&reopened);
+    CHECK(bodies(reopened->undelivered("a", 10)) == std::vector{alert});
+    REQUIRE(again->ping());
   }
 }
 
@@ -234,7 +297,7 @@ TEST_CASE("Postgres: an unreachable server is unavailable - not a crash", "[stor
   auto r = repo.find("x");
   REQUIRE_FALSE(r);
   CHECK(r.error().code == core::Errc::unavailable);
-  auto again = repo.save(rich_recording("x", 0), {});
+  auto again = repo.save(rich_recording("x", 0), {}, {});
   REQUIRE_FALSE(again);
   CHECK(again.error().message.find("next attempt in") != std::string::npos);
 }
@@ -242,10 +305,10 @@ TEST_CASE("Postgres: an unreachable server is unavailable - not a crash", "[stor
 TEST_CASE("Postgres: a server restart mid-session is survived by reconnecting with back-off", "[store][postgres]") {
   Store s = make_store("postgres");
   auto& repo = *s.repo;
-  REQUIRE(repo.save(rich_recording("before", 0), {}));
+  REQUIRE(repo.save(rich_recording("before", 0), {}, {}));
 
   testing::test_postgres("stop");
-  auto down = repo.save(rich_recording("during", 1), {});
+  auto down = repo.save(rich_recording("during", 1), {}, {});
   REQUIRE_FALSE(down);
   CHECK(down.error().code == core::Errc::unavailable);
   testing::test_postgres("start");
@@ -254,7 +317,7 @@ TEST_CASE("Postgres: a server restart mid-session is survived by reconnecting wi
   const auto deadline = std::chrono::steady_clock::now() + 30s;
   core::Result<void> saved = core::fail(core::Errc::unavailable, "not tried");
   while (std::chrono::steady_clock::now() < deadline) {
-    saved = repo.save(rich_recording("during", 1), {});
+    saved = repo.save(rich_recording("during", 1), {}, {});
     if (saved) break;
     CHECK(saved.error().code == core::Errc::unavailable);
     std::this_thread::sleep_for(50ms);

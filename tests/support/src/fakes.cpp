@@ -36,15 +36,69 @@ std::size_t FakeScheduler::run_for(FakeClock& clock, RecordingService& service, 
   return fired;
 }
 
-Result<void> FakeRepository::save(const Recording& r, std::span<const RecordingEvent> events) {
+Result<void> FakeRepository::save(const Recording& r, std::span<const RecordingEvent> events,
+                                  std::span<const NoticeBody> notices) {
+  if (before_save) before_save(r);
+  std::lock_guard lock(mutex_);
   if (down) return fail(Errc::unavailable, "database is down");
   ++saves;
   rows.insert_or_assign(r.id, r);
   log.insert(log.end(), events.begin(), events.end());
+  put_notices(notices);
   return ok();
 }
 
+void FakeRepository::put_notices(std::span<const NoticeBody> notices) {
+  for (const NoticeBody& n : notices) outbox.push_back(OutboxEntry{outbox.size() + 1, n});
+}
+
+Result<void> FakeRepository::ping() {
+  if (down) return fail(Errc::unavailable, "database is down");
+  return ok();
+}
+
+Result<void> FakeRepository::append(std::span<const NoticeBody> notices) {
+  std::lock_guard lock(mutex_);
+  if (down) return fail(Errc::unavailable, "database is down");
+  put_notices(notices);
+  return ok();
+}
+
+Result<void> FakeRepository::add_subscriber(std::string_view subscriber) {
+  std::lock_guard lock(mutex_);
+  if (down) return fail(Errc::unavailable, "database is down");
+  subscribers.emplace(std::string(subscriber), outbox.size() + 1);
+  return ok();
+}
+
+Result<std::vector<OutboxEntry>> FakeRepository::undelivered(std::string_view subscriber, std::size_t limit) {
+  std::lock_guard lock(mutex_);
+  if (down) return fail(Errc::unavailable, "database is down");
+  auto from = subscribers.find(subscriber);
+  if (from == subscribers.end()) return fail(Errc::not_found, "unknown subscriber");
+  std::vector<OutboxEntry> out;
+  for (const OutboxEntry& e : outbox) {
+    if (out.size() == limit) break;
+    if (e.seq >= from->second && !delivered.contains({std::string(subscriber), e.seq})) out.push_back(e);
+  }
+  return out;
+}
+
+Result<void> FakeRepository::mark_delivered(std::string_view subscriber, std::span<const std::uint64_t> seqs) {
+  std::lock_guard lock(mutex_);
+  if (down) return fail(Errc::unavailable, "database is down");
+  for (auto seq : seqs) delivered.emplace(std::string(subscriber), seq);
+  return ok();
+}
+
+std::size_t FakeRepository::count_notices(std::string_view type) const {
+  std::lock_guard lock(mutex_);
+  return static_cast<std::size_t>(
+      std::ranges::count_if(outbox, [&](const OutboxEntry& e) { return notice_type(e.body) == type; }));
+}
+
 Result<std::optional<Recording>> FakeRepository::find(const RecordingId& id) {
+  std::lock_guard lock(mutex_);
   if (down) return fail(Errc::unavailable, "database is down");
   auto it = rows.find(id);
   if (it == rows.end()) return std::optional<Recording>{};
@@ -52,6 +106,7 @@ Result<std::optional<Recording>> FakeRepository::find(const RecordingId& id) {
 }
 
 Result<std::optional<Recording>> FakeRepository::find_by_agent_key(const std::string& key) {
+  std::lock_guard lock(mutex_);
   if (down) return fail(Errc::unavailable, "database is down");
   std::optional<Recording> found;
   for (const auto& [id, r] : rows) {
@@ -62,6 +117,7 @@ Result<std::optional<Recording>> FakeRepository::find_by_agent_key(const std::st
 }
 
 Result<std::vector<Recording>> FakeRepository::find_unfinished() {
+  std::lock_guard lock(mutex_);
   if (down) return fail(Errc::unavailable, "database is down");
   std::vector<Recording> out;
   for (const auto& [id, r] : rows) {
@@ -72,6 +128,7 @@ Result<std::vector<Recording>> FakeRepository::find_unfinished() {
 }
 
 Result<std::vector<Recording>> FakeRepository::list(const RecordingQuery& q) {
+  std::lock_guard lock(mutex_);
   if (down) return fail(Errc::unavailable, "database is down");
   std::vector<Recording> out;
   for (const auto& [id, r] : rows) {
@@ -87,6 +144,7 @@ Result<std::vector<Recording>> FakeRepository::list(const RecordingQuery& q) {
 }
 
 Result<std::vector<RecordingEvent>> FakeRepository::events(const RecordingId& id) {
+  std::lock_guard lock(mutex_);
   if (down) return fail(Errc::unavailable, "database is down");
   std::vector<RecordingEvent> out;
   std::ranges::copy_if(log, std::back_inserter(out), [&](const RecordingEvent& e) { return e.recording_id == id; });
@@ -155,12 +213,33 @@ void FakeStorageProbe::set_used_percent(double percent) {
   info.available_bytes = static_cast<std::uint64_t>(100000.0 * (100.0 - percent) / 100.0);
 }
 
-std::size_t FakeAlertSink::count(Severity s) const {
+std::size_t AlertLog::count(Severity s) const {
   return static_cast<std::size_t>(std::ranges::count(alerts, s, &Alert::severity));
 }
 
-bool FakeAlertSink::any_containing(std::string_view text) const {
+bool AlertLog::any_containing(std::string_view text) const {
   return std::ranges::any_of(alerts, [&](const Alert& a) { return a.message.find(text) != std::string::npos; });
+}
+
+void FakeEventPublisher::publish(const NoticeBody& n) {
+  std::lock_guard lock(mutex_);
+  if (const auto* r = std::get_if<RecordingNotice>(&n)) notices.push_back(*r);
+  else if (const auto* s = std::get_if<StorageNotice>(&n)) storage.push_back(*s);
+  else alerts.alerts.push_back(std::get<Alert>(n));
+}
+
+std::size_t FakeOperatorLog::count(Severity s) const {
+  return static_cast<std::size_t>(std::ranges::count_if(lines, [s](const auto& l) { return l.first == s; }));
+}
+
+bool FakeOperatorLog::any_containing(std::string_view text) const {
+  return std::ranges::any_of(lines, [&](const auto& l) { return l.second.find(text) != std::string::npos; });
+}
+
+Result<void> FakeSubscriber::deliver(const OutboxEntry& entry) {
+  if (failing) return fail(Errc::unavailable, "subscriber is failing");
+  received.push_back(entry);
+  return ok();
 }
 
 std::vector<Notice> FakeEventPublisher::for_recording(const RecordingId& id) const {
@@ -188,8 +267,9 @@ bool FakeUrlSigner::verify(const std::string& path, WallTime expires_at, const s
 
 Harness::Harness(Rules r, StoragePolicy storage_policy)
     : rules(r),
-      service(Ports{clock, scheduler, repository, chunks, finalizer, capture, agents, storage, alerts, events, ids}, r,
-              storage_policy) {}
+      service(Ports{clock, scheduler, repository, repository, chunks, finalizer, capture, agents, storage, events, oplog,
+                    ids},
+              r, storage_policy) {}
 
 Recording Harness::get(const RecordingId& id) {
   auto r = service.get(id);
@@ -209,6 +289,9 @@ std::unique_ptr<Harness> Harness::restarted(Duration downtime) const {
   auto next = std::make_unique<Harness>(rules);
   next->repository.rows = repository.rows;
   next->repository.log = repository.log;
+  next->repository.outbox = repository.outbox;
+  next->repository.subscribers = repository.subscribers;
+  next->repository.delivered = repository.delivered;
   next->chunks.chunks = chunks.chunks;
   next->clock.set_mono(clock.monotonic_now() + downtime);
   return next;

@@ -4,6 +4,7 @@
 
 #include <gst/gst.h>
 
+#include <algorithm>
 #include <atomic>
 #include <map>
 #include <ctime>
@@ -70,7 +71,7 @@ gchar* on_format_location(GstElement*, guint fragment, GstSample*, gpointer data
 
 }  // namespace
 
-GstCaptureDriver::GstCaptureDriver(std::map<std::string, std::string> devices, std::filesystem::path data_dir,
+GstCaptureDriver::GstCaptureDriver(std::vector<core::Device> devices, std::filesystem::path data_dir,
                                    std::chrono::seconds keyframe_interval)
     : devices_(std::move(devices)), data_dir_(std::move(data_dir)), keyframe_interval_(keyframe_interval) {
   gst_init(nullptr, nullptr);
@@ -80,13 +81,15 @@ GstCaptureDriver::~GstCaptureDriver() { stop_all(); }
 
 void GstCaptureDriver::bind(core::RecordingService& service) { service_ = &service; }
 
-std::optional<std::string> GstCaptureDriver::source_description(const std::string& source) {
-  if (source == "test")
-    return "videotestsrc is-live=true pattern=ball ! video/x-raw,width=640,height=360,framerate=15/1";
-  if (source.rfind("v4l2:", 0) == 0) return fmt::format("v4l2src device=\"{}\"", source.substr(5));
-  if (source.rfind("pipeline:", 0) == 0) return source.substr(9);
-  if (source.find("://") != std::string::npos) return fmt::format("uridecodebin uri=\"{}\"", source);
-  return std::nullopt;
+std::string GstCaptureDriver::source_description(const core::DeviceSource& source) {
+  using T = core::DeviceSource::Type;
+  switch (source.type) {
+    case T::test: return "videotestsrc is-live=true pattern=ball ! video/x-raw,width=640,height=360,framerate=15/1";
+    case T::v4l2: return fmt::format("v4l2src device=\"{}\"", source.location);
+    case T::pipeline: return source.location;
+    case T::uri: return fmt::format("uridecodebin uri=\"{}\"", source.location);
+  }
+  return source.location;
 }
 
 void GstCaptureDriver::start(const core::Recording& r) {
@@ -105,10 +108,9 @@ void GstCaptureDriver::start(const core::Recording& r) {
   }
   c->thread = std::thread([this, c] {
     auto report_start_failed = [&](const std::string& why) { service_->on_capture_start_failed(c->id, why); };
-    const auto device = devices_.find(c->device);
+    const auto device = std::ranges::find(devices_, c->device, &core::Device::name);
     if (device == devices_.end()) return report_start_failed(fmt::format("no device '{}' is configured", c->device));
-    const auto source = source_description(device->second);
-    if (!source) return report_start_failed(fmt::format("device '{}': unknown source '{}'", c->device, device->second));
+    const std::string source = source_description(device->source);
     std::error_code ec;
     std::filesystem::create_directories(c->dir, ec);
     if (ec) return report_start_failed(fmt::format("cannot create {}: {}", c->dir.string(), ec.message()));
@@ -120,7 +122,7 @@ void GstCaptureDriver::start(const core::Recording& r) {
         "splitmuxsink name=split max-size-time=0 async-finalize=true muxer-factory=mp4mux "
         "muxer-properties=\"properties,fragment-duration=500\" sink-factory=filesink "
         "sink-properties=\"properties,buffer-mode=2\"",
-        *source, kf);
+        source, kf);
     GError* err = nullptr;
     c->pipeline = gst_parse_launch_full(description.c_str(), nullptr, GST_PARSE_FLAG_FATAL_ERRORS, &err);
     if (err || !c->pipeline) {
@@ -175,6 +177,7 @@ void GstCaptureDriver::start(const core::Recording& r) {
         const char* location = s ? gst_structure_get_string(s, "location") : nullptr;
         if (name == "splitmuxsink-fragment-opened" && location && gst_structure_get_uint64(s, "running-time", &rt)) {
           c->opened_at[location] = rt;
+          service_->on_segment_opened(c->id, std::filesystem::relative(location, c->data_dir).string());
         } else if (name == "splitmuxsink-fragment-closed" && location) {
           gst_structure_get_uint64(s, "running-time", &rt);
           const std::uint64_t opened = c->opened_at.contains(location) ? c->opened_at[location] : rt;

@@ -164,10 +164,57 @@ int PostgresRepository::schema_version() {
   return v.value_or(0);
 }
 
-Result<void> PostgresRepository::save(const core::Recording& r, std::span<const core::RecordingEvent> events) {
+Result<void> PostgresRepository::save(const core::Recording& r, std::span<const core::RecordingEvent> events,
+                                      std::span<const core::NoticeBody> notices) {
   return impl_->with_transaction<void>([&](pqxx::work& tx) -> Result<void> {
     run(tx, sc::upsert_recording_sql(sc::Dialect::postgres), sc::to_row(r));
     for (const auto& e : events) run(tx, sc::insert_event_sql(sc::Dialect::postgres), sc::to_row(e));
+    for (const auto& n : notices) run(tx, sc::insert_notice_sql(sc::Dialect::postgres), sc::to_row(n));
+    return core::ok();
+  });
+}
+
+Result<void> PostgresRepository::ping() {
+  return impl_->with_transaction<void>([](pqxx::work& tx) -> Result<void> {
+    tx.exec("SELECT 1");
+    return core::ok();
+  });
+}
+
+Result<void> PostgresRepository::append(std::span<const core::NoticeBody> notices) {
+  return impl_->with_transaction<void>([&](pqxx::work& tx) -> Result<void> {
+    for (const auto& n : notices) run(tx, sc::insert_notice_sql(sc::Dialect::postgres), sc::to_row(n));
+    return core::ok();
+  });
+}
+
+Result<void> PostgresRepository::add_subscriber(std::string_view subscriber) {
+  return impl_->with_transaction<void>([&](pqxx::work& tx) -> Result<void> {
+    run(tx, sc::add_subscriber_sql(sc::Dialect::postgres), {std::string(subscriber)});
+    return core::ok();
+  });
+}
+
+Result<std::vector<core::OutboxEntry>> PostgresRepository::undelivered(std::string_view subscriber, std::size_t limit) {
+  return impl_->with_transaction<std::vector<core::OutboxEntry>>(
+      [&](pqxx::work& tx) -> Result<std::vector<core::OutboxEntry>> {
+        std::vector<core::OutboxEntry> out;
+        const auto result = run(tx, sc::undelivered_sql(sc::Dialect::postgres),
+                                {std::string(subscriber), static_cast<std::int64_t>(limit)});
+        for (const auto& row : rows_of(result, sc::outbox_columns())) {
+          auto e = sc::outbox_from_row(row);
+          if (!e) return std::unexpected(e.error());
+          out.push_back(std::move(*e));
+        }
+        return out;
+      });
+}
+
+Result<void> PostgresRepository::mark_delivered(std::string_view subscriber, std::span<const std::uint64_t> seqs) {
+  const std::int64_t now = sc::to_micros(std::chrono::system_clock::now());
+  return impl_->with_transaction<void>([&](pqxx::work& tx) -> Result<void> {
+    for (const auto seq : seqs)
+      run(tx, sc::mark_delivered_sql(sc::Dialect::postgres), {std::string(subscriber), static_cast<std::int64_t>(seq), now});
     return core::ok();
   });
 }

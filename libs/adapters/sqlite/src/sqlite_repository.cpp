@@ -182,22 +182,11 @@ int SqliteRepository::schema_version() {
   return static_cast<int>(std::get<std::int64_t>(rows->front().front()));
 }
 
-Result<void> SqliteRepository::save(const core::Recording& r, std::span<const core::RecordingEvent> events) {
-  std::lock_guard lock(mutex_);
+Result<void> SqliteRepository::in_transaction(const std::function<Result<void>()>& work) {
   if (auto b = exec(db_, "BEGIN IMMEDIATE"); !b) return db_error(db_, "begin");
-  auto done = [&]() -> Result<void> {
-    Statement upsert(db_, sc::upsert_recording_sql(sc::Dialect::sqlite));
-    if (auto b = upsert.bind(sc::to_row(r)); !b) return b;
-    if (auto s = upsert.run(); !s) return s;
-    for (const auto& e : events) {
-      Statement insert(db_, sc::insert_event_sql(sc::Dialect::sqlite));
-      if (auto b = insert.bind(sc::to_row(e)); !b) return b;
-      if (auto s = insert.run(); !s) return s;
-    }
-    return core::ok();
-  }();
+  auto done = work();
   if (!done) {
-    (void)exec(db_, "ROLLBACK");
+    (void)exec(db_, "ROLLBACK");  // the error that matters is `done`
     return done;
   }
   if (sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) {
@@ -206,6 +195,80 @@ Result<void> SqliteRepository::save(const core::Recording& r, std::span<const co
     return err;
   }
   return core::ok();
+}
+
+Result<void> SqliteRepository::save(const core::Recording& r, std::span<const core::RecordingEvent> events,
+                                    std::span<const core::NoticeBody> notices) {
+  std::lock_guard lock(mutex_);
+  return in_transaction([&]() -> Result<void> {
+    Statement upsert(db_, sc::upsert_recording_sql(sc::Dialect::sqlite));
+    if (auto b = upsert.bind(sc::to_row(r)); !b) return b;
+    if (auto s = upsert.run(); !s) return s;
+    for (const auto& e : events) {
+      Statement insert(db_, sc::insert_event_sql(sc::Dialect::sqlite));
+      if (auto b = insert.bind(sc::to_row(e)); !b) return b;
+      if (auto s = insert.run(); !s) return s;
+    }
+    for (const auto& n : notices) {
+      Statement insert(db_, sc::insert_notice_sql(sc::Dialect::sqlite));
+      if (auto b = insert.bind(sc::to_row(n)); !b) return b;
+      if (auto s = insert.run(); !s) return s;
+    }
+    return core::ok();
+  });
+}
+
+Result<void> SqliteRepository::ping() {
+  std::lock_guard lock(mutex_);
+  Statement st(db_, "SELECT 1");
+  return st.run();
+}
+
+Result<void> SqliteRepository::append(std::span<const core::NoticeBody> notices) {
+  std::lock_guard lock(mutex_);
+  return in_transaction([&]() -> Result<void> {
+    for (const auto& n : notices) {
+      Statement insert(db_, sc::insert_notice_sql(sc::Dialect::sqlite));
+      if (auto b = insert.bind(sc::to_row(n)); !b) return b;
+      if (auto s = insert.run(); !s) return s;
+    }
+    return core::ok();
+  });
+}
+
+Result<void> SqliteRepository::add_subscriber(std::string_view subscriber) {
+  std::lock_guard lock(mutex_);
+  Statement st(db_, sc::add_subscriber_sql(sc::Dialect::sqlite));
+  if (auto b = st.bind({std::string(subscriber)}); !b) return b;
+  return st.run();
+}
+
+Result<std::vector<core::OutboxEntry>> SqliteRepository::undelivered(std::string_view subscriber, std::size_t limit) {
+  std::lock_guard lock(mutex_);
+  Statement st(db_, sc::undelivered_sql(sc::Dialect::sqlite));
+  if (auto b = st.bind({std::string(subscriber), static_cast<std::int64_t>(limit)}); !b) return std::unexpected(b.error());
+  auto rows = st.rows(sc::outbox_columns());
+  if (!rows) return std::unexpected(rows.error());
+  std::vector<core::OutboxEntry> out;
+  for (const auto& row : *rows) {
+    auto e = sc::outbox_from_row(row);
+    if (!e) return std::unexpected(e.error());
+    out.push_back(std::move(*e));
+  }
+  return out;
+}
+
+Result<void> SqliteRepository::mark_delivered(std::string_view subscriber, std::span<const std::uint64_t> seqs) {
+  std::lock_guard lock(mutex_);
+  const std::int64_t now = sc::to_micros(std::chrono::system_clock::now());
+  return in_transaction([&]() -> Result<void> {
+    for (const auto seq : seqs) {
+      Statement insert(db_, sc::mark_delivered_sql(sc::Dialect::sqlite));
+      if (auto b = insert.bind({std::string(subscriber), static_cast<std::int64_t>(seq), now}); !b) return b;
+      if (auto s = insert.run(); !s) return s;
+    }
+    return core::ok();
+  });
 }
 
 Result<std::optional<core::Recording>> SqliteRepository::find(const core::RecordingId& id) {

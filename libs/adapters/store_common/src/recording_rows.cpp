@@ -50,6 +50,7 @@ constexpr std::array kRecordingColumns{
     Column{"duration_seconds", real},
     Column{"start_attempts", integer},
     Column{"error", text},
+    Column{"current_file", text},
 };
 
 constexpr std::array kEventColumns{
@@ -165,6 +166,51 @@ CREATE TABLE recording_events (
   detail TEXT NOT NULL
 );
 CREATE INDEX recording_events_recording ON recording_events (recording_id, seq);
+)sql"},
+    Migration{2, "the transactional outbox and who was handed what; a capture's current file",
+              R"sql(
+ALTER TABLE recordings ADD COLUMN current_file TEXT NOT NULL DEFAULT '';
+CREATE TABLE outbox (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  id TEXT NOT NULL UNIQUE,
+  type TEXT NOT NULL,
+  recording_id TEXT,
+  at INTEGER NOT NULL,
+  payload TEXT NOT NULL
+);
+CREATE INDEX outbox_recording ON outbox (recording_id, seq);
+CREATE TABLE outbox_subscribers (
+  name TEXT PRIMARY KEY,
+  since_seq INTEGER NOT NULL
+);
+CREATE TABLE outbox_deliveries (
+  subscriber TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  delivered_at INTEGER NOT NULL,
+  PRIMARY KEY (subscriber, seq)
+);
+)sql",
+              R"sql(
+ALTER TABLE recordings ADD COLUMN current_file TEXT NOT NULL DEFAULT '';
+CREATE TABLE outbox (
+  seq BIGSERIAL PRIMARY KEY,
+  id TEXT NOT NULL UNIQUE,
+  type TEXT NOT NULL,
+  recording_id TEXT,
+  at BIGINT NOT NULL,
+  payload TEXT NOT NULL
+);
+CREATE INDEX outbox_recording ON outbox (recording_id, seq);
+CREATE TABLE outbox_subscribers (
+  name TEXT PRIMARY KEY,
+  since_seq BIGINT NOT NULL
+);
+CREATE TABLE outbox_deliveries (
+  subscriber TEXT NOT NULL,
+  seq BIGINT NOT NULL,
+  delivered_at BIGINT NOT NULL,
+  PRIMARY KEY (subscriber, seq)
+);
 )sql"},
 };
 
@@ -400,6 +446,7 @@ Row to_row(const Recording& r) {
       r.duration_seconds ? Value{*r.duration_seconds} : Value{},
       std::int64_t{r.start_attempts},
       r.error,
+      r.current_file,
   };
 }
 
@@ -440,6 +487,7 @@ Result<Recording> from_row(const Row& row) {
   r.duration_seconds = in.real("duration_seconds");
   r.start_attempts = static_cast<std::uint32_t>(in.count("start_attempts"));
   r.error = in.text("error");
+  r.current_file = in.text("current_file");
   if (!in.error.empty())
     return core::fail(Errc::internal, fmt::format("recording {} is stored wrongly: {}", r.id, in.error));
   return r;

@@ -13,6 +13,11 @@ void ThreadScheduler::set_handler(Handler handler) {
   handler_ = std::move(handler);
 }
 
+void ThreadScheduler::set_executor(Executor executor) {
+  std::lock_guard lock(mutex_);
+  executor_ = std::move(executor);
+}
+
 void ThreadScheduler::start() {
   std::lock_guard lock(mutex_);
   if (thread_.joinable()) return;
@@ -99,8 +104,10 @@ void ThreadScheduler::run() {
       order_.erase(order_.begin());
       deadlines_.erase(key);
       Handler handler = handler_;
+      Executor executor = executor_;
       lock.unlock();
-      if (handler) handler(key.first, key.second);
+      if (handler && executor) executor([handler, key] { handler(key.first, key.second); });
+      else if (handler) handler(key.first, key.second);
       lock.lock();
       continue;
     }

@@ -86,24 +86,17 @@ class ActionSession final : public DialectSession {
     const std::string f = format && format->IsString() ? format->GetString() : "";
     if (f != "wav" && f != "mp4") return error("Invalid format. Use 'wav' or 'mp4'");
     if (current_) return error(fmt::format("Recording already started ({}). Send 'stop' first", *current_));
-    // The session's first recording takes its id; later ones on the same session get -2, -3, ...
-    for (int n = 1; n <= 1000; ++n) {
-      const std::string id = n == 1 ? session_id_ : fmt::format("{}-{}", session_id_, n);
-      auto started = ctx_.service.start_stream(core::StreamStart{id, f, "audio/webm", "", ctx_.limits});
-      if (!started) {
-        if (started.error().code == core::Errc::invalid_state) continue;  // that id is taken
-        return error(started.error().message);
-      }
-      current_ = id;
-      chunks_ = started->recording.ledger.chunk_count();
-      ctx_.host.watch(id);
-      send("recording_started", [&](json::Writer& w) {
-        json::put(w, "session_id", session_id_);
-        json::put(w, "format", f);
-      });
-      return;
-    }
-    error("no free recording id left for this session");
+    // The session's first recording takes its id; the core picks the next one (-2, -3, ...).
+    auto started = ctx_.service.start_stream(
+        core::StreamStart{session_id_, f, "audio/webm", "", ctx_.limits, core::StreamIds::session});
+    if (!started) return error(started.error().message);
+    current_ = started->recording.id;
+    chunks_ = started->recording.ledger.chunk_count();
+    ctx_.host.watch(*current_);
+    send("recording_started", [&](json::Writer& w) {
+      json::put(w, "session_id", session_id_);
+      json::put(w, "format", f);
+    });
   }
 
   void chunk(const std::string& bytes) {

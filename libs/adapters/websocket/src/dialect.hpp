@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "recorder/core/app/recording_service.hpp"
+#include "recorder/core/domain/device.hpp"
 
 namespace recorder::adapters::websocket {
 
@@ -58,7 +59,7 @@ struct RpcContext {
   core::RecordingService& service;
   Outbox& out;
   SessionHost& host;
-  std::vector<std::pair<std::string, std::string>> devices;  // camera name -> source
+  std::vector<core::Device> devices;
 };
 
 std::unique_ptr<DialectSession> make_chunk_session(DialectContext ctx);

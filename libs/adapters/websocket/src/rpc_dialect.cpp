@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <future>
 #include <map>
 
 #include <fmt/format.h>
@@ -14,6 +15,10 @@ namespace recorder::adapters::websocket {
 namespace {
 
 using Params = const rapidjson::Value*;  // the request's params object, or null
+
+// How long stop_recording waits for the pipeline; longer than the core's default stop
+// timeout (30 s), after which the core finalizes the capture anyway.
+constexpr std::chrono::seconds kStopWait{40};
 
 struct RpcError {
   int code;
@@ -104,29 +109,24 @@ class RpcSession final : public DialectSession {
     return RpcError{-32601, fmt::format("Method not found: {}", method), {}};
   }
 
-  using Camera = std::pair<std::string, std::string>;
+  using Camera = core::Device;
 
-  // The camera named by params.device: its name (camera_id) or its source.
+  // The camera named by params.device: its name (camera_id) or its device path.
   template <typename F>
   Reply with_camera(Params p, F f) {
     auto device = string_param(p, "device");
     if (!device) return RpcError{-32602, "Invalid params: device (a string) is required", {}};
-    auto it = std::ranges::find_if(ctx_.devices, [&](const Camera& c) {
-      return c.first == *device || c.second == *device || c.second == "v4l2:" + *device;
-    });
-    if (it == ctx_.devices.end())
-      return RpcError{-32602, fmt::format("Invalid params: no camera '{}' (see get_camera_list)", *device), {}};
-    return f(*it);
+    const core::Device* cam = core::find_device(ctx_.devices, *device);
+    if (!cam) return RpcError{-32602, fmt::format("Invalid params: no camera '{}' (see get_camera_list)", *device), {}};
+    return f(*cam);
   }
 
-  static std::string device_of(const Camera& c) {
-    return c.second.rfind("v4l2:", 0) == 0 ? c.second.substr(5) : c.second;
-  }
+  static std::string device_of(const Camera& c) { return core::device_path(c); }
 
   void write_status(json::Writer& w, const Camera& cam, std::optional<core::StorageLevel> storage) {
-    const auto live = ctx_.service.live_on(cam.first);
+    const auto live = ctx_.service.live_on(cam.name);
     w.StartObject();
-    json::put(w, "camera_id", cam.first);
+    json::put(w, "camera_id", cam.name);
     json::put(w, "device", device_of(cam));
     json::put(w, "status", "connected");
     // The storage guard's flag: true at or above the warn threshold.
@@ -135,14 +135,10 @@ class RpcSession final : public DialectSession {
     if (live) {
       json::put(w, "recording_session", live->id);
       json::put(w, "state", core::to_string(live->state));
-      const auto last = std::ranges::find(live->files.rbegin(), live->files.rend(), core::FileRole::segment,
-                                          &core::MediaFile::role);
-      if (last != live->files.rend()) json::put(w, "current_file", last->path);
+      // The file being written now (seed 003 names it at start; it changes at each rotation).
+      if (!live->current_file.empty()) json::put(w, "current_file", live->current_file);
       else json::put_null(w, "current_file");
-      const double elapsed =
-          live->started_at ? std::chrono::duration<double>(std::chrono::system_clock::now() - *live->started_at).count()
-                           : 0.0;
-      json::put(w, "elapsed_time", static_cast<std::uint64_t>(std::max(0.0, elapsed)));
+      json::put(w, "elapsed_time", static_cast<std::uint64_t>(ctx_.service.elapsed_seconds(*live)));
     } else {
       json::put_null(w, "recording_session");
       json::put_null(w, "current_file");
@@ -151,8 +147,9 @@ class RpcSession final : public DialectSession {
     w.EndObject();
   }
 
+  // A query: reading the level never alerts or stops anything.
   std::optional<core::StorageLevel> storage_level() {
-    auto status = ctx_.service.check_storage();
+    auto status = ctx_.service.storage_status();
     return status ? std::optional{status->level} : std::nullopt;
   }
 
@@ -182,12 +179,12 @@ class RpcSession final : public DialectSession {
     std::string format = string_param(p, "format").value_or("mp4");
     if (format != "mp4") return RpcError{-32602, "Invalid params: format must be 'mp4' for a camera", {}};
     return with_camera(p, [&](const Camera& cam) -> Reply {
-      auto started = ctx_.service.start_capture(core::CaptureStart{cam.first, format, duration, ""});
+      auto started = ctx_.service.start_capture(core::CaptureStart{cam.name, format, duration, ""});
       if (!started) return error_of(started.error(), cam);
       const core::Recording r = *started;
       return [r, cam, format](json::Writer& w) {
         w.StartObject();
-        json::put(w, "camera_id", cam.first);
+        json::put(w, "camera_id", cam.name);
         json::put(w, "device", device_of(cam));
         json::put(w, "session_id", r.id);
         json::put(w, "status", core::to_string(r.state));
@@ -200,14 +197,23 @@ class RpcSession final : public DialectSession {
 
   Reply stop(Params p) {
     return with_camera(p, [&](const Camera& cam) -> Reply {
-      const auto live = ctx_.service.live_on(cam.first);
-      if (!live) return RpcError{-32602, fmt::format("Invalid params: camera '{}' is not recording", cam.first), {}};
+      const auto live = ctx_.service.live_on(cam.name);
+      if (!live) return RpcError{-32602, fmt::format("Invalid params: camera '{}' is not recording", cam.name), {}};
       auto stopped = ctx_.service.stop(live->id, core::StopReason::manual);
       if (!stopped) return error_of(stopped.error(), cam);
-      const core::Recording r = *stopped;
+      // Answer once the camera has stopped: a status or a start right after this answer
+      // sees a free camera. The core's stop timeout bounds the wait.
+      auto released = std::make_shared<std::promise<core::Result<core::Recording>>>();
+      auto answer = released->get_future();
+      ctx_.service.when_released(live->id, [released](core::Result<core::Recording> r) { released->set_value(std::move(r)); });
+      if (answer.wait_for(kStopWait) != std::future_status::ready)
+        return RpcError{-32603, fmt::format("camera '{}' did not confirm its stop within {} s", cam.name, kStopWait.count()),
+                        {}};
+      auto after = answer.get();
+      const core::Recording r = after ? *after : *stopped;
       return [r, cam](json::Writer& w) {
         w.StartObject();
-        json::put(w, "camera_id", cam.first);
+        json::put(w, "camera_id", cam.name);
         json::put(w, "session_id", r.id);
         json::put(w, "status", core::to_string(r.state));
         json::put(w, "duration", r.duration_seconds.value_or(0.0));
@@ -217,7 +223,7 @@ class RpcSession final : public DialectSession {
   }
 
   Reply storage_info() {
-    auto status = ctx_.service.check_storage();
+    auto status = ctx_.service.storage_status();
     if (!status) return RpcError{-1005, "Storage information unavailable", {}};
     const auto policy = ctx_.service.storage_policy();
     const core::StorageStatus s = *status;
@@ -278,12 +284,12 @@ class RpcSession final : public DialectSession {
     switch (e.code) {
       case core::Errc::device_busy:
         return RpcError{-1006, "Camera is currently recording", [cam, session = e.related_id](json::Writer& w) {
-                          json::put(w, "camera_id", cam.first);
+                          json::put(w, "camera_id", cam.name);
                           json::put(w, "session_id", session);
                         }};
       case core::Errc::storage_low:
       case core::Errc::storage_critical: {
-        auto status = ctx_.service.check_storage();
+        auto status = ctx_.service.storage_status();
         const auto info = status ? status->info : core::StorageInfo{};
         const bool low = e.code == core::Errc::storage_low;
         return RpcError{low ? -1008 : -1010, low ? "Storage space is low" : "Storage space is critical",

@@ -308,8 +308,8 @@ void WsServer::stop() {
   i.pool.join();
 }
 
-void WsServer::publish(const core::RecordingNotice& n) { impl_->route_notice(n); }
-
-void WsServer::publish(const core::StorageNotice&) {}
+void WsServer::publish(const core::NoticeBody& n) {
+  if (const auto* r = std::get_if<core::RecordingNotice>(&n)) impl_->route_notice(*r);
+}
 
 }  // namespace recorder::adapters::websocket

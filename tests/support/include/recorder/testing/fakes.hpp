@@ -3,15 +3,18 @@
 // Fakes of every core port, for the core's unit tests. They never sleep and never start
 // threads: time moves only when a test says so.
 
+#include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "recorder/core/app/outbox_dispatcher.hpp"
 #include "recorder/core/app/recording_service.hpp"
 #include "recorder/core/ports/url_signer.hpp"
 
@@ -59,20 +62,40 @@ class FakeScheduler final : public Scheduler {
   std::map<std::pair<RecordingId, DeadlineKind>, MonoTime> deadlines_;
 };
 
-class FakeRepository final : public RecordingRepository {
+// The recordings, their event log and the outbox in memory, like one SQL database.
+class FakeRepository final : public RecordingRepository, public OutboxStore {
  public:
   // Port
-  Result<void> save(const Recording& r, std::span<const RecordingEvent> events) override;
+  Result<void> save(const Recording& r, std::span<const RecordingEvent> events,
+                    std::span<const NoticeBody> notices) override;
   Result<std::optional<Recording>> find(const RecordingId& id) override;
   Result<std::optional<Recording>> find_by_agent_key(const std::string& key) override;
   Result<std::vector<Recording>> find_unfinished() override;
   Result<std::vector<Recording>> list(const RecordingQuery& q) override;
   Result<std::vector<RecordingEvent>> events(const RecordingId& id) override;
+  Result<void> ping() override;
+  Result<void> append(std::span<const NoticeBody> notices) override;
+  Result<void> add_subscriber(std::string_view subscriber) override;
+  Result<std::vector<OutboxEntry>> undelivered(std::string_view subscriber, std::size_t limit) override;
+  Result<void> mark_delivered(std::string_view subscriber, std::span<const std::uint64_t> seqs) override;
+
+  // The outbox's notices of one type ("recording.ready", "alert.critical", ...).
+  std::size_t count_notices(std::string_view type) const;
 
   bool down = false;  // every call fails with Errc::unavailable
+  // Called at the start of every save, outside any lock of the fake: a test can block one
+  // recording's save here to show that others go on.
+  std::function<void(const Recording&)> before_save;
   std::size_t saves = 0;
   std::map<RecordingId, Recording> rows;
   std::vector<RecordingEvent> log;
+  std::vector<OutboxEntry> outbox;
+  std::map<std::string, std::uint64_t, std::less<>> subscribers;  // name -> first seq it is handed
+  std::set<std::pair<std::string, std::uint64_t>> delivered;
+
+ private:
+  void put_notices(std::span<const NoticeBody> notices);
+  mutable std::recursive_mutex mutex_;  // the port is called from any thread
 };
 
 class FakeChunkStore final : public ChunkStore {
@@ -146,24 +169,56 @@ class FakeStorageProbe final : public StorageProbe {
   StorageInfo info{1000, 1000};
 };
 
-class FakeAlertSink final : public AlertSink {
- public:
-  // Port
-  void alert(const Alert& a) override { alerts.push_back(a); }
+// The alerts announced so far.
+struct AlertLog {
   std::size_t count(Severity s) const;
   bool any_containing(std::string_view text) const;
   std::vector<Alert> alerts;
 };
 
+// What the service announced after each commit, by kind.
 class FakeEventPublisher final : public EventPublisher {
  public:
   // Port
-  void publish(const RecordingNotice& n) override { notices.push_back(n); }
-  void publish(const StorageNotice& n) override { storage.push_back(n); }
+  void publish(const NoticeBody& n) override;
 
   std::vector<Notice> for_recording(const RecordingId& id) const;
   std::vector<RecordingNotice> notices;
   std::vector<StorageNotice> storage;
+  AlertLog alerts;
+
+ private:
+  std::mutex mutex_;  // the port is called from any thread
+};
+
+class FakeOperatorLog final : public OperatorLog {
+ public:
+  // Port
+  void write(Severity severity, std::string_view message) override {
+    std::lock_guard lock(mutex_);
+    lines.emplace_back(severity, message);
+  }
+  std::size_t count(Severity s) const;
+  bool any_containing(std::string_view text) const;
+  std::vector<std::pair<Severity, std::string>> lines;
+
+ private:
+  std::mutex mutex_;
+};
+
+// A subscriber that keeps what it was handed and fails while told to.
+class FakeSubscriber final : public NoticeSubscriber {
+ public:
+  explicit FakeSubscriber(std::string name) : name_(std::move(name)) {}
+  // Port
+  std::string_view name() const override { return name_; }
+  Result<void> deliver(const OutboxEntry& entry) override;
+
+  bool failing = false;
+  std::vector<OutboxEntry> received;
+
+ private:
+  std::string name_;
 };
 
 class FakeUrlSigner final : public UrlSigner {
@@ -181,7 +236,7 @@ class SequentialIds final : public IdGenerator {
   std::string next() override { return "id-" + std::to_string(++n_); }
 
  private:
-  int n_ = 0;
+  std::atomic<int> n_ = 0;  // any thread, as the port says
 };
 
 // Every fake, wired into one RecordingService.
@@ -204,8 +259,9 @@ struct Harness {
   FakeCaptureDriver capture;
   FakeAgentChannel agents;
   FakeStorageProbe storage;
-  FakeAlertSink alerts;
   FakeEventPublisher events;
+  FakeOperatorLog oplog;
+  AlertLog& alerts = events.alerts;  // the alerts announced (committed)
   SequentialIds ids;
   Rules rules;
   RecordingService service;

@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "recorder/core/domain/device.hpp"
 #include "recorder/core/domain/error.hpp"
 #include "recorder/core/domain/recording.hpp"
 #include "recorder/core/domain/rules.hpp"
@@ -36,7 +37,7 @@ struct Config {
   StreamLimits record_limits{Seconds{10800}, 16ull * 1024 * 1024, 64ull * 1024 * 1024 * 1024, 100000};  // /ws/record
   StoragePolicy storage;
   Seconds storage_check_interval{10};
-  std::vector<std::pair<std::string, std::string>> devices;  // capture devices: name -> source
+  std::vector<Device> devices;                  // capture devices (capture.devices)
   Seconds keyframe_interval{2};                 // capture key frames (rotation cuts on them)
   std::uint32_t rotation_minutes = 30;          // seed 003's RECORDING_ROTATION_MINUTES
   std::optional<std::uint32_t> rotation_seconds; // finer override, for tests

@@ -1,14 +1,14 @@
 #pragma once
 
 #include <cstddef>
-#include <deque>
+#include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <span>
 #include <string>
 #include <unordered_map>
-#include <utility>
 #include <vector>
 
 #include "recorder/core/domain/error.hpp"
@@ -17,13 +17,14 @@
 #include "recorder/core/domain/state_machine.hpp"
 #include "recorder/core/domain/storage_policy.hpp"
 #include "recorder/core/ports/agent_channel.hpp"
-#include "recorder/core/ports/alert_sink.hpp"
 #include "recorder/core/ports/capture_driver.hpp"
 #include "recorder/core/ports/chunk_store.hpp"
 #include "recorder/core/ports/clock.hpp"
 #include "recorder/core/ports/event_publisher.hpp"
 #include "recorder/core/ports/id_generator.hpp"
 #include "recorder/core/ports/media_finalizer.hpp"
+#include "recorder/core/ports/operator_log.hpp"
+#include "recorder/core/ports/outbox.hpp"
 #include "recorder/core/ports/recording_repository.hpp"
 #include "recorder/core/ports/scheduler.hpp"
 #include "recorder/core/ports/storage_probe.hpp"
@@ -35,14 +36,21 @@ struct Ports {
   Clock& clock;
   Scheduler& scheduler;
   RecordingRepository& repository;
+  OutboxStore& outbox;  // usually the same object as the repository
   ChunkStore& chunks;
   MediaFinalizer& finalizer;
   CaptureDriver& capture;
   AgentChannel& agents;
   StorageProbe& storage;
-  AlertSink& alerts;
   EventPublisher& events;
+  OperatorLog& log;
   IdGenerator& ids;
+};
+
+// How a stream start picks its recording id.
+enum class StreamIds {
+  exact,    // seed 001: the client's recordId; a live one is resumed, an ended one is Errc::id_taken
+  session,  // seed 002: the session's first recording takes its id, later ones <id>-2, <id>-3, ...
 };
 
 struct StreamStart {
@@ -51,6 +59,7 @@ struct StreamStart {
   std::string mime_type;
   std::string owner;
   StreamLimits limits;
+  StreamIds ids = StreamIds::exact;
 };
 
 struct StreamStarted {
@@ -108,65 +117,87 @@ struct StorageStatus {
 };
 
 // The application service: takes commands from the adapters, runs them through the state
-// machine, persists the result and carries out the effects through the ports.
+// machine, saves the result with the notices it caused (one transaction), and then carries
+// out the effects through the ports. See docs/adr/0009-concurrency-and-outbox.md.
 //
-// Threading: every method may be called from any thread; one mutex serialises them. Chunk
-// bytes are written without holding it, so recordings write in parallel; calls for the
-// same recording must come in order (one connection strand per recording). Ports called
-// under the lock (scheduler, alerts, events, agents, capture, finalizer) must queue and
-// return, and never call back into the service before returning.
+// Threading: every method may be called from any thread. Work on one recording is
+// serialised by that recording's own lock, which is held across its save, its chunk
+// writes and its effects; no lock that spans recordings is held across any I/O (a small
+// registry lock guards the map of live recordings and devices only). Calls for the same
+// stream should still come in order (one connection strand per recording), since chunk
+// indices are assigned in arrival order. Ports called with a recording's lock held
+// (scheduler, capture, agents, finalizer, events) must queue and return, and never call
+// back into the service before returning.
 class RecordingService {
  public:
   RecordingService(Ports ports, Rules rules, StoragePolicy storage);
+  ~RecordingService();
+  RecordingService(const RecordingService&) = delete;
+  RecordingService& operator=(const RecordingService&) = delete;
 
   // Stream kind (seeds 001 and 002). A start naming a live stream recording resumes it.
-  Result<StreamStarted> start_stream(const StreamStart& cmd);
-  Result<ChunkAck> receive_chunk(const RecordingId& id, std::optional<ChunkIndex> index,
-                                 std::span<const std::byte> bytes);
+  [[nodiscard]] Result<StreamStarted> start_stream(const StreamStart& cmd);
+  [[nodiscard]] Result<ChunkAck> receive_chunk(const RecordingId& id, std::optional<ChunkIndex> index,
+                                               std::span<const std::byte> bytes);
   void stream_disconnected(const RecordingId& id);
 
   // Capture kind (seed 003): one live recording per device.
-  Result<Recording> start_capture(const CaptureStart& cmd);
+  [[nodiscard]] Result<Recording> start_capture(const CaptureStart& cmd);
   void on_capture_started(const RecordingId& id);
   void on_capture_start_failed(const RecordingId& id, const std::string& error);
+  void on_segment_opened(const RecordingId& id, const std::string& path);
   void on_segment_closed(const RecordingId& id, const MediaFile& file);
   void on_capture_stopped(const RecordingId& id);
   void on_capture_failed(const RecordingId& id, const std::string& error);
 
   // Agent kind (seed 000). Recordings are found by organizer:subject:start_time; one the
   // server has not heard of is adopted, so that nothing an agent reports is dropped.
-  Result<Recording> start_agent_recording(const AgentStart& cmd);
-  Result<Recording> agent_start_confirmed(const AgentReport& report);
-  Result<Recording> agent_status(const AgentReport& report);
-  Result<Recording> agent_stop_confirmed(const AgentReport& report);
-  Result<Recording> agent_premature_stop(const AgentReport& report);
+  [[nodiscard]] Result<Recording> start_agent_recording(const AgentStart& cmd);
+  [[nodiscard]] Result<Recording> agent_start_confirmed(const AgentReport& report);
+  [[nodiscard]] Result<Recording> agent_status(const AgentReport& report);
+  [[nodiscard]] Result<Recording> agent_stop_confirmed(const AgentReport& report);
+  [[nodiscard]] Result<Recording> agent_premature_stop(const AgentReport& report);
 
   // Any kind. Stop is idempotent: stopping a stopped recording returns it unchanged.
-  Result<Recording> stop(const RecordingId& id, StopReason reason = StopReason::manual);
-  Result<Recording> remove(const RecordingId& id);
-  Result<Recording> get(const RecordingId& id);
+  [[nodiscard]] Result<Recording> stop(const RecordingId& id, StopReason reason = StopReason::manual);
+  // Calls `done` once the recording no longer holds its device (it left the live states:
+  // a capture's pipeline confirmed its stop, or the stop timeout passed), at once when it
+  // already does not, or with the error when there is no such recording. `done` runs with
+  // the recording's lock held: it must return at once and not call the service.
+  void when_released(const RecordingId& id, std::function<void(Result<Recording>)> done);
+  [[nodiscard]] Result<Recording> remove(const RecordingId& id);
+  [[nodiscard]] Result<Recording> get(const RecordingId& id) const;
   std::vector<Recording> live() const;
   // Recordings in the store, newest first (the admin surface's list).
-  Result<std::vector<Recording>> list(const RecordingQuery& q);
+  [[nodiscard]] Result<std::vector<Recording>> list(const RecordingQuery& q) const;
   // The live recording on a device (or agent), if any.
-  std::optional<Recording> live_on(const std::string& device);
+  std::optional<Recording> live_on(const std::string& device) const;
+  // How long the recording has run, by the core's clock: until now while live, else until
+  // it stopped; 0 before it started.
+  double elapsed_seconds(const Recording& r) const;
   const StoragePolicy& storage_policy() const { return storage_policy_; }
 
   // Called by the scheduler adapter when a deadline is due.
   void on_deadline(const RecordingId& id, DeadlineKind kind);
 
-  // Measures the disk; on a change of level alerts and publishes; at block stops every
-  // running recording with reason storage_critical.
-  Result<StorageStatus> check_storage();
+  // A query: measures the disk and says where it stands. Changes nothing, tells nobody.
+  [[nodiscard]] Result<StorageStatus> storage_status() const;
+  // The periodic command: measures the disk; on a change of level saves a storage notice
+  // and an alert to the outbox; at block stops every running stream and capture with
+  // reason storage_critical.
+  [[nodiscard]] Result<StorageStatus> check_storage();
+  // Whether the store answers now (for readiness).
+  [[nodiscard]] Result<void> store_reachable() const;
 
   // Start-up: takes up every recording the store holds unfinished. Streams become
   // resumable for a grace period with the ledger the chunk store verified, then are
   // finalized with what is durable; agents get a fresh stale window; captures start
   // again; finalize and processing run again. Call once, before serving clients.
-  Result<RecoveryReport> recover();
+  [[nodiscard]] Result<RecoveryReport> recover();
 
-  // Writes recordings whose last save failed (database down); call periodically.
-  // Returns how many are still unsaved.
+  // Writes what a failed save held back (database down): recordings with their event-log
+  // lines and notices, and notices of no recording. Call periodically. Returns how many
+  // recordings and notices are still unsaved.
   std::size_t flush();
 
   // Daemon shutdown: captures are stopped (reason shutdown); streams and agents stay live
@@ -174,39 +205,60 @@ class RecordingService {
   void shutdown();
 
  private:
-  using Lock = std::unique_lock<std::mutex>;
+  struct Slot;
+  class Held;
+  struct Unsaved;
 
   Now now() const;
-  Result<Recording> dispatch(Lock& lock, const RecordingId& id, const Event& e);
-  Result<Recording> commit(Lock& lock, const Recording& before, Step step, bool persist);
-  void run_effects(Lock& lock, const Recording& r, const std::vector<Effect>& effects);
-  void drain(Lock& lock);
-  Result<void> persist(const Recording& r, std::optional<Transition> transition);
-  // Saves a new recording in `starting`; a capture or remote agent recording also starts
-  // its producer (first attempt) under the start timeout.
-  Result<Recording> create(Lock& lock, NewRecording spec, bool start_producer);
-  Result<void> admit_new(const std::string& device, std::optional<Seconds> capture_duration = std::nullopt);
-  Result<StorageStatus> measure_storage();
-  Recording* find_live(const RecordingId& id);
-  Result<Recording> find_any(const RecordingId& id);
-  Result<Recording> agent_event(Lock& lock, const AgentReport& report, const Event& e);
-  void on_finalize_done(const RecordingId& id, Result<FinalizeResult> result, bool processing);
+  std::shared_ptr<Slot> acquire(const std::string& key);
+  void release(const std::string& key);
+  Result<Recording> load(Held& h, const RecordingId& id);
+  Result<Recording> dispatch(Held& h, const RecordingId& id, const Event& e);
+  Result<Recording> commit(Held& h, const Recording& before, Step step, bool save);
+  void run_effects(Held& h, const Recording& r, const std::vector<Effect>& effects);
+  void drain(Held& h, const RecordingId& id);
+  std::vector<NoticeBody> notices_of(const Recording& r, const std::vector<Effect>& effects);
+  // Saves the recording with what earlier failed saves held back; returns the notices now
+  // committed (to announce), or nothing when the save failed and all is held back.
+  std::optional<std::vector<NoticeBody>> persist(Held& h, const Recording& r, std::optional<Transition> transition,
+                                                 std::vector<NoticeBody> notices);
+  void announce(const std::vector<NoticeBody>& notices);
+  // Saves notices of no recording (storage, alerts); held back and retried by flush().
+  void raise(std::vector<NoticeBody> notices);
+  // A background path failed: to the log at once, and to the outbox as an alert.
+  void report(Severity severity, const std::string& message, std::optional<RecordingId> id = std::nullopt);
   void post(const RecordingId& id, Event e);
+  Result<Recording> create(Held& h, NewRecording spec, bool start_producer);
+  Result<StreamStarted> start_stream_as(const RecordingId& id, const StreamStart& cmd);
+  Result<void> reserve_device(const std::string& device, const RecordingId& id);
+  void release_device(const std::string& device, const RecordingId& id);
+  Result<void> admit_storage(std::optional<Seconds> capture_duration) const;
+  Result<StorageStatus> measure_storage() const;
+  Result<Recording> agent_event(const AgentReport& report, const Event& e);
+  void on_finalize_done(const RecordingId& id, Result<FinalizeResult> result, bool processing);
+  std::optional<Recording> snapshot(const RecordingId& id) const;
 
   Ports ports_;
   Rules rules_;
   StoragePolicy storage_policy_;
-  mutable std::mutex mutex_;
-  std::unordered_map<RecordingId, Recording> live_;  // every recording not yet terminal
-  std::map<std::string, RecordingId> devices_;         // device -> its live recording
-  struct Unsaved {
-    Recording snapshot;
-    std::vector<RecordingEvent> events;
+
+  // The registry: never held across I/O, never held while waiting for a recording's lock.
+  struct Entry {
+    std::shared_ptr<Slot> slot;
+    std::size_t users = 0;
+    bool unsaved = false;  // a save failed; flush() retries it
   };
-  std::unordered_map<RecordingId, Unsaved> unsaved_;  // written by the next save or flush()
-  std::deque<std::pair<RecordingId, Event>> queue_;  // events raised while carrying out effects
-  bool draining_ = false;
+  mutable std::mutex registry_mutex_;
+  std::unordered_map<std::string, Entry> slots_;                           // in use, live or unsaved
+  std::unordered_map<RecordingId, std::shared_ptr<const Recording>> live_;  // every recording not yet terminal
+  std::map<std::string, RecordingId> devices_;                              // device -> its live recording
+
+  std::mutex storage_mutex_;  // the level last announced; held across the periodic check only
   StorageLevel storage_level_ = StorageLevel::normal;
+  bool storage_failing_ = false;
+
+  std::mutex pending_mutex_;  // notices of no recording that could not be saved yet
+  std::vector<NoticeBody> pending_;
 };
 
 }  // namespace recorder::core

@@ -13,6 +13,7 @@ enum class Errc {
   not_found,            // no recording with that id or key
   not_started,          // media or a stop for a recording that was never started
   invalid_state,        // the recording cannot do this now (chunk after stop, ...)
+  id_taken,             // a new recording was asked for with the id of one that has ended
   device_busy,          // one active recording per device or source (-1006)
   storage_low,          // free space is below the warn threshold and the start cannot be honoured (-1008)
   storage_critical,     // at or above the block threshold: nothing new starts (-1010)

@@ -137,6 +137,7 @@ struct Recording {
   ChunkLedger ledger;
   std::vector<ChunkIndex> missing_chunks;  // fixed when the recording stops
   std::vector<MediaFile> files;
+  std::string current_file;                // capture: the segment being written now (seed 003)
   std::optional<double> duration_seconds;  // actual duration: reported, probed, or measured
   std::uint32_t start_attempts = 0;
   std::string error;                       // the last error, in words

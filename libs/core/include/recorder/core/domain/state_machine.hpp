@@ -46,6 +46,7 @@ struct PrematureStopReported {                      // agent: recording_stopped_
   std::optional<Seconds> duration_expected;
   std::string detail;                               // the agent's own words
 };
+struct SegmentOpened { std::string path; };          // capture: a new segment file is being written
 struct SegmentClosed { MediaFile file; };
 struct ProducerFailed { std::string error; };       // capture pipeline error while recording
 struct Finalized {
@@ -65,7 +66,8 @@ struct Recovered { std::optional<ChunkLedger> ledger; };
 
 using Event = std::variant<ev::Started, ev::StartFailed, ev::ChunkStored, ev::StopRequested,
                            ev::Disconnected, ev::Resumed, ev::StatusReported, ev::StopConfirmed,
-                           ev::PrematureStopReported, ev::SegmentClosed, ev::ProducerFailed,
+                           ev::PrematureStopReported, ev::SegmentOpened, ev::SegmentClosed,
+                           ev::ProducerFailed,
                            ev::Finalized, ev::FinalizeFailed, ev::Processed,
                            ev::ProcessingFailed, ev::DeadlineReached, ev::DeleteRequested,
                            ev::Recovered>;

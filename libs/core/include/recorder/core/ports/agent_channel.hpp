@@ -11,7 +11,7 @@ namespace recorder::core {
 class AgentChannel {
  public:
   virtual ~AgentChannel() = default;
-  virtual Result<void> send(const Recording& r, AgentCommandKind command) = 0;
+  [[nodiscard]] virtual Result<void> send(const Recording& r, AgentCommandKind command) = 0;
 };
 
 }  // namespace recorder::core

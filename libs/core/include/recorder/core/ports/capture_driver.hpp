@@ -4,9 +4,10 @@
 
 namespace recorder::core {
 
-// Records devices, URLs and test sources (GStreamer). Calls return at once; what happens
-// next is reported from the driver's own thread through RecordingService's on_capture_*
-// methods (started, start failed, segment closed, stopped, failed).
+// Records devices, URLs and test sources (GStreamer). Calls return at once (they are made
+// with the recording's own lock held); what happens next is reported from the driver's own
+// thread through RecordingService's on_capture_* / on_segment_* methods (started, start
+// failed, segment opened, segment closed, stopped, failed).
 class CaptureDriver {
  public:
   virtual ~CaptureDriver() = default;

@@ -15,12 +15,12 @@ class ChunkStore {
   // Stores chunk `index` of the recording and returns only once it is durable (synced).
   // ENOSPC is Errc::storage_full, other write failures Errc::io_error; a failed chunk is not
   // stored and must not be acknowledged. The core never writes an index twice. May block;
-  // called without the service's lock, concurrently for different recordings.
-  virtual Result<void> put(const RecordingId& id, ChunkIndex index, std::span<const std::byte> bytes) = 0;
+  // called with only that recording's own lock held, concurrently for different recordings.
+  [[nodiscard]] virtual Result<void> put(const RecordingId& id, ChunkIndex index, std::span<const std::byte> bytes) = 0;
   // What is durably stored for the recording, verified (recovery after a crash).
-  virtual Result<ChunkLedger> scan(const RecordingId& id) = 0;
+  [[nodiscard]] virtual Result<ChunkLedger> scan(const RecordingId& id) = 0;
   // Deletes the recording's chunks (admin delete only; never on failure).
-  virtual Result<void> remove(const RecordingId& id) = 0;
+  [[nodiscard]] virtual Result<void> remove(const RecordingId& id) = 0;
 };
 
 }  // namespace recorder::core

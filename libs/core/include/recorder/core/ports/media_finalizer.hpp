@@ -29,7 +29,7 @@ class MediaFinalizer {
   // Conversion or remux after finalize; the original stays.
   virtual void process(const Recording& r, Done done) = 0;
   // Deletes the recording's files (admin delete only).
-  virtual Result<void> remove(const Recording& r) = 0;
+  [[nodiscard]] virtual Result<void> remove(const Recording& r) = 0;
 };
 
 }  // namespace recorder::core

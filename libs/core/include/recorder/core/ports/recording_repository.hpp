@@ -9,6 +9,7 @@
 #include "recorder/core/domain/error.hpp"
 #include "recorder/core/domain/recording.hpp"
 #include "recorder/core/domain/state_machine.hpp"
+#include "recorder/core/ports/outbox.hpp"
 
 namespace recorder::core {
 
@@ -29,19 +30,24 @@ struct RecordingQuery {
 
 // Where recordings and their event log live (SQLite by default, Postgres in production).
 // Failures are values (Errc::unavailable when the database is down). Called from the
-// service's thread; implementations may block on I/O.
+// service with no lock held that spans recordings, from any thread; implementations
+// may block on I/O.
 class RecordingRepository {
  public:
   virtual ~RecordingRepository() = default;
-  // Inserts or updates the recording and appends its new event-log lines, atomically.
-  virtual Result<void> save(const Recording& r, std::span<const RecordingEvent> events) = 0;
-  virtual Result<std::optional<Recording>> find(const RecordingId& id) = 0;
+  // Inserts or updates the recording, appends its new event-log lines and the notices the
+  // change caused to the outbox, in one transaction: all of them are saved or none is.
+  [[nodiscard]] virtual Result<void> save(const Recording& r, std::span<const RecordingEvent> events,
+                                          std::span<const NoticeBody> notices) = 0;
+  [[nodiscard]] virtual Result<std::optional<Recording>> find(const RecordingId& id) = 0;
   // seed 000's key organizer:subject:start_time; the newest live one, else the newest.
-  virtual Result<std::optional<Recording>> find_by_agent_key(const std::string& key) = 0;
+  [[nodiscard]] virtual Result<std::optional<Recording>> find_by_agent_key(const std::string& key) = 0;
   // Every recording not in a terminal state, oldest first, for recovery after a restart.
-  virtual Result<std::vector<Recording>> find_unfinished() = 0;
-  virtual Result<std::vector<Recording>> list(const RecordingQuery& q) = 0;
-  virtual Result<std::vector<RecordingEvent>> events(const RecordingId& id) = 0;
+  [[nodiscard]] virtual Result<std::vector<Recording>> find_unfinished() = 0;
+  [[nodiscard]] virtual Result<std::vector<Recording>> list(const RecordingQuery& q) = 0;
+  [[nodiscard]] virtual Result<std::vector<RecordingEvent>> events(const RecordingId& id) = 0;
+  // Whether the database answers now (readiness); cheap.
+  [[nodiscard]] virtual Result<void> ping() = 0;
 };
 
 }  // namespace recorder::core

@@ -5,9 +5,11 @@
 namespace recorder::core {
 
 // Deadlines per recording. At most one deadline of each kind per recording: arming again
-// replaces it. When a deadline is due the adapter calls RecordingService::on_deadline from
-// its own thread (never from inside arm/cancel). Firing late or after a cancel is harmless:
-// the core re-checks the condition.
+// replaces it. When a deadline is due the adapter calls RecordingService::on_deadline, never
+// from inside arm/cancel and never on the thread that keeps time, so that one deadline's
+// database or disk work does not delay another's. Firing late or after a cancel is
+// harmless: the core re-checks the condition. arm/cancel are called with the recording's
+// own lock held: they must queue and return.
 class Scheduler {
  public:
   virtual ~Scheduler() = default;

@@ -9,7 +9,7 @@ namespace recorder::core {
 class StorageProbe {
  public:
   virtual ~StorageProbe() = default;
-  virtual Result<StorageInfo> probe() const = 0;
+  [[nodiscard]] virtual Result<StorageInfo> probe() const = 0;
 };
 
 }  // namespace recorder::core

@@ -7,8 +7,10 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "recorder/core/app/recording_service.hpp"
+#include "recorder/core/domain/device.hpp"
 #include "recorder/core/ports/capture_driver.hpp"
 
 namespace recorder::adapters::gstreamer {
@@ -24,7 +26,7 @@ namespace recorder::adapters::gstreamer {
 // Everything that happens is reported to the service from the capture's own thread.
 class GstCaptureDriver final : public core::CaptureDriver {
  public:
-  GstCaptureDriver(std::map<std::string, std::string> devices, std::filesystem::path data_dir,
+  GstCaptureDriver(std::vector<core::Device> devices, std::filesystem::path data_dir,
                    std::chrono::seconds keyframe_interval = std::chrono::seconds(2));
   ~GstCaptureDriver() override;
   GstCaptureDriver(const GstCaptureDriver&) = delete;
@@ -39,13 +41,13 @@ class GstCaptureDriver final : public core::CaptureDriver {
   void stop(const core::RecordingId& id) override;
   void rotate(const core::RecordingId& id) override;
 
-  // The gst-launch description of a configured source, or nothing for an unknown one.
-  static std::optional<std::string> source_description(const std::string& source);
+  // The gst-launch description of a configured source.
+  static std::string source_description(const core::DeviceSource& source);
 
   struct Capture;  // one running pipeline (defined in the source file)
 
  private:
-  std::map<std::string, std::string> devices_;
+  std::vector<core::Device> devices_;
   std::filesystem::path data_dir_;
   std::chrono::seconds keyframe_interval_;
   core::RecordingService* service_ = nullptr;

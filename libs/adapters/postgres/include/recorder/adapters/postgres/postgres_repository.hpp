@@ -5,6 +5,7 @@
 #include <mutex>
 #include <string>
 
+#include "recorder/core/ports/outbox.hpp"
 #include "recorder/core/ports/recording_repository.hpp"
 
 namespace recorder::adapters::postgres {
@@ -18,7 +19,7 @@ struct Reconnect {
 // daemons sharing one database. It connects lazily and migrates under an advisory lock.
 // A lost connection is Errc::unavailable, never a crash: the next call after the back-off
 // (100 ms doubling to 5 s) connects again. Thread-safe (one connection behind a mutex).
-class PostgresRepository final : public core::RecordingRepository {
+class PostgresRepository final : public core::RecordingRepository, public core::OutboxStore {
  public:
   explicit PostgresRepository(std::string url, Reconnect reconnect = {});
   ~PostgresRepository() override;
@@ -29,12 +30,18 @@ class PostgresRepository final : public core::RecordingRepository {
   core::Result<void> connect();
 
   // Port
-  core::Result<void> save(const core::Recording& r, std::span<const core::RecordingEvent> events) override;
+  core::Result<void> save(const core::Recording& r, std::span<const core::RecordingEvent> events,
+                          std::span<const core::NoticeBody> notices) override;
   core::Result<std::optional<core::Recording>> find(const core::RecordingId& id) override;
   core::Result<std::optional<core::Recording>> find_by_agent_key(const std::string& key) override;
   core::Result<std::vector<core::Recording>> find_unfinished() override;
   core::Result<std::vector<core::Recording>> list(const core::RecordingQuery& q) override;
   core::Result<std::vector<core::RecordingEvent>> events(const core::RecordingId& id) override;
+  core::Result<void> ping() override;
+  core::Result<void> append(std::span<const core::NoticeBody> notices) override;
+  core::Result<void> add_subscriber(std::string_view subscriber) override;
+  core::Result<std::vector<core::OutboxEntry>> undelivered(std::string_view subscriber, std::size_t limit) override;
+  core::Result<void> mark_delivered(std::string_view subscriber, std::span<const std::uint64_t> seqs) override;
 
   int schema_version();
 

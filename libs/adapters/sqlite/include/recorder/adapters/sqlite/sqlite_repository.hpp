@@ -1,9 +1,11 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <mutex>
 
+#include "recorder/core/ports/outbox.hpp"
 #include "recorder/core/ports/recording_repository.hpp"
 
 struct sqlite3;
@@ -13,7 +15,7 @@ namespace recorder::adapters::sqlite {
 // The embedded default store: one SQLite file in WAL mode with synchronous=FULL, so a
 // committed transition survives a crash. Migrations run when it opens. Thread-safe (one
 // connection behind a mutex).
-class SqliteRepository final : public core::RecordingRepository {
+class SqliteRepository final : public core::RecordingRepository, public core::OutboxStore {
  public:
   // Opens (creating if needed) and migrates the database at `path`.
   static core::Result<std::unique_ptr<SqliteRepository>> open(const std::filesystem::path& path);
@@ -22,18 +24,26 @@ class SqliteRepository final : public core::RecordingRepository {
   SqliteRepository& operator=(const SqliteRepository&) = delete;
 
   // Port
-  core::Result<void> save(const core::Recording& r, std::span<const core::RecordingEvent> events) override;
+  core::Result<void> save(const core::Recording& r, std::span<const core::RecordingEvent> events,
+                          std::span<const core::NoticeBody> notices) override;
   core::Result<std::optional<core::Recording>> find(const core::RecordingId& id) override;
   core::Result<std::optional<core::Recording>> find_by_agent_key(const std::string& key) override;
   core::Result<std::vector<core::Recording>> find_unfinished() override;
   core::Result<std::vector<core::Recording>> list(const core::RecordingQuery& q) override;
   core::Result<std::vector<core::RecordingEvent>> events(const core::RecordingId& id) override;
+  core::Result<void> ping() override;
+  core::Result<void> append(std::span<const core::NoticeBody> notices) override;
+  core::Result<void> add_subscriber(std::string_view subscriber) override;
+  core::Result<std::vector<core::OutboxEntry>> undelivered(std::string_view subscriber, std::size_t limit) override;
+  core::Result<void> mark_delivered(std::string_view subscriber, std::span<const std::uint64_t> seqs) override;
 
   int schema_version();
 
  private:
   explicit SqliteRepository(sqlite3* db);
   core::Result<void> migrate();
+  // Runs `work` in one IMMEDIATE transaction, rolled back on error.
+  core::Result<void> in_transaction(const std::function<core::Result<void>()>& work);
 
   std::mutex mutex_;
   sqlite3* db_;

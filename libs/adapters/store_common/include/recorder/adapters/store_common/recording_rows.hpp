@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "recorder/core/domain/error.hpp"
+#include "recorder/core/ports/outbox.hpp"
 #include "recorder/core/ports/recording_repository.hpp"
 
 namespace recorder::adapters::store_common {
@@ -61,6 +62,16 @@ struct Query {
 Query list_query(Dialect d, const core::RecordingQuery& q);
 Query unfinished_query(Dialect d);
 Query agent_key_query(Dialect d, const std::string& key);
+
+// The outbox (migration 2): a notice as a row of id, type, recording_id, at and a JSON
+// payload (a recording notice carries the recording's row as an object).
+std::span<const Column> outbox_columns();  // seq first, as undelivered_sql() selects them
+Row to_row(const core::NoticeBody& n);      // without seq: the columns after it
+core::Result<core::OutboxEntry> outbox_from_row(const Row& row);
+std::string insert_notice_sql(Dialect d);  // a notice saved twice (a retried commit) is kept once
+std::string add_subscriber_sql(Dialect d);  // ?1 name
+std::string undelivered_sql(Dialect d);     // ?1 subscriber, ?2 limit
+std::string mark_delivered_sql(Dialect d);  // ?1 subscriber, ?2 seq, ?3 delivered_at (micros)
 
 // Microseconds since the epoch, the stored form of times.
 std::int64_t to_micros(core::WallTime t);

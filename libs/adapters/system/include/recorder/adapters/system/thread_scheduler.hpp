@@ -15,11 +15,14 @@ namespace recorder::adapters::system {
 
 // Deadlines and small background tasks on one thread of its own. Due deadlines are
 // handed to the handler (RecordingService::on_deadline) without holding any lock of the
-// scheduler, so the handler may arm and cancel freely.
+// scheduler, so the handler may arm and cancel freely. With an executor, the handler runs
+// there and this thread only keeps time: a deadline whose handling waits on the database
+// or the disk does not hold up the next one.
 class ThreadScheduler final : public core::Scheduler {
  public:
   using Handler = std::function<void(const core::RecordingId&, core::DeadlineKind)>;
   using Task = std::function<void()>;
+  using Executor = std::function<void(Task)>;
 
   ThreadScheduler();
   ~ThreadScheduler() override;
@@ -28,6 +31,8 @@ class ThreadScheduler final : public core::Scheduler {
 
   // Before start().
   void set_handler(Handler handler);
+  // Before start(): where due deadlines are handled (a worker pool); unset, on this thread.
+  void set_executor(Executor executor);
   void start();
   // Finishes the task or deadline being run, drops the rest, joins the thread.
   void stop();
@@ -55,6 +60,7 @@ class ThreadScheduler final : public core::Scheduler {
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   Handler handler_;
+  Executor executor_;
   std::map<Key, core::MonoTime> deadlines_;
   std::set<std::pair<core::MonoTime, Key>> order_;
   std::vector<Task> tasks_;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "recorder/core/app/recording_service.hpp"
+#include "recorder/core/domain/device.hpp"
 #include "recorder/core/ports/event_publisher.hpp"
 
 namespace recorder::adapters::websocket {
@@ -24,7 +25,7 @@ struct WsServerConfig {
   std::size_t max_pending_bytes = 32 * 1024 * 1024;  // per connection; received, not yet stored: reading pauses
   std::uint64_t max_http_body = 256ull * 1024 * 1024;
   std::string index_html;  // served at GET /
-  std::vector<std::pair<std::string, std::string>> devices;  // capture devices for /rpc: name -> source
+  std::vector<core::Device> devices;  // capture devices for /rpc
 };
 
 // The one listener (websocketpp on standalone Asio): HTTP and WebSocket on one port.
@@ -54,8 +55,7 @@ class WsServer final : public core::EventPublisher {
   std::size_t connections() const;
 
   // Port
-  void publish(const core::RecordingNotice& n) override;
-  void publish(const core::StorageNotice& n) override;
+  void publish(const core::NoticeBody& n) override;
 
  private:
   struct Impl;
