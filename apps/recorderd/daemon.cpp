@@ -1,5 +1,6 @@
 #include "daemon.hpp"
 
+#include <atomic>
 #include <condition_variable>
 #include <csignal>
 #include <filesystem>
@@ -20,6 +21,8 @@
 #include "recorder/adapters/system/statvfs_storage_probe.hpp"
 #include "recorder/adapters/system/system_clock.hpp"
 #include "recorder/adapters/system/thread_scheduler.hpp"
+#include "recorder/adapters/http/media.hpp"
+#include "recorder/adapters/http/router.hpp"
 #include "recorder/adapters/websocket/ws_server.hpp"
 #include "recorder/adapters/worker_pool/worker_pool.hpp"
 #include "recorder/core/app/outbox_dispatcher.hpp"
@@ -76,18 +79,19 @@ core::Result<Store> open_store(const core::Config& config, const std::filesystem
   return Store{std::move(repo), outbox};
 }
 
-adapters::websocket::WsServerConfig listener_config(const core::Config& c, const std::filesystem::path& data_dir) {
+adapters::websocket::WsServerConfig listener_config(const core::Config& c, const std::filesystem::path& data_dir,
+                                                    const adapters::http::Router& router) {
   adapters::websocket::WsServerConfig w;
   w.host = c.listen_host;
   w.port = c.listen_port;
   w.data_dir = data_dir;
   w.action_limits = c.action_limits;
   w.record_limits = c.record_limits;
-  w.index_html = std::string(kIndexHtml);
   w.workers = c.workers;
   w.max_outgoing_bytes = c.max_outgoing_bytes;
   w.max_pending_bytes = c.max_pending_bytes;
   w.devices = c.devices;
+  w.http = &router;
   return w;
 }
 
@@ -103,7 +107,7 @@ struct Daemon::Impl {
         finalizer(chunks, data_dir),
         converter(finalizer, data_dir),
         capture(c.devices, data_dir, c.keyframe_interval),
-        listener(listener_config(c, data_dir)),
+        listener(listener_config(c, data_dir, router)),
         events(listener, [this] { wake_dispatcher(); }),
         service(core::Ports{clock, scheduler, *store.repository, *store.outbox, chunks, converter, capture, agents, probe,
                             events, oplog, ids},
@@ -148,6 +152,8 @@ struct Daemon::Impl {
   adapters::gstreamer::GstConverter converter;  // then wav or mp4, when asked
   adapters::gstreamer::GstCaptureDriver capture;
   NoAgents agents;
+  adapters::http::Router router;  // filled before the listener starts
+  std::atomic<bool> stopping{false};
   adapters::websocket::WsServer listener;
   Announcer events;
   core::RecordingService service;
@@ -160,6 +166,37 @@ struct Daemon::Impl {
   core::RecoveryReport recovery;
   bool stopped = false;
 };
+
+namespace {
+
+// The HTTP request table: one line per route (the REST API adds its own).
+void add_routes(Daemon::Impl& i) {
+  namespace http = adapters::http;
+  http::add_health_routes(
+      i.router,
+      {{"store",
+        [&i]() -> std::optional<std::string> {
+          auto reachable = i.service.store_reachable();
+          return reachable ? std::nullopt : std::optional{reachable.error().message};
+        }},
+       {"storage",
+        [&i]() -> std::optional<std::string> {
+          auto status = i.service.storage_status();
+          if (!status) return status.error().message;
+          if (status->level == core::StorageLevel::block)
+            return fmt::format("{:.1f}% used, at or above the block threshold ({}%)", status->used_percent,
+                               i.config.storage.block_percent);
+          return std::nullopt;
+        }},
+       {"shutdown", [&i]() -> std::optional<std::string> {
+          return i.stopping ? std::optional<std::string>{"recorderd is shutting down"} : std::nullopt;
+        }}});
+  http::add_page(i.router, "/", std::string(kIndexHtml));
+  i.router.add("GET", "/favicon.ico", [](const http::Request&) { return http::Response{204, {}, ""}; });
+  http::add_media_routes(i.router, i.data_dir / "recordings", 256ull * 1024 * 1024);
+}
+
+}  // namespace
 
 Daemon::Daemon(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
@@ -200,6 +237,7 @@ core::Result<std::unique_ptr<Daemon>> Daemon::start(const core::Config& config) 
   i.maintenance.every(config.storage_check_interval, [&i] { (void)i.service.check_storage(); });
   i.maintenance.start();
 
+  add_routes(i);
   if (auto listening = i.listener.start(); !listening) return std::unexpected(listening.error());
   const auto storage = i.probe.probe();
   log(LogLevel::info,
@@ -219,6 +257,7 @@ void Daemon::stop() {
   Impl& i = *impl_;
   if (i.stopped) return;
   i.stopped = true;
+  i.stopping = true;
   i.listener.stop();
   i.service.shutdown();   // captures get EOS; their last segments close
   i.capture.stop_all();

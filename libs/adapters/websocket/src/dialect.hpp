@@ -29,6 +29,8 @@ class Outbox {
 class DialectSession {
  public:
   virtual ~DialectSession() = default;
+  // The connection is open; the first call on its strand.
+  virtual void on_open() {}
   virtual void on_text(std::string&& text) = 0;
   virtual void on_binary(std::string&& bytes) = 0;
   // The connection dropped (or the server is stopping) without a stop from the client.
@@ -65,6 +67,8 @@ struct RpcContext {
 std::unique_ptr<DialectSession> make_chunk_session(DialectContext ctx);
 std::unique_ptr<DialectSession> make_rpc_session(RpcContext ctx);
 std::unique_ptr<DialectSession> make_action_session(DialectContext ctx, std::string session_id);
+// A reserved path whose dialect is not served yet: every message is answered `message`.
+std::unique_ptr<DialectSession> make_unavailable_session(Outbox& out, std::string message);
 
 // Standard base64 (RFC 4648) with padding; nothing on bad input.
 std::optional<std::string> decode_base64(std::string_view text);

@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -19,7 +20,7 @@
 #include <fmt/format.h>
 
 #include "dialect.hpp"
-#include "http_files.hpp"
+#include "recorder/adapters/http/router.hpp"
 
 namespace recorder::adapters::websocket {
 namespace {
@@ -52,8 +53,10 @@ struct WsServer::Impl {
   std::map<Hdl, std::shared_ptr<Connection>, std::owner_less<Hdl>> connections;
   std::unordered_map<core::RecordingId, std::weak_ptr<Connection>> watchers;
   std::condition_variable drained;
+  using PathParams = std::map<std::string, std::string, std::less<>>;
 
-  explicit Impl(WsServerConfig c) : config(std::move(c)), pool(std::max<std::size_t>(config.workers, 1)) {}
+  explicit Impl(WsServerConfig c)
+      : config(std::move(c)), pool(std::max<std::size_t>(config.workers, 1)), table(dialects()) {}
 
   struct Connection final : Outbox, SessionHost, std::enable_shared_from_this<Connection> {
     Connection(Impl& i, Hdl h) : impl(i), hdl(std::move(h)), strand(asio::make_strand(i.pool.get_executor())) {}
@@ -99,34 +102,57 @@ struct WsServer::Impl {
     return it == connections.end() ? nullptr : it->second;
   }
 
-  // "/ws/record" or "/ws/<session_id>"; the session id otherwise, empty for the chunk dialect.
-  static std::optional<std::string> route(const std::string& resource, bool& chunk_dialect) {
+  // The dialect table: the first entry whose pattern matches the path makes the session.
+  using MakeSession = std::function<std::unique_ptr<DialectSession>(Connection&, const PathParams&)>;
+  struct DialectRoute {
+    std::string pattern;
+    MakeSession make;
+  };
+  std::vector<DialectRoute> dialects() {
+    return {
+        {"/ws/record",
+         [this](Connection& c, const PathParams&) {
+           return make_chunk_session(DialectContext{*service, c, c, config.record_limits});
+         }},
+        {"/ws/agent",
+         [](Connection& c, const PathParams&) {
+           return make_unavailable_session(
+               c, "the agent dialect (/ws/agent, seed 000) is not served by this recorderd yet; nothing sent here "
+                  "is recorded");
+         }},
+        {"/rpc", [this](Connection& c, const PathParams&) { return make_rpc_session(RpcContext{*service, c, c, config.devices}); }},
+        {"/ws/{session_id}",
+         [this](Connection& c, const PathParams& p) {
+           return make_action_session(DialectContext{*service, c, c, config.action_limits}, p.at("session_id"));
+         }},
+    };
+  }
+
+  std::vector<DialectRoute> table;
+
+  const DialectRoute* route(const std::string& resource, PathParams& params) const {
     const std::string path = resource.substr(0, resource.find('?'));
-    if (path == "/rpc") {
-      chunk_dialect = false;
-      return "rpc";
+    for (const DialectRoute& d : table) {
+      if (auto p = http::match_path(d.pattern, path)) {
+        params = std::move(*p);
+        return &d;
+      }
     }
-    const std::string prefix = "/ws/";
-    if (path.rfind(prefix, 0) != 0) return std::nullopt;
-    const std::string rest = path.substr(prefix.size());
-    if (rest.empty() || rest.find('/') != std::string::npos) return std::nullopt;
-    chunk_dialect = rest == "record";
-    return rest;
+    return nullptr;
   }
 
   void on_open(const Hdl& hdl) {
     auto con = server.get_con_from_hdl(hdl);
-    bool chunk_dialect = false;
-    const auto name = route(con->get_resource(), chunk_dialect);
+    PathParams params;
+    const DialectRoute* d = route(con->get_resource(), params);
+    if (!d) return;  // refused in on_validate
     auto c = std::make_shared<Connection>(*this, hdl);
-    if (name == "rpc" && con->get_resource().rfind("/rpc", 0) == 0) {
-      c->session = make_rpc_session(RpcContext{*service, *c, *c, config.devices});
-    } else {
-      DialectContext ctx{*service, *c, *c, chunk_dialect ? config.record_limits : config.action_limits};
-      c->session = chunk_dialect ? make_chunk_session(ctx) : make_action_session(ctx, name.value_or(""));
+    c->session = d->make(*c, params);
+    {
+      std::lock_guard lock(mutex);
+      connections.emplace(hdl, c);
     }
-    std::lock_guard lock(mutex);
-    connections.emplace(hdl, std::move(c));
+    asio::post(c->strand, [c] { c->session->on_open(); });
   }
 
   void on_close(const Hdl& hdl) {
@@ -173,56 +199,34 @@ struct WsServer::Impl {
 
   bool on_validate(const Hdl& hdl) {
     auto con = server.get_con_from_hdl(hdl);
-    bool chunk_dialect = false;
-    if (route(con->get_resource(), chunk_dialect)) return true;
+    PathParams params;
+    if (route(con->get_resource(), params)) return true;
     con->set_status(websocketpp::http::status_code::not_found);
     return false;
   }
 
+  // Every request runs on the worker pool (handlers may read files or the store), then is
+  // answered from the network thread. The lambdas hold the connection: nothing else keeps
+  // a deferred one alive.
   void on_http(const Hdl& hdl) {
     auto con = server.get_con_from_hdl(hdl);
-    const std::string resource = con->get_resource();
-    const std::string method = con->get_request().get_method();
-    const std::string path = resource.substr(0, resource.find('?'));
-    const auto reply = [&](const HttpReply& r) {
-      con->set_status(static_cast<websocketpp::http::status_code::value>(r.status));
-      for (const auto& [k, v] : r.headers) con->replace_header(k, v);
-      con->set_body(r.body);
-    };
-    if (method != "GET" && method != "HEAD") {
-      reply(json_error(405, "method_not_allowed", fmt::format("{} is not supported here", method)));
-      return;
-    }
-    if (path == "/healthz") {
-      reply(HttpReply{200, {{"Content-Type", "text/plain"}}, "ok\n"});
-      return;
-    }
-    if (path == "/favicon.ico") {
-      reply(HttpReply{204, {}, ""});
-      return;
-    }
-    if (path == "/" && !config.index_html.empty()) {
-      reply(HttpReply{200, {{"Content-Type", "text/html; charset=utf-8"}}, config.index_html});
-      return;
-    }
-    if (path.rfind("/media/", 0) == 0) {
-      // Reading a file is disk work: off the network thread, then answered from it. The
-      // lambdas hold the connection: nothing else keeps a deferred one alive.
-      con->defer_http_response();
-      const std::string range = con->get_request_header("Range");
-      asio::post(pool, [this, con, resource, range, head = method == "HEAD"] {
-        auto r = serve_media(config.data_dir / "recordings", resource, range, head, config.max_http_body);
-        asio::post(io, [con, r = std::move(r)] {
-          con->set_status(static_cast<websocketpp::http::status_code::value>(r.status));
-          con->set_body(r.body);  // first: a HEAD reply's own Content-Length must win
-          for (const auto& [k, v] : r.headers) con->replace_header(k, v);
-          websocketpp::lib::error_code ec;
-          con->send_http_response(ec);
-        });
+    http::Request request;
+    request.method = con->get_request().get_method();
+    request.target = con->get_resource();
+    for (const auto& [k, v] : con->get_request().get_headers()) request.headers.emplace_back(k, v);
+    request.body = con->get_request_body();
+    con->defer_http_response();
+    asio::post(pool, [this, con, request = std::move(request)]() mutable {
+      http::Response r = config.http ? config.http->handle(std::move(request))
+                                     : http::json_error(404, "not_found", "no HTTP routes are served");
+      asio::post(io, [con, r = std::move(r)] {
+        con->set_status(static_cast<websocketpp::http::status_code::value>(r.status));
+        con->set_body(r.body);  // first: a HEAD reply's own Content-Length must win
+        for (const auto& [k, v] : r.headers) con->replace_header(k, v);
+        websocketpp::lib::error_code ec;
+        con->send_http_response(ec);
       });
-      return;
-    }
-    reply(json_error(404, "not_found", fmt::format("nothing at {}", path)));
+    });
   }
 
   void route_notice(const core::RecordingNotice& n) {

@@ -12,6 +12,10 @@
 #include "recorder/core/domain/device.hpp"
 #include "recorder/core/ports/event_publisher.hpp"
 
+namespace recorder::adapters::http {
+class Router;
+}
+
 namespace recorder::adapters::websocket {
 
 struct WsServerConfig {
@@ -23,20 +27,20 @@ struct WsServerConfig {
   std::size_t workers = 32;                          // threads that store chunks (they block in fdatasync)
   std::size_t max_outgoing_bytes = 4 * 1024 * 1024;  // per connection; a client that reads no more is closed
   std::size_t max_pending_bytes = 32 * 1024 * 1024;  // per connection; received, not yet stored: reading pauses
-  std::uint64_t max_http_body = 256ull * 1024 * 1024;
-  std::string index_html;  // served at GET /
+  const http::Router* http = nullptr;  // every HTTP request (must outlive the server); none: 404
   std::vector<core::Device> devices;  // capture devices for /rpc
 };
 
 // The one listener (websocketpp on standalone Asio): HTTP and WebSocket on one port.
+// WebSocket paths are a table of dialects, matched in order:
 //   /ws/record           the chunk dialect (seed 001)
-//   /ws/{session_id}     the action dialect (seed 002)
+//   /ws/agent            reserved for the agent dialect (seed 000): a clear error until it lands
 //   /rpc                 JSON-RPC 2.0 (seed 003)
-//   GET /media/<id>/<file>  finished media, with Range
-//   GET /healthz, GET /
-// One network thread does only socket work; each connection's messages run in order on a
-// strand of a worker pool, where the service stores chunks. It is also the event publisher
-// that tells a connection when its recording is ready.
+//   /ws/{session_id}     the action dialect (seed 002)
+// Every HTTP request goes to the http router, run on the worker pool, never on the network
+// thread. One network thread does only socket work; each connection's messages run in
+// order on a strand of the worker pool, where the service stores chunks. It is also the
+// event publisher that tells a connection when its recording is ready.
 class WsServer final : public core::EventPublisher {
  public:
   explicit WsServer(WsServerConfig config);

@@ -1,13 +1,14 @@
-#include "http_files.hpp"
+#include "recorder/adapters/http/media.hpp"
 
 #include <charconv>
 #include <fstream>
 
 #include <fmt/format.h>
 
-#include "json.hpp"
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 
-namespace recorder::adapters::websocket {
+namespace recorder::adapters::http {
 namespace {
 
 bool parse_u64(std::string_view s, std::uint64_t& v) {
@@ -21,43 +22,7 @@ bool safe_segment(const std::string& s) {
          s.find('\0') == std::string::npos;
 }
 
-std::string percent_decode(std::string_view s, bool& ok) {
-  std::string out;
-  ok = true;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size()) {
-      unsigned v = 0;
-      auto [p, ec] = std::from_chars(s.data() + i + 1, s.data() + i + 3, v, 16);
-      if (ec != std::errc{} || p != s.data() + i + 3) {
-        ok = false;
-        return {};
-      }
-      out += static_cast<char>(v);
-      i += 2;
-    } else if (s[i] == '%') {
-      ok = false;
-      return {};
-    } else {
-      out += s[i];
-    }
-  }
-  return out;
-}
-
 }  // namespace
-
-HttpReply json_error(int status, const std::string& code, const std::string& message) {
-  rapidjson::StringBuffer buffer;
-  json::Writer w(buffer);
-  w.StartObject();
-  w.Key("error");
-  w.StartObject();
-  json::put(w, "code", code);
-  json::put(w, "message", message);
-  w.EndObject();
-  w.EndObject();
-  return HttpReply{status, {{"Content-Type", "application/json"}}, std::string(buffer.GetString(), buffer.GetSize())};
-}
 
 std::string content_type_for(const std::string& name) {
   const auto dot = name.rfind('.');
@@ -109,18 +74,8 @@ std::optional<ByteRange> parse_range(const std::string& header, std::uint64_t si
   return ByteRange{first, last};
 }
 
-HttpReply serve_media(const std::filesystem::path& media_root, const std::string& resource,
-                      const std::string& range_header, bool head_only, std::uint64_t max_body) {
-  // /media/<dir>/<file>[?query]
-  std::string path = resource.substr(0, resource.find('?'));
-  const std::string prefix = "/media/";
-  if (path.rfind(prefix, 0) != 0) return json_error(404, "not_found", "no such resource");
-  bool ok = true;
-  const std::string rest = percent_decode(std::string_view(path).substr(prefix.size()), ok);
-  const auto slash = rest.find('/');
-  if (!ok || slash == std::string::npos) return json_error(404, "not_found", "expected /media/<recording>/<file>");
-  const std::string dir = rest.substr(0, slash);
-  const std::string file = rest.substr(slash + 1);
+Response serve_media(const std::filesystem::path& media_root, const std::string& dir, const std::string& file,
+                     const std::string& range_header, bool head_only, std::uint64_t max_body) {
   if (!safe_segment(dir) || !safe_segment(file)) return json_error(404, "not_found", "no such file");
   const auto full = media_root / dir / file;
   std::error_code ec;
@@ -130,21 +85,21 @@ HttpReply serve_media(const std::filesystem::path& media_root, const std::string
   std::string range_error;
   const auto range = parse_range(range_header, size, range_error);
   if (!range_error.empty()) {
-    HttpReply r = json_error(416, "range_not_satisfiable", range_error);
+    Response r = json_error(416, "range_not_satisfiable", range_error);
     r.headers.emplace_back("Content-Range", fmt::format("bytes */{}", size));
     return r;
   }
   const std::uint64_t first = range ? range->first : 0;
   const std::uint64_t length = range ? range->last - range->first + 1 : size;
   if (length > max_body && !head_only) {
-    HttpReply r = json_error(416, "range_required",
+    Response r = json_error(416, "range_required",
                              fmt::format("the file has {} bytes; ask for at most {} at a time with a Range header",
                                          size, max_body));
     r.headers.emplace_back("Content-Range", fmt::format("bytes */{}", size));
     r.headers.emplace_back("Accept-Ranges", "bytes");
     return r;
   }
-  HttpReply reply;
+  Response reply;
   reply.status = range ? 206 : 200;
   reply.headers = {{"Content-Type", content_type_for(file)}, {"Accept-Ranges", "bytes"}};
   if (range) reply.headers.emplace_back("Content-Range", fmt::format("bytes {}-{}/{}", range->first, range->last, size));
@@ -161,4 +116,52 @@ HttpReply serve_media(const std::filesystem::path& media_root, const std::string
   return reply;
 }
 
-}  // namespace recorder::adapters::websocket
+}  // namespace recorder::adapters::http
+
+namespace recorder::adapters::http {
+
+void add_media_routes(Router& router, std::filesystem::path media_root, std::uint64_t max_body) {
+  router.add("GET", "/media/{dir}/{file}", [media_root, max_body](const Request& r) {
+    return serve_media(media_root, r.params.at("dir"), r.params.at("file"), r.header("Range").value_or(""),
+                       r.method == "HEAD", max_body);
+  });
+}
+
+void add_health_routes(Router& router, std::vector<ReadinessCheck> checks) {
+  router.add("GET", "/healthz", [](const Request&) { return text(200, "ok\n"); });
+  router.add("GET", "/readyz", [checks = std::move(checks)](const Request&) {
+    rapidjson::StringBuffer buffer;
+    rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
+    bool ready = true;
+    w.StartObject();
+    w.Key("checks");
+    w.StartObject();
+    std::vector<std::string> reasons;
+    for (const auto& check : checks) {
+      const auto problem = check.problem();
+      w.Key(check.name.c_str());
+      w.String(problem ? "failing" : "ok");
+      if (problem) {
+        ready = false;
+        reasons.push_back(check.name + ": " + *problem);
+      }
+    }
+    w.EndObject();
+    w.Key("ready");
+    w.Bool(ready);
+    w.Key("reasons");
+    w.StartArray();
+    for (const auto& reason : reasons) w.String(reason.c_str(), static_cast<rapidjson::SizeType>(reason.size()));
+    w.EndArray();
+    w.EndObject();
+    return Response{ready ? 200 : 503, {{"Content-Type", "application/json"}}, buffer.GetString()};
+  });
+}
+
+void add_page(Router& router, std::string path, std::string html) {
+  router.add("GET", std::move(path), [html = std::move(html)](const Request&) {
+    return text(200, html, "text/html; charset=utf-8");
+  });
+}
+
+}  // namespace recorder::adapters::http

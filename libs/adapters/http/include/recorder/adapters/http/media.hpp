@@ -1,0 +1,46 @@
+#pragma once
+
+// Finished media over HTTP with Range (RFC 9110 single ranges), and the routes that serve
+// them and the daemon's health.
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "recorder/adapters/http/router.hpp"
+
+namespace recorder::adapters::http {
+
+// A byte range [first, last] of a resource of `size` bytes, from a Range header value;
+// nothing when the header is absent; an error text when it cannot be satisfied.
+struct ByteRange {
+  std::uint64_t first;
+  std::uint64_t last;
+};
+std::optional<ByteRange> parse_range(const std::string& header, std::uint64_t size, std::string& error);
+
+// The file <dir>/<file> under `media_root`. Refuses names that leave it. Bodies larger
+// than `max_body` need a Range (416 tells the client so).
+Response serve_media(const std::filesystem::path& media_root, const std::string& dir, const std::string& file,
+                     const std::string& range_header, bool head_only, std::uint64_t max_body);
+
+std::string content_type_for(const std::string& file_name);
+
+// GET /media/{dir}/{file}: finished recordings under `media_root`.
+void add_media_routes(Router& router, std::filesystem::path media_root, std::uint64_t max_body);
+
+// GET /healthz: the process answers (cheap, touches nothing). GET /readyz: 200 only while
+// every check passes, else 503 with the reasons ({"ready": false, "reasons": [...]}).
+struct ReadinessCheck {
+  std::string name;
+  std::function<std::optional<std::string>()> problem;  // nothing when fine, else why not
+};
+void add_health_routes(Router& router, std::vector<ReadinessCheck> checks);
+
+// GET `path`: a fixed page.
+void add_page(Router& router, std::string path, std::string html);
+
+}  // namespace recorder::adapters::http

@@ -1,0 +1,87 @@
+// The dialect codecs without sockets (ADR 0007): frames in, core commands, frames out.
+
+#include <catch2/catch.hpp>
+
+#include <rapidjson/document.h>
+
+#include "dialect.hpp"
+#include "recorder/testing/fakes.hpp"
+
+using namespace recorder;
+using namespace recorder::adapters::websocket;
+using namespace recorder::testing;
+
+namespace {
+
+struct Wire final : Outbox, SessionHost {
+  void send_text(std::string text) override { sent.push_back(std::move(text)); }
+  void watch(const core::RecordingId& id) override { watched.push_back(id); }
+  std::string download_url(const std::string& path) const override { return "http://test/media/" + path; }
+
+  rapidjson::Document last() const {
+    rapidjson::Document d;
+    REQUIRE_FALSE(sent.empty());
+    d.Parse(sent.back().c_str());
+    REQUIRE_FALSE(d.HasParseError());
+    return d;
+  }
+  std::vector<std::string> sent;
+  std::vector<core::RecordingId> watched;
+};
+
+}  // namespace
+
+TEST_CASE("chunk dialect: start - a chunk by index - a binary chunk - stop", "[dialect]") {
+  Harness h;
+  Wire wire;
+  auto s = make_chunk_session(DialectContext{h.service, wire, wire, {}});
+  s->on_text(R"({"event":"start","data":{"recordId":"abc","mimeType":"video/webm"}})");
+  CHECK(std::string(wire.last()["event"].GetString()) == "started");
+  s->on_text(R"({"event":"chunk","data":{"recordId":"abc","index":0,"data":"aGVsbG8="}})");
+  CHECK(wire.last()["data"]["bytes"].GetUint64() == 5);
+  s->on_binary("world");
+  CHECK(wire.last()["data"]["index"].GetUint64() == 1);
+  CHECK(h.chunks.concatenated("abc") == "helloworld");
+  s->on_text(R"({"event":"stop","data":{"recordId":"abc"}})");
+  CHECK(h.get("abc").state == core::State::finalizing);
+  CHECK(wire.watched == std::vector<core::RecordingId>{"abc", "abc"});
+}
+
+TEST_CASE("chunk dialect: bad input gets an error naming it and the session stays usable", "[dialect]") {
+  Harness h;
+  Wire wire;
+  auto s = make_chunk_session(DialectContext{h.service, wire, wire, {}});
+  s->on_text("{not json");
+  CHECK(std::string(wire.last()["data"]["message"].GetString()).find("malformed JSON") == 0);
+  s->on_text(R"({"event":"chunk","data":{"recordId":"abc","data":"@@"}})");
+  CHECK(std::string(wire.last()["data"]["error"].GetString()) == "data.data is not valid base64");
+  s->on_text(R"({"event":"start","data":{"recordId":"abc"}})");
+  CHECK(std::string(wire.last()["event"].GetString()) == "started");
+}
+
+TEST_CASE("action dialect: a session's second recording gets -2 from the core", "[dialect]") {
+  Harness h;
+  Wire wire;
+  auto s = make_action_session(DialectContext{h.service, wire, wire, {}}, "sess");
+  s->on_text(R"({"action":"start","format":"wav"})");
+  s->on_text(R"({"action":"audio_chunk","data":"aGVsbG8="})");
+  s->on_text(R"({"action":"stop"})");
+  s->on_text(R"({"action":"start","format":"mp4"})");
+  CHECK(std::string(wire.last()["type"].GetString()) == "recording_started");
+  CHECK(wire.watched.back() == "sess-2");
+  s->on_text(R"({"action":"dance"})");
+  CHECK(std::string(wire.last()["message"].GetString()) == "Unknown action");
+}
+
+TEST_CASE("a reserved path answers every message with its dialect's error and records nothing", "[dialect]") {
+  Harness h;
+  Wire wire;
+  auto s = make_unavailable_session(wire, "not served yet");
+  s->on_open();
+  s->on_text(R"({"type":"recording_status","timestamp":"2025-10-30T15:00:00Z","data":{}})");
+  REQUIRE(wire.sent.size() == 2);
+  auto d = wire.last();
+  CHECK(std::string(d["type"].GetString()) == "error");
+  CHECK(std::string(d["data"]["message"].GetString()) == "not served yet");
+  CHECK(h.repository.rows.empty());
+}
