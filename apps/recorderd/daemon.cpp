@@ -79,12 +79,10 @@ core::Result<Store> open_store(const core::Config& config, const std::filesystem
   return Store{std::move(repo), outbox};
 }
 
-adapters::websocket::WsServerConfig listener_config(const core::Config& c, const std::filesystem::path& data_dir,
-                                                    const adapters::http::Router& router) {
+adapters::websocket::WsServerConfig listener_config(const core::Config& c, const adapters::http::Router& router) {
   adapters::websocket::WsServerConfig w;
   w.host = c.listen_host;
   w.port = c.listen_port;
-  w.data_dir = data_dir;
   w.action_limits = c.action_limits;
   w.record_limits = c.record_limits;
   w.workers = c.workers;
@@ -107,12 +105,14 @@ struct Daemon::Impl {
         finalizer(chunks, data_dir),
         converter(finalizer, data_dir),
         capture(c.devices, data_dir, c.keyframe_interval),
-        listener(listener_config(c, data_dir, router)),
+        listener(listener_config(c, router)),
         events(listener, [this] { wake_dispatcher(); }),
         service(core::Ports{clock, scheduler, *store.repository, *store.outbox, chunks, converter, capture, agents, probe,
                             events, oplog, ids},
                 c.rules, c.storage),
         dispatcher(*store.outbox, oplog) {}
+
+  void add_routes();
 
   void wake_dispatcher() {
     {
@@ -167,36 +167,33 @@ struct Daemon::Impl {
   bool stopped = false;
 };
 
-namespace {
-
 // The HTTP request table: one line per route (the REST API adds its own).
-void add_routes(Daemon::Impl& i) {
+void Daemon::Impl::add_routes() {
   namespace http = adapters::http;
   http::add_health_routes(
-      i.router,
+      router,
       {{"store",
-        [&i]() -> std::optional<std::string> {
-          auto reachable = i.service.store_reachable();
+        [this]() -> std::optional<std::string> {
+          auto reachable = service.store_reachable();
           return reachable ? std::nullopt : std::optional{reachable.error().message};
         }},
        {"storage",
-        [&i]() -> std::optional<std::string> {
-          auto status = i.service.storage_status();
+        [this]() -> std::optional<std::string> {
+          auto status = service.storage_status();
           if (!status) return status.error().message;
           if (status->level == core::StorageLevel::block)
             return fmt::format("{:.1f}% used, at or above the block threshold ({}%)", status->used_percent,
-                               i.config.storage.block_percent);
+                               config.storage.block_percent);
           return std::nullopt;
         }},
-       {"shutdown", [&i]() -> std::optional<std::string> {
-          return i.stopping ? std::optional<std::string>{"recorderd is shutting down"} : std::nullopt;
+       {"shutdown", [this]() -> std::optional<std::string> {
+          return stopping ? std::optional<std::string>{"recorderd is shutting down"} : std::nullopt;
         }}});
-  http::add_page(i.router, "/", std::string(kIndexHtml));
-  i.router.add("GET", "/favicon.ico", [](const http::Request&) { return http::Response{204, {}, ""}; });
-  http::add_media_routes(i.router, i.data_dir / "recordings", 256ull * 1024 * 1024);
+  http::add_page(router, "/", std::string(kIndexHtml));
+  router.add("GET", "/favicon.ico", [](const http::Request&) { return http::Response{204, {}, ""}; });
+  // websocketpp keeps whole bodies in memory: larger files are served by Range (ADR 0007).
+  http::add_media_routes(router, data_dir / "recordings", 256ull * 1024 * 1024);
 }
-
-}  // namespace
 
 Daemon::Daemon(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
@@ -237,7 +234,7 @@ core::Result<std::unique_ptr<Daemon>> Daemon::start(const core::Config& config) 
   i.maintenance.every(config.storage_check_interval, [&i] { (void)i.service.check_storage(); });
   i.maintenance.start();
 
-  add_routes(i);
+  i.add_routes();
   if (auto listening = i.listener.start(); !listening) return std::unexpected(listening.error());
   const auto storage = i.probe.probe();
   log(LogLevel::info,

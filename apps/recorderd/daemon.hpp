@@ -27,10 +27,8 @@ class Daemon {
   // stop, live streams stay resumable in the store, held-back rows are written.
   void stop();
 
- public:
-  struct Impl;  // the wiring (daemon.cpp)
-
  private:
+  struct Impl;
   explicit Daemon(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };

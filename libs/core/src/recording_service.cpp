@@ -103,10 +103,14 @@ Result<Recording> RecordingService::load(Held& h, const RecordingId& id) {
 Result<Recording> RecordingService::dispatch(Held& h, const RecordingId& id, const Event& e) {
   auto current = load(h, id);
   if (!current) return current;
-  auto step = apply(*current, e, rules_, now());
-  if (!step) return std::unexpected(step.error());
-  const bool save = worth_saving(e, *step);
-  return commit(h, *current, std::move(*step), save);
+  return step(h, *current, e);
+}
+
+Result<Recording> RecordingService::step(Held& h, const Recording& current, const Event& e) {
+  auto next = apply(current, e, rules_, now());
+  if (!next) return std::unexpected(next.error());
+  const bool save = worth_saving(e, *next);
+  return commit(h, current, std::move(*next), save);
 }
 
 std::vector<NoticeBody> RecordingService::notices_of(const Recording& r, const std::vector<Effect>& effects) {
@@ -161,15 +165,7 @@ std::optional<std::vector<NoticeBody>> RecordingService::persist(Held& h, const 
   if (transition) pending.events.push_back(RecordingEvent{r.id, ports_.clock.wall_now(), std::move(*transition)});
   std::ranges::move(notices, std::back_inserter(pending.notices));
   auto saved = ports_.repository.save(r, pending.events, pending.notices);
-  if (saved) {
-    std::vector<NoticeBody> committed = std::move(pending.notices);
-    pending = Unsaved{};
-    if (was_unsaved) {
-      std::lock_guard lock(registry_mutex_);
-      if (auto it = slots_.find(r.id); it != slots_.end()) it->second.unsaved = false;
-    }
-    return committed;
-  }
+  if (saved) return saved_now(h, r.id, was_unsaved);
   if (!was_unsaved) {
     // The recording goes on in memory; its rows and notices are written with its next
     // change or by flush(). One alert per outage of a recording, not one per change: to
@@ -185,17 +181,41 @@ std::optional<std::vector<NoticeBody>> RecordingService::persist(Held& h, const 
   return std::nullopt;
 }
 
+std::vector<NoticeBody> RecordingService::saved_now(Held& h, const RecordingId& id, bool was_unsaved) {
+  Unsaved& pending = h.slot().unsaved;
+  std::vector<NoticeBody> committed = std::move(pending.notices);
+  pending = Unsaved{};
+  if (was_unsaved) {  // the common save touches no shared lock here
+    std::lock_guard lock(registry_mutex_);
+    if (auto it = slots_.find(id); it != slots_.end()) it->second.unsaved = false;
+  }
+  return committed;
+}
+
 void RecordingService::announce(const std::vector<NoticeBody>& notices) {
   for (const NoticeBody& n : notices) ports_.events.publish(n);
 }
 
-void RecordingService::raise(std::vector<NoticeBody> notices) {
-  if (notices.empty()) return;
+bool RecordingService::raise(std::vector<NoticeBody> notices) {
+  // The batch is taken out under the lock and written without it: this lock spans
+  // recordings (any of them may report), so it is never held across the store's I/O.
+  std::vector<NoticeBody> batch;
+  {
+    std::lock_guard lock(pending_mutex_);
+    batch = std::move(pending_);
+    pending_.clear();
+  }
+  std::ranges::move(notices, std::back_inserter(batch));
+  if (batch.empty()) return true;
+  if (ports_.outbox.append(batch)) {
+    announce(batch);
+    return true;
+  }
+  // Held back for flush(), ahead of anything raised meanwhile.
   std::lock_guard lock(pending_mutex_);
-  std::ranges::move(notices, std::back_inserter(pending_));
-  if (auto saved = ports_.outbox.append(pending_); !saved) return;  // flush() tries again
-  announce(pending_);
-  pending_.clear();
+  std::ranges::move(pending_, std::back_inserter(batch));
+  pending_ = std::move(batch);
+  return false;
 }
 
 void RecordingService::report(Severity severity, const std::string& message, std::optional<RecordingId> id) {
@@ -216,25 +236,11 @@ std::size_t RecordingService::flush() {
     Held h(*this, key);
     Unsaved& pending = h.slot().unsaved;
     if (!pending.snapshot) continue;
-    if (!ports_.repository.save(*pending.snapshot, pending.events, pending.notices)) {
-      ++left;
-      continue;
-    }
-    std::vector<NoticeBody> committed = std::move(pending.notices);
-    pending = Unsaved{};
-    {
-      std::lock_guard lock(registry_mutex_);
-      slots_[key].unsaved = false;
-    }
-    announce(committed);
+    if (ports_.repository.save(*pending.snapshot, pending.events, pending.notices)) announce(saved_now(h, key, true));
+    else ++left;
   }
+  if (raise({})) return left;
   std::lock_guard lock(pending_mutex_);
-  if (!pending_.empty()) {
-    if (ports_.outbox.append(pending_)) {
-      announce(pending_);
-      pending_.clear();
-    }
-  }
   return left + pending_.size();
 }
 
@@ -507,7 +513,7 @@ Result<ChunkAck> RecordingService::receive_chunk(const RecordingId& id, std::opt
   // The recording's own lock is held across the write: nothing else of this recording can
   // move in between, and other recordings write in parallel.
   if (auto stored = ports_.chunks.put(id, admission->index, bytes); !stored) return std::unexpected(stored.error());
-  auto after = dispatch(h, id, ev::ChunkStored{admission->index, bytes.size()});
+  auto after = step(h, *current, ev::ChunkStored{admission->index, bytes.size()});
   if (!after)
     return fail(after.error().code, fmt::format("chunk {} was written, but {}", admission->index, after.error().message));
   return ChunkAck{id, admission->index, bytes.size(), false};

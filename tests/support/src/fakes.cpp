@@ -10,11 +10,28 @@ FakeClock::FakeClock()
     : mono_(MonoTime{} + std::chrono::hours{1000}),
       wall_(WallTime{} + std::chrono::sys_days{std::chrono::year{2026} / 1 / 1}.time_since_epoch()) {}
 
+void FakeScheduler::arm(const RecordingId& id, DeadlineKind kind, MonoTime at) {
+  std::lock_guard lock(mutex_);
+  deadlines_[{id, kind}] = at;
+}
+
+void FakeScheduler::cancel(const RecordingId& id, DeadlineKind kind) {
+  std::lock_guard lock(mutex_);
+  deadlines_.erase({id, kind});
+}
+
+std::size_t FakeScheduler::size() const {
+  std::lock_guard lock(mutex_);
+  return deadlines_.size();
+}
+
 void FakeScheduler::cancel_all(const RecordingId& id) {
+  std::lock_guard lock(mutex_);
   std::erase_if(deadlines_, [&](const auto& entry) { return entry.first.first == id; });
 }
 
 std::optional<MonoTime> FakeScheduler::deadline(const RecordingId& id, DeadlineKind kind) const {
+  std::lock_guard lock(mutex_);
   auto it = deadlines_.find({id, kind});
   if (it == deadlines_.end()) return std::nullopt;
   return it->second;
@@ -24,10 +41,16 @@ std::size_t FakeScheduler::run_for(FakeClock& clock, RecordingService& service, 
   const MonoTime target = clock.monotonic_now() + d;
   std::size_t fired = 0;
   for (;;) {
-    auto next = std::ranges::min_element(deadlines_, {}, [](const auto& entry) { return entry.second; });
-    if (next == deadlines_.end() || next->second > target) break;
-    const auto [key, at] = *next;
-    deadlines_.erase(next);
+    std::pair<RecordingId, DeadlineKind> key;
+    MonoTime at;
+    {
+      std::lock_guard lock(mutex_);
+      auto next = std::ranges::min_element(deadlines_, {}, [](const auto& entry) { return entry.second; });
+      if (next == deadlines_.end() || next->second > target) break;
+      key = next->first;
+      at = next->second;
+      deadlines_.erase(next);
+    }
     if (at > clock.monotonic_now()) clock.set_mono(at);
     service.on_deadline(key.first, key.second);
     ++fired;
@@ -152,6 +175,7 @@ Result<std::vector<RecordingEvent>> FakeRepository::events(const RecordingId& id
 }
 
 Result<void> FakeChunkStore::put(const RecordingId& id, ChunkIndex index, std::span<const std::byte> bytes) {
+  std::lock_guard lock(mutex_);
   if (fail_with) return fail(*fail_with, *fail_with == Errc::storage_full ? "no space left on device" : "input/output error");
   if (chunks.contains({id, index})) return fail(Errc::internal, "chunk written twice");
   ++puts;
@@ -160,6 +184,7 @@ Result<void> FakeChunkStore::put(const RecordingId& id, ChunkIndex index, std::s
 }
 
 Result<ChunkLedger> FakeChunkStore::scan(const RecordingId& id) {
+  std::lock_guard lock(mutex_);
   if (fail_scan) return fail(Errc::io_error, "cannot read the index");
   ChunkLedger ledger;
   for (const auto& [key, data] : chunks) {
@@ -169,6 +194,7 @@ Result<ChunkLedger> FakeChunkStore::scan(const RecordingId& id) {
 }
 
 Result<void> FakeChunkStore::remove(const RecordingId& id) {
+  std::lock_guard lock(mutex_);
   std::erase_if(chunks, [&](const auto& entry) { return entry.first.first == id; });
   return ok();
 }
@@ -183,16 +209,37 @@ std::string FakeChunkStore::concatenated(const RecordingId& id) const {
   return out;
 }
 
+void FakeFinalizer::finalize(const Recording& r, Done done) {
+  std::lock_guard lock(mutex_);
+  jobs.push_back({r.id, false, std::move(done)});
+}
+
+void FakeFinalizer::process(const Recording& r, Done done) {
+  std::lock_guard lock(mutex_);
+  jobs.push_back({r.id, true, std::move(done)});
+}
+
+Result<void> FakeFinalizer::remove(const Recording& r) {
+  std::lock_guard lock(mutex_);
+  removed.push_back(r.id);
+  return ok();
+}
+
 bool FakeFinalizer::complete(const RecordingId& id, Result<FinalizeResult> result) {
-  auto it = std::ranges::find(jobs, id, &Job::id);
-  if (it == jobs.end()) return false;
-  Done done = std::move(it->done);
-  jobs.erase(it);
-  done(std::move(result));
+  Done done;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = std::ranges::find(jobs, id, &Job::id);
+    if (it == jobs.end()) return false;
+    done = std::move(it->done);
+    jobs.erase(it);
+  }
+  done(std::move(result));  // without the lock: it calls back into the service
   return true;
 }
 
 std::size_t FakeFinalizer::pending(const RecordingId& id, bool processing) const {
+  std::lock_guard lock(mutex_);
   return static_cast<std::size_t>(
       std::ranges::count_if(jobs, [&](const Job& j) { return j.id == id && j.processing == processing; }));
 }

@@ -114,6 +114,15 @@ Result<std::vector<core::Recording>> recordings(sqlite3* db, const sc::Query& q)
   return out;
 }
 
+Result<void> insert_notices(sqlite3* db, std::span<const core::NoticeBody> notices) {
+  for (const auto& n : notices) {
+    Statement insert(db, sc::insert_notice_sql(sc::Dialect::sqlite));
+    if (auto b = insert.bind(sc::to_row(n)); !b) return b;
+    if (auto s = insert.run(); !s) return s;
+  }
+  return core::ok();
+}
+
 Result<std::optional<core::Recording>> first(Result<std::vector<core::Recording>> all) {
   if (!all) return std::unexpected(all.error());
   if (all->empty()) return std::optional<core::Recording>{};
@@ -209,12 +218,7 @@ Result<void> SqliteRepository::save(const core::Recording& r, std::span<const co
       if (auto b = insert.bind(sc::to_row(e)); !b) return b;
       if (auto s = insert.run(); !s) return s;
     }
-    for (const auto& n : notices) {
-      Statement insert(db_, sc::insert_notice_sql(sc::Dialect::sqlite));
-      if (auto b = insert.bind(sc::to_row(n)); !b) return b;
-      if (auto s = insert.run(); !s) return s;
-    }
-    return core::ok();
+    return insert_notices(db_, notices);
   });
 }
 
@@ -226,14 +230,7 @@ Result<void> SqliteRepository::ping() {
 
 Result<void> SqliteRepository::append(std::span<const core::NoticeBody> notices) {
   std::lock_guard lock(mutex_);
-  return in_transaction([&]() -> Result<void> {
-    for (const auto& n : notices) {
-      Statement insert(db_, sc::insert_notice_sql(sc::Dialect::sqlite));
-      if (auto b = insert.bind(sc::to_row(n)); !b) return b;
-      if (auto s = insert.run(); !s) return s;
-    }
-    return core::ok();
-  });
+  return in_transaction([&] { return insert_notices(db_, notices); });
 }
 
 Result<void> SqliteRepository::add_subscriber(std::string_view subscriber) {

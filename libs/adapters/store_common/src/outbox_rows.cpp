@@ -57,23 +57,11 @@ Result<core::Recording> get_recording(const rapidjson::Value& obj) {
   return from_row(row);
 }
 
-std::optional<core::Notice> parse_notice(std::string_view type) {
-  for (int n = 0; n <= static_cast<int>(core::Notice::deleted); ++n) {
-    if (core::to_string(static_cast<core::Notice>(n)) == type) return static_cast<core::Notice>(n);
-  }
-  return std::nullopt;
-}
-
-std::optional<core::Severity> parse_severity(std::string_view s) {
-  for (auto v : {core::Severity::info, core::Severity::warning, core::Severity::critical}) {
-    if (core::to_string(v) == s) return v;
-  }
-  return std::nullopt;
-}
-
-std::optional<core::StorageLevel> parse_level(std::string_view s) {
-  for (auto v : {core::StorageLevel::normal, core::StorageLevel::warn, core::StorageLevel::block}) {
-    if (core::to_string(v) == s) return v;
+// The value of an enum whose to_string() is `text`, among the first..last values.
+template <typename E>
+std::optional<E> parse_enum(std::string_view text, E first, E last) {
+  for (auto n = static_cast<int>(first); n <= static_cast<int>(last); ++n) {
+    if (core::to_string(static_cast<E>(n)) == text) return static_cast<E>(n);
   }
   return std::nullopt;
 }
@@ -133,7 +121,7 @@ Result<core::OutboxEntry> outbox_from_row(const Row& row) {
   core::OutboxEntry entry;
   entry.seq = static_cast<std::uint64_t>(*seq);
   if (type->starts_with("recording.")) {
-    auto notice = parse_notice(*type);
+    auto notice = parse_enum(*type, core::Notice::started, core::Notice::deleted);
     if (!notice || !doc.HasMember("recording")) return wrong("unknown type or no recording");
     auto r = get_recording(doc["recording"]);
     if (!r) return wrong(r.error().message);
@@ -142,14 +130,15 @@ Result<core::OutboxEntry> outbox_from_row(const Row& row) {
     if (!doc.HasMember("level") || !doc["level"].IsString() || !doc.HasMember("used_percent") ||
         !doc["used_percent"].IsNumber())
       return wrong("no level or used_percent");
-    auto level = parse_level(doc["level"].GetString());
+    auto level = parse_enum(std::string_view(doc["level"].GetString()), core::StorageLevel::normal, core::StorageLevel::block);
     if (!level) return wrong("unknown level");
     entry.body = core::StorageNotice{*id, when, *level, doc["used_percent"].GetDouble()};
   } else if (type->starts_with("alert.")) {
     if (!doc.HasMember("severity") || !doc["severity"].IsString() || !doc.HasMember("message") ||
         !doc["message"].IsString())
       return wrong("no severity or message");
-    auto severity = parse_severity(doc["severity"].GetString());
+    auto severity =
+        parse_enum(std::string_view(doc["severity"].GetString()), core::Severity::info, core::Severity::critical);
     if (!severity) return wrong("unknown severity");
     entry.body = core::Alert{*id, when, *severity, doc["message"].GetString(),
                              recording ? std::optional<core::RecordingId>{*recording} : std::nullopt};

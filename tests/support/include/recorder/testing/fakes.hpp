@@ -46,13 +46,13 @@ class FakeClock final : public Clock {
 class FakeScheduler final : public Scheduler {
  public:
   // Port
-  void arm(const RecordingId& id, DeadlineKind kind, MonoTime at) override { deadlines_[{id, kind}] = at; }
-  void cancel(const RecordingId& id, DeadlineKind kind) override { deadlines_.erase({id, kind}); }
+  void arm(const RecordingId& id, DeadlineKind kind, MonoTime at) override;
+  void cancel(const RecordingId& id, DeadlineKind kind) override;
   void cancel_all(const RecordingId& id) override;
 
   std::optional<MonoTime> deadline(const RecordingId& id, DeadlineKind kind) const;
   bool armed(const RecordingId& id, DeadlineKind kind) const { return deadline(id, kind).has_value(); }
-  std::size_t size() const { return deadlines_.size(); }
+  std::size_t size() const;
 
   // Moves the clock forward by `d`, firing every deadline that falls due on the way, in
   // order, each at its own time. Returns how many fired.
@@ -60,6 +60,7 @@ class FakeScheduler final : public Scheduler {
 
  private:
   std::map<std::pair<RecordingId, DeadlineKind>, MonoTime> deadlines_;
+  mutable std::mutex mutex_;  // ports are called from any thread
 };
 
 // The recordings, their event log and the outbox in memory, like one SQL database.
@@ -110,6 +111,9 @@ class FakeChunkStore final : public ChunkStore {
   std::size_t puts = 0;
   std::map<std::pair<RecordingId, ChunkIndex>, std::vector<std::byte>> chunks;
   std::string concatenated(const RecordingId& id) const;
+
+ private:
+  std::mutex mutex_;
 };
 
 class FakeFinalizer final : public MediaFinalizer {
@@ -120,12 +124,9 @@ class FakeFinalizer final : public MediaFinalizer {
     Done done;
   };
   // Port
-  void finalize(const Recording& r, Done done) override { jobs.push_back({r.id, false, std::move(done)}); }
-  void process(const Recording& r, Done done) override { jobs.push_back({r.id, true, std::move(done)}); }
-  Result<void> remove(const Recording& r) override {
-    removed.push_back(r.id);
-    return ok();
-  }
+  void finalize(const Recording& r, Done done) override;
+  void process(const Recording& r, Done done) override;
+  Result<void> remove(const Recording& r) override;
 
   // Completes the oldest pending job for `id` with `result`; false when there is none.
   bool complete(const RecordingId& id, Result<FinalizeResult> result);
@@ -133,6 +134,9 @@ class FakeFinalizer final : public MediaFinalizer {
 
   std::vector<Job> jobs;
   std::vector<RecordingId> removed;
+
+ private:
+  mutable std::mutex mutex_;
 };
 
 class FakeCaptureDriver final : public CaptureDriver {

@@ -214,6 +214,8 @@ class RecordingService {
   void release(const std::string& key);
   Result<Recording> load(Held& h, const RecordingId& id);
   Result<Recording> dispatch(Held& h, const RecordingId& id, const Event& e);
+  // Applies `e` to `current` (the recording as loaded under `h`) and commits the step.
+  Result<Recording> step(Held& h, const Recording& current, const Event& e);
   Result<Recording> commit(Held& h, const Recording& before, Step step, bool save);
   void run_effects(Held& h, const Recording& r, const std::vector<Effect>& effects);
   void drain(Held& h, const RecordingId& id);
@@ -222,9 +224,12 @@ class RecordingService {
   // committed (to announce), or nothing when the save failed and all is held back.
   std::optional<std::vector<NoticeBody>> persist(Held& h, const Recording& r, std::optional<Transition> transition,
                                                  std::vector<NoticeBody> notices);
+  // After a successful save: clears what was held back and returns its notices to announce.
+  std::vector<NoticeBody> saved_now(Held& h, const RecordingId& id, bool was_unsaved);
   void announce(const std::vector<NoticeBody>& notices);
-  // Saves notices of no recording (storage, alerts); held back and retried by flush().
-  void raise(std::vector<NoticeBody> notices);
+  // Saves notices of no recording (storage, alerts) with any held back before; on failure
+  // holds them back for flush(). True when nothing is held back any more.
+  bool raise(std::vector<NoticeBody> notices);
   // A background path failed: to the log at once, and to the outbox as an alert.
   void report(Severity severity, const std::string& message, std::optional<RecordingId> id = std::nullopt);
   void post(const RecordingId& id, Event e);
@@ -257,7 +262,7 @@ class RecordingService {
   StorageLevel storage_level_ = StorageLevel::normal;
   bool storage_failing_ = false;
 
-  std::mutex pending_mutex_;  // notices of no recording that could not be saved yet
+  std::mutex pending_mutex_;  // notices of no recording that could not be saved yet; never held across I/O
   std::vector<NoticeBody> pending_;
 };
 

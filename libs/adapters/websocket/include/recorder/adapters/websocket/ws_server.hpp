@@ -21,7 +21,6 @@ namespace recorder::adapters::websocket {
 struct WsServerConfig {
   std::string host = "127.0.0.1";
   std::uint16_t port = 8080;  // 0: any free port (see WsServer::port())
-  std::filesystem::path data_dir;
   core::StreamLimits action_limits;  // /ws/{session_id}
   core::StreamLimits record_limits;  // /ws/record
   std::size_t workers = 32;                          // threads that store chunks (they block in fdatasync)
