@@ -110,7 +110,7 @@ struct Daemon::Impl {
         service(core::Ports{clock, scheduler, *store.repository, *store.outbox, chunks, converter, capture, agents, probe,
                             events, oplog, ids},
                 c.rules, c.storage),
-        dispatcher(*store.outbox, oplog) {}
+        dispatcher(*store.outbox, oplog, clock) {}
 
   void add_routes();
 

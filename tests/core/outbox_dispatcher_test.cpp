@@ -47,7 +47,7 @@ TEST_CASE("every notice is saved in the transaction of its change - with its id"
 
 TEST_CASE("the dispatcher hands each subscriber every notice in order and marks it per subscriber", "[outbox]") {
   Harness h;
-  OutboxDispatcher dispatcher(h.repository, h.oplog, 2);
+  OutboxDispatcher dispatcher(h.repository, h.oplog, h.clock, 2);
   FakeSubscriber log("log");
   FakeSubscriber hooks("webhooks");
   REQUIRE(dispatcher.add(log));
@@ -73,9 +73,30 @@ TEST_CASE("the dispatcher hands each subscriber every notice in order and marks 
   CHECK(h.repository.delivered.size() == 6);
 }
 
+TEST_CASE("a slow subscriber's progress is marked as it goes - not only at the end of a batch", "[outbox]") {
+  Harness h;
+  OutboxDispatcher dispatcher(h.repository, h.oplog, h.clock, 256, 100ms);
+  FakeSubscriber slow("slow");
+  REQUIRE(dispatcher.add(slow));
+  finished_stream(h, "a");
+  finished_stream(h, "b");  // six notices, seq 1..6
+  std::vector<std::size_t> marked_before;
+  slow.on_deliver = [&](const OutboxEntry&) {
+    marked_before.push_back(h.repository.delivered.size());
+    h.clock.advance(60ms);  // each notice takes 60 ms to hand over
+  };
+  const auto pass = dispatcher.run_once();
+  CHECK(pass.delivered == 6);
+  CHECK_FALSE(pass.more);
+  // Marked after the 2nd (120 ms), the 4th and the 6th: a crash at any point repeats at
+  // most two deliveries, not the batch.
+  CHECK(marked_before == std::vector<std::size_t>{0, 0, 2, 2, 4, 4});
+  CHECK(h.repository.delivered.size() == 6);
+}
+
 TEST_CASE("a subscriber added later is handed what is saved from then on - not the history", "[outbox]") {
   Harness h;
-  OutboxDispatcher dispatcher(h.repository, h.oplog);
+  OutboxDispatcher dispatcher(h.repository, h.oplog, h.clock);
   finished_stream(h, "old");
   FakeSubscriber late("late");
   REQUIRE(dispatcher.add(late));
@@ -89,7 +110,7 @@ TEST_CASE("notices not yet delivered before a crash are delivered after the rest
           "[outbox][recovery]") {
   Harness before;
   {
-    OutboxDispatcher dispatcher(before.repository, before.oplog);
+    OutboxDispatcher dispatcher(before.repository, before.oplog, before.clock);
     FakeSubscriber log("log");
     REQUIRE(dispatcher.add(log));
     finished_stream(before, "one");
@@ -98,7 +119,7 @@ TEST_CASE("notices not yet delivered before a crash are delivered after the rest
     finished_stream(before, "two");  // saved, then the process dies before dispatching
   }
   auto after = before.restarted(1s);
-  OutboxDispatcher dispatcher(after->repository, after->oplog);
+  OutboxDispatcher dispatcher(after->repository, after->oplog, after->clock);
   FakeSubscriber log("log");
   REQUIRE(dispatcher.add(log));  // known: keeps what it has not been handed
   dispatcher.run_once();
@@ -108,7 +129,7 @@ TEST_CASE("notices not yet delivered before a crash are delivered after the rest
 
 TEST_CASE("a store that cannot be read or marked leaves the notices to the next pass", "[outbox]") {
   Harness h;
-  OutboxDispatcher dispatcher(h.repository, h.oplog);
+  OutboxDispatcher dispatcher(h.repository, h.oplog, h.clock);
   FakeSubscriber log("log");
   REQUIRE(dispatcher.add(log));
   finished_stream(h, "abc");

@@ -4,8 +4,9 @@
 
 namespace recorder::core {
 
-OutboxDispatcher::OutboxDispatcher(OutboxStore& store, OperatorLog& log, std::size_t batch)
-    : store_(store), log_(log), batch_(batch == 0 ? 1 : batch) {}
+OutboxDispatcher::OutboxDispatcher(OutboxStore& store, OperatorLog& log, const Clock& clock, std::size_t batch,
+                                   Duration mark_every)
+    : store_(store), log_(log), clock_(clock), batch_(batch == 0 ? 1 : batch), mark_every_(mark_every) {}
 
 Result<void> OutboxDispatcher::add(NoticeSubscriber& subscriber) {
   if (auto added = store_.add_subscriber(subscriber.name()); !added) return added;
@@ -32,7 +33,22 @@ OutboxDispatcher::Pass OutboxDispatcher::run_once() {
       continue;
     }
     std::vector<std::uint64_t> taken;
+    MonoTime last_mark = clock_.monotonic_now();
+    // Marks what was taken since the last mark; false when the store would not.
+    const auto mark = [&] {
+      if (taken.empty()) return true;
+      if (auto marked = store_.mark_delivered(e.subscriber->name(), taken); !marked) {
+        // Delivered but not marked: offered again later (at least once).
+        failed(e, fmt::format("cannot mark {} notices delivered: {}", taken.size(), marked.error().message));
+        return false;
+      }
+      pass.delivered += taken.size();
+      taken.clear();
+      last_mark = clock_.monotonic_now();
+      return true;
+    };
     bool stopped = false;
+    bool unmarked = false;
     for (const OutboxEntry& entry : *pending) {
       if (auto delivered = e.subscriber->deliver(entry); !delivered) {
         // Nothing after it goes first: the subscriber sees the outbox in order.
@@ -42,15 +58,14 @@ OutboxDispatcher::Pass OutboxDispatcher::run_once() {
         break;
       }
       taken.push_back(entry.seq);
-    }
-    if (!taken.empty()) {
-      if (auto marked = store_.mark_delivered(e.subscriber->name(), taken); !marked) {
-        // Delivered but not marked: offered again later (at least once).
-        failed(e, fmt::format("cannot mark {} notices delivered: {}", taken.size(), marked.error().message));
-        pass.more = true;
-        continue;
+      if (clock_.monotonic_now() - last_mark >= mark_every_ && !mark()) {
+        unmarked = true;
+        break;
       }
-      pass.delivered += taken.size();
+    }
+    if (unmarked || !mark()) {
+      pass.more = true;
+      continue;
     }
     if (!stopped && !e.failing.empty()) {
       log_.write(Severity::info, fmt::format("outbox: subscriber {} takes notices again", e.subscriber->name()));

@@ -286,6 +286,7 @@ bool FakeOperatorLog::any_containing(std::string_view text) const {
 Result<void> FakeSubscriber::deliver(const OutboxEntry& entry) {
   if (failing) return fail(Errc::unavailable, "subscriber is failing");
   received.push_back(entry);
+  if (on_deliver) on_deliver(entry);
   return ok();
 }
 

@@ -220,6 +220,8 @@ class FakeSubscriber final : public NoticeSubscriber {
 
   bool failing = false;
   std::vector<OutboxEntry> received;
+  // Called as each notice is taken (to advance a clock, or look at the store meanwhile).
+  std::function<void(const OutboxEntry&)> on_deliver;
 
  private:
   std::string name_;

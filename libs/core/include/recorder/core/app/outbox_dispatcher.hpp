@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "recorder/core/ports/clock.hpp"
 #include "recorder/core/ports/notice_subscriber.hpp"
 #include "recorder/core/ports/operator_log.hpp"
 #include "recorder/core/ports/outbox.hpp"
@@ -17,9 +18,14 @@ namespace recorder::core {
 // subscriber that fails is offered the same notice again at the next run, and the others
 // go on meanwhile. The caller owns the thread: it calls run_once() when woken (a notice was
 // committed) and periodically (the store is the truth; a wake-up may be lost).
+//
+// Marks are written once per batch, and also whenever `mark_every` has passed since the
+// last one while a slow subscriber works through a batch: a crash repeats at most about
+// that much of one subscriber's deliveries, however slow it is.
 class OutboxDispatcher {
  public:
-  explicit OutboxDispatcher(OutboxStore& store, OperatorLog& log, std::size_t batch = 256);
+  OutboxDispatcher(OutboxStore& store, OperatorLog& log, const Clock& clock, std::size_t batch = 256,
+                   Duration mark_every = std::chrono::milliseconds(100));
 
   // Registers `subscriber` (it must outlive the dispatcher). Errc::unavailable when the
   // store cannot be reached: call again.
@@ -41,7 +47,9 @@ class OutboxDispatcher {
 
   OutboxStore& store_;
   OperatorLog& log_;
+  const Clock& clock_;
   std::size_t batch_;
+  Duration mark_every_;
   std::mutex mutex_;
   std::vector<Entry> subscribers_;
 };
