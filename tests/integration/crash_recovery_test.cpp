@@ -4,6 +4,11 @@
 // recorderd itself starts on the same data directory, recovers the recordings, finalizes
 // them after their grace, and each original file must be exactly the chunks sent, with
 // every acknowledged chunk in it.
+//
+// The same runs deliver the outbox to a slow durable subscriber that appends each notice id
+// to a synced file. At every kill, each notice marked delivered is in the file; after a
+// last run that only recovers and delivers, the file holds exactly the outbox's notices:
+// none lost, none invented.
 
 #include <catch2/catch.hpp>
 
@@ -13,11 +18,14 @@
 #include <fstream>
 #include <iterator>
 #include <random>
+#include <set>
+#include <string>
 
 #include "recorder/adapters/sqlite/sqlite_repository.hpp"
 #include "recorder/testing/chunk_content.hpp"
 #include "recorder/testing/process.hpp"
 #include "recorder/testing/temp_dir.hpp"
+#include "sqlite_peek.hpp"
 
 using namespace recorder;
 using namespace std::chrono_literals;
@@ -31,17 +39,46 @@ TEST_CASE("streams killed at many points are recovered - resumed and finalized w
   std::uniform_int_distribution<std::size_t> acks(1, 40);
   std::uniform_int_distribution<int> micros(0, 3000);
   int rounds_with_acks = 0;
+  const auto db = dir.path() / "recorderd.db";
+  const auto notices = dir.path() / "notices.txt";
+  const auto noted = [&] {
+    std::ifstream in(notices);
+    std::set<std::string> ids;
+    for (std::string line; std::getline(in, line);) ids.insert(line);
+    return ids;
+  };
+  std::size_t waiting_at_kills = 0;
   for (int round = 0; round < 12; ++round) {
     INFO("round " << round);
     // Killed after a number of acknowledged chunks and a little more: mid-write, whatever the load.
-    auto run = testing::run_and_kill_after_acks({STREAM_WRITER, dir.path().string(), std::to_string(recordings)},
-                                                acks(rng), std::chrono::microseconds(micros(rng)));
+    auto run = testing::run_and_kill_after_acks(
+        {STREAM_WRITER, dir.path().string(), std::to_string(recordings), notices.string()}, acks(rng),
+        std::chrono::microseconds(micros(rng)));
     REQUIRE(WIFSIGNALED(run.status));
     REQUIRE(WTERMSIG(run.status) == SIGKILL);
     if (!run.acked.empty()) ++rounds_with_acks;
     acked.insert(run.acked.begin(), run.acked.end());
+    // Marked delivered only once the subscriber had it.
+    const auto in_file = noted();
+    for (const auto& id : testing::sql_strings(db, testing::delivered_to("file"))) CHECK(in_file.contains(id));
+    waiting_at_kills += testing::sql_strings(db, testing::undelivered_to("file")).size();
   }
   CHECK(rounds_with_acks == 12);
+
+  // A run after the last kill delivers what was waiting, and the file is then the outbox.
+  INFO(waiting_at_kills << " notices were waiting for the subscriber at the kills");
+  CHECK(waiting_at_kills > 0);
+  const auto drain_log = dir.path() / "drain.log";
+  const pid_t drain = testing::spawn({STREAM_WRITER, dir.path().string(), "0", notices.string()}, drain_log);
+  const auto drained = testing::wait_exit(drain, 30s);
+  REQUIRE(drained);
+  CHECK(WIFEXITED(*drained));
+  CHECK(WEXITSTATUS(*drained) == 0);
+  CHECK(testing::count_in_file(drain_log, "drained") == 1);
+  const auto saved = testing::sql_strings(db, "SELECT id FROM outbox");
+  CHECK(saved.size() >= 12 * recordings);  // each run saves at least a resume per stream
+  CHECK(noted() == saved);
+  CHECK(testing::sql_strings(db, testing::undelivered_to("file")).empty());
 
   const auto log = dir.path() / "recorderd.log";
   const pid_t daemon = testing::spawn({RECORDERD, "--data-dir", dir.path().string(), "--listen", "127.0.0.1:0", "--set",

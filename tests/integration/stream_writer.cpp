@@ -2,12 +2,20 @@
 // DATA_DIR), as recorderd wires them. It recovers what the store holds, resumes streams
 // s0..sN-1 where their durable chunks end, and streams chunks into them until it is
 // killed, printing "ack <id> <index>" after each chunk the service acknowledged.
+//
+// With NOTICES_FILE it also runs the outbox dispatcher with one durable subscriber, "file",
+// which appends each notice id it is handed to that file and syncs it (slowly, as a remote
+// endpoint would take them), so that kills land while notices are waiting. With RECORDINGS
+// 0 it recovers, delivers every undelivered notice, prints "drained" and exits.
 
+#include <fcntl.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -21,7 +29,9 @@
 #include "recorder/adapters/system/statvfs_storage_probe.hpp"
 #include "recorder/adapters/system/system_clock.hpp"
 #include "recorder/adapters/system/thread_scheduler.hpp"
+#include "recorder/core/app/outbox_dispatcher.hpp"
 #include "recorder/core/app/recording_service.hpp"
+#include "recorder/core/ports/notice_subscriber.hpp"
 #include "recorder/testing/chunk_content.hpp"
 #include "recorder/testing/fakes.hpp"
 
@@ -32,8 +42,26 @@ using namespace recorder;
   std::_Exit(3);
 }
 
+class FileSubscriber final : public core::NoticeSubscriber {
+ public:
+  explicit FileSubscriber(const char* path) : fd_(::open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644)) {
+    if (fd_ < 0) die(std::string("cannot open ") + path);
+  }
+  std::string_view name() const override { return "file"; }
+  core::Result<void> deliver(const core::OutboxEntry& entry) override {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    const std::string line = core::notice_id(entry.body) + "\n";
+    if (::write(fd_, line.data(), line.size()) != static_cast<ssize_t>(line.size()) || ::fdatasync(fd_) != 0)
+      return core::fail(core::Errc::io_error, "cannot append to the notices file");
+    return core::ok();
+  }
+
+ private:
+  int fd_;
+};
+
 int main(int argc, char** argv) {
-  if (argc != 3) die("usage: stream_writer DATA_DIR RECORDINGS");
+  if (argc != 3 && argc != 4) die("usage: stream_writer DATA_DIR RECORDINGS [NOTICES_FILE]");
   const std::filesystem::path dir = argv[1];
   const int recordings = std::atoi(argv[2]);
   adapters::system::set_log_level("error");
@@ -54,7 +82,29 @@ int main(int argc, char** argv) {
       core::Ports{clock, scheduler, **repo, **repo, chunks, finalizer, capture, agents, probe, events, oplog, ids}, {}, {});
   scheduler.set_handler([&](const core::RecordingId& id, core::DeadlineKind k) { service.on_deadline(id, k); });
   scheduler.start();
+  std::optional<FileSubscriber> file;
+  core::OutboxDispatcher dispatcher(**repo, oplog, clock);
+  if (argc == 4) {
+    file.emplace(argv[3]);
+    if (!dispatcher.add(*file)) die("cannot register the file subscriber");
+  }
   if (auto r = service.recover(); !r || !r->failed.empty()) die("recovery failed");
+  if (file && recordings == 0) {
+    for (;;) {
+      const auto pass = dispatcher.run_once();
+      if (pass.delivered == 0 && !pass.more) break;
+    }
+    std::puts("drained");
+    std::fflush(stdout);
+    std::_Exit(0);
+  }
+  if (file) {
+    std::thread([&] {
+      for (;;) {
+        if (!dispatcher.run_once().more) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      }
+    }).detach();
+  }
 
   std::mutex out;
   std::vector<std::thread> threads;
