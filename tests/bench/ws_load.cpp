@@ -4,9 +4,13 @@
 // append+fdatasync baseline of the same bytes in the same run.
 //
 //   ws_load RECORDERD [--streams 200] [--seconds 5] [--rate-streams 1000] [--idle 5000]
+//                     [--churn 20] [--runs 3]
 //
 // Scenarios: (1) N streams send 64 KiB binary chunks as fast as acks allow (4 in flight
-// each); (2) M streams send one 64 KiB chunk a second; (3) K idle connections.
+// each); (2) M streams send one 64 KiB chunk a second; (3) K idle connections; (4) as (2)
+// while C new recordings a second start, take one chunk and stop (each on its own
+// connection, as browser tabs do). (2) and (4) alternate --runs times on fresh servers, so
+// that the cost of the starts is a difference within one run of the program.
 
 #include <signal.h>
 #include <sys/resource.h>
@@ -43,6 +47,13 @@ struct Stream {
   bool open = false;
   std::deque<Clock::time_point> inflight;
   std::uint64_t acked = 0;
+};
+
+// A short recording of scenario 4: start, one chunk, stop, recordingReady.
+struct Churn {
+  websocketpp::connection_hdl hdl;
+  std::string id;
+  Clock::time_point sent;
 };
 
 struct Server {
@@ -116,15 +127,20 @@ double percentile(std::vector<double>& v, double p) {
 
 // Drives `count` streams against the server for `seconds`. `interval` zero: as fast as acks
 // allow with `window` chunks in flight; else one chunk per stream per interval.
+// `churn_per_s` short recordings a second start and stop meanwhile (scenario 4).
 struct LoadFigures {
   double seconds = 0;
   std::uint64_t chunks = 0;
   std::vector<double> latency_ms;
   int connected = 0;
+  std::uint64_t churned = 0;           // short recordings that reached recordingReady
+  std::uint64_t churn_errors = 0;      // error or chunkError answers to them
+  std::vector<double> churn_start_ms;  // start -> started
+  std::vector<double> churn_stop_ms;   // stop -> recordingReady
 };
 
 LoadFigures drive(int port, int count, double seconds, std::chrono::milliseconds interval, std::size_t window,
-                  const std::string& prefix) {
+                  const std::string& prefix, int churn_per_s = 0) {
   Client client;
   client.clear_access_channels(websocketpp::log::alevel::all);
   client.clear_error_channels(websocketpp::log::elevel::all);
@@ -139,13 +155,45 @@ LoadFigures drive(int port, int count, double seconds, std::chrono::milliseconds
     client.send(s.hdl, payload, websocketpp::frame::opcode::binary, ec);
   };
   std::map<websocketpp::connection_hdl, std::size_t, std::owner_less<websocketpp::connection_hdl>> index;
+  std::map<websocketpp::connection_hdl, Churn, std::owner_less<websocketpp::connection_hdl>> churns;
   client.set_open_handler([&](websocketpp::connection_hdl h) {
+    if (auto c = churns.find(h); c != churns.end()) {
+      websocketpp::lib::error_code ec;
+      c->second.sent = Clock::now();
+      client.send(h, R"({"event":"start","data":{"recordId":")" + c->second.id + R"("}})",
+                  websocketpp::frame::opcode::text, ec);
+      return;
+    }
     Stream& s = streams[index[h]];
     s.open = true;
     websocketpp::lib::error_code ec;
     client.send(h, R"({"event":"start","data":{"recordId":")" + s.id + R"("}})", websocketpp::frame::opcode::text, ec);
   });
+  const auto ms_since = [](Clock::time_point t) {
+    return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
+  };
+  // One short recording's next step, on its own connection.
+  const auto churn_message = [&](Churn& c, const std::string& text) {
+    websocketpp::lib::error_code ec;
+    if (text.find("\"started\"") != std::string::npos) {
+      if (running) f.churn_start_ms.push_back(ms_since(c.sent));
+      client.send(c.hdl, payload, websocketpp::frame::opcode::binary, ec);
+    } else if (text.find("chunkAck") != std::string::npos) {
+      c.sent = Clock::now();
+      client.send(c.hdl, R"({"event":"stop","data":{"recordId":")" + c.id + R"("}})",
+                  websocketpp::frame::opcode::text, ec);
+    } else if (text.find("recordingReady") != std::string::npos) {
+      if (running) {
+        f.churn_stop_ms.push_back(ms_since(c.sent));
+        ++f.churned;
+      }
+      client.close(c.hdl, websocketpp::close::status::normal, "done", ec);
+    } else if (text.find("rror") != std::string::npos) {
+      ++f.churn_errors;
+    }
+  };
   client.set_message_handler([&](websocketpp::connection_hdl h, Client::message_ptr m) {
+    if (auto c = churns.find(h); c != churns.end()) return churn_message(c->second, m->get_payload());
     Stream& s = streams[index[h]];
     const std::string& text = m->get_payload();
     if (text.find("chunkAck") != std::string::npos && !s.inflight.empty()) {
@@ -185,7 +233,7 @@ LoadFigures drive(int port, int count, double seconds, std::chrono::milliseconds
   if (interval.count() > 0) {
     // Spread the streams evenly over each interval.
     const auto step = interval / std::max(count, 1);
-    tick = [&] {
+    tick = [&, step] {  // step by value: it ends with this block
       if (!running) return;
       Stream& s = streams[next++ % streams.size()];
       if (s.started) send_one(s);
@@ -196,6 +244,27 @@ LoadFigures drive(int port, int count, double seconds, std::chrono::milliseconds
     };
     asio::post(client.get_io_service(), tick);
   }
+  asio::steady_timer churn_timer(client.get_io_service());
+  std::function<void()> churn_tick;
+  std::uint64_t churn_next = 0;
+  if (churn_per_s > 0) {
+    const auto every = std::chrono::microseconds(1'000'000 / churn_per_s);
+    churn_tick = [&, every] {
+      if (!running) return;
+      websocketpp::lib::error_code ec;
+      auto con = client.get_connection(fmt::format("ws://127.0.0.1:{}/ws/record", port), ec);
+      if (!ec) {
+        const auto id = fmt::format("{}-churn-{}", prefix, churn_next++);
+        churns[con->get_handle()] = Churn{con->get_handle(), id, Clock::now()};
+        client.connect(con);
+      }
+      churn_timer.expires_after(every);
+      churn_timer.async_wait([&](const asio::error_code& e) {
+        if (!e) churn_tick();
+      });
+    };
+    asio::post(client.get_io_service(), churn_tick);
+  }
   asio::post(client.get_io_service(), [&] { f.chunks = 0; f.latency_ms.clear(); });
   const auto start = Clock::now();
   std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
@@ -204,6 +273,7 @@ LoadFigures drive(int port, int count, double seconds, std::chrono::milliseconds
     running = false;
     f.seconds = std::chrono::duration<double>(Clock::now() - start).count();
     ticker.cancel();
+    churn_timer.cancel();
     stopped.set_value();
   });
   stopped.get_future().wait();
@@ -226,7 +296,8 @@ LoadFigures drive(int port, int count, double seconds, std::chrono::milliseconds
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    fmt::print(stderr, "usage: ws_load RECORDERD [--streams N] [--seconds S] [--rate-streams M] [--idle K]\n");
+    fmt::print(stderr, "usage: ws_load RECORDERD [--streams N] [--seconds S] [--rate-streams M] [--idle K] "
+                       "[--churn C] [--runs R]\n");
     return 2;
   }
   const std::string binary = argv[1];
@@ -234,12 +305,16 @@ int main(int argc, char** argv) {
   double seconds = 5;
   int rate_streams = 1000;
   int idle = 5000;
+  int churn = 20;
+  int runs = 3;
   for (int i = 2; i + 1 < argc; i += 2) {
     const std::string a = argv[i];
     if (a == "--streams") streams = std::stoi(argv[i + 1]);
     else if (a == "--seconds") seconds = std::stod(argv[i + 1]);
     else if (a == "--rate-streams") rate_streams = std::stoi(argv[i + 1]);
     else if (a == "--idle") idle = std::stoi(argv[i + 1]);
+    else if (a == "--churn") churn = std::stoi(argv[i + 1]);
+    else if (a == "--runs") runs = std::stoi(argv[i + 1]);
   }
   rlimit nofile{};
   ::getrlimit(RLIMIT_NOFILE, &nofile);
@@ -265,16 +340,42 @@ int main(int argc, char** argv) {
     ::kill(s.pid, SIGTERM);
     recorder::testing::wait_exit(s.pid, std::chrono::seconds(30));
   }
-  {
-    Server s = start_server(binary, dir / "run2");
-    auto f = drive(s.port, rate_streams, seconds, std::chrono::milliseconds(1000), 1, "paced");
-    const auto st = proc_stats(s.pid);
-    fmt::print("2) {} streams x one chunk a second: {} chunks in {:.1f} s, ack p50 {:.1f} ms p99 {:.1f} ms; "
-               "server RSS {} MiB\n",
-               rate_streams, f.chunks, f.seconds, percentile(f.latency_ms, 0.5), percentile(f.latency_ms, 0.99),
-               st.rss_kib / 1024);
-    ::kill(s.pid, SIGTERM);
-    recorder::testing::wait_exit(s.pid, std::chrono::seconds(30));
+  for (int run = 1; run <= runs; ++run) {
+    // The disk alone, with and without the file-system work of the starts: what the
+    // server's difference is to be compared with.
+    auto disk = recorder::bench::paced_disk_latencies_ms(dir / "disk", rate_streams, kChunk, seconds, 0);
+    auto disk_churn = recorder::bench::paced_disk_latencies_ms(dir / "disk", rate_streams, kChunk, seconds, churn);
+    fmt::print("   run {}: the disk alone, {} appends of 64 KiB + fdatasync a second: p50 {:.2f} ms p99 {:.2f} ms; "
+               "with {} recordings' files a second: p50 {:.2f} ms p99 {:.2f} ms ({:+.2f} ms p99)\n",
+               run, rate_streams, percentile(disk, 0.5), percentile(disk, 0.99), churn,
+               percentile(disk_churn, 0.5), percentile(disk_churn, 0.99),
+               percentile(disk_churn, 0.99) - percentile(disk, 0.99));
+    double p99_without = 0;
+    for (const int with_churn : {0, churn}) {
+      Server s = start_server(binary, dir / "run2");
+      auto f = drive(s.port, rate_streams, seconds, std::chrono::milliseconds(1000), 1, "paced", with_churn);
+      const auto st = proc_stats(s.pid);
+      const double p99 = percentile(f.latency_ms, 0.99);
+      if (with_churn == 0) {
+        p99_without = p99;
+        fmt::print("2) run {}: {} streams x one chunk a second: {} chunks in {:.1f} s, ack p50 {:.2f} ms p99 {:.2f} ms "
+                   "max {:.2f} ms; server RSS {} MiB\n",
+                   run, rate_streams, f.chunks, f.seconds, percentile(f.latency_ms, 0.5), p99,
+                   percentile(f.latency_ms, 1.0), st.rss_kib / 1024);
+      } else {
+        fmt::print("4) run {}: the same while {} recordings a second start and stop: {} chunks in {:.1f} s, ack p50 "
+                   "{:.2f} ms p99 {:.2f} ms max {:.2f} ms ({:+.2f} ms p99 against 2); {} short recordings "
+                   "({:.1f}/s, {} errors), start p50 {:.1f} ms p99 {:.1f} ms, stop to ready p50 {:.1f} ms p99 "
+                   "{:.1f} ms; server RSS {} MiB\n",
+                   run, with_churn, f.chunks, f.seconds, percentile(f.latency_ms, 0.5), p99,
+                   percentile(f.latency_ms, 1.0), p99 - p99_without, f.churned,
+                   static_cast<double>(f.churned) / f.seconds, f.churn_errors, percentile(f.churn_start_ms, 0.5),
+                   percentile(f.churn_start_ms, 0.99), percentile(f.churn_stop_ms, 0.5),
+                   percentile(f.churn_stop_ms, 0.99), st.rss_kib / 1024);
+      }
+      ::kill(s.pid, SIGTERM);
+      recorder::testing::wait_exit(s.pid, std::chrono::seconds(30));
+    }
   }
   {
     Server s = start_server(binary, dir / "run3");
