@@ -346,3 +346,25 @@ TEST_CASE("deleting needs a finished recording and removes its media", "[stream]
   CHECK(h.chunks.chunks.empty());
   CHECK(h.finalizer.removed == std::vector<RecordingId>{id});
 }
+
+TEST_CASE("a client's recording id is 1 to 200 bytes without control characters - else nothing is stored",
+          "[stream][abuse]") {
+  Harness h;
+  const auto refused = [&](const std::string& id, const std::string& words) {
+    INFO(id.size() << " bytes");
+    auto started = h.service.start_stream(StreamStart{id, "", "video/webm", "", {}});
+    REQUIRE_FALSE(started);
+    CHECK(started.error().code == Errc::invalid_argument);
+    CHECK_THAT(started.error().message, Catch::Contains(words));
+  };
+  refused(std::string(201, 'a'), "at most 200 bytes; this one has 201");
+  refused(std::string(1 << 20, 'a'), "this one has 1048576");
+  refused(std::string("rec\n1"), "byte 3 is 0x0a");
+  refused(std::string("rec\0x", 5), "byte 3 is 0x00");
+  const auto session = h.service.start_stream(StreamStart{std::string(201, 's'), "", "audio/webm", "", {},
+                                                          StreamIds::session});
+  CHECK_FALSE(session);
+  CHECK(h.repository.rows.empty());
+  CHECK(h.service.start_stream(StreamStart{std::string(200, 'a'), "", "video/webm", "", {}}));
+  CHECK(h.service.start_stream(StreamStart{"ünïcode-id ✓", "", "video/webm", "", {}}));
+}

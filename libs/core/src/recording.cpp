@@ -4,6 +4,8 @@
 #include <array>
 #include <utility>
 
+#include <fmt/format.h>
+
 #include "recorder/core/domain/error.hpp"
 
 namespace recorder::core {
@@ -106,6 +108,22 @@ std::string agent_key(const Metadata& m) { return m.organizer + ":" + m.subject 
 
 std::size_t segment_count(const Recording& r) {
   return static_cast<std::size_t>(std::ranges::count(r.files, FileRole::segment, &MediaFile::role));
+}
+
+Result<void> check_recording_id(std::string_view id) {
+  if (id.empty()) return fail(Errc::invalid_argument, "a recording id must not be empty");
+  if (id.size() > kMaxRecordingIdBytes)
+    return fail(Errc::invalid_argument, fmt::format("a recording id is at most {} bytes; this one has {}",
+                                                    kMaxRecordingIdBytes, id.size()));
+  const auto control = std::ranges::find_if(id, [](char c) {
+    const auto b = static_cast<unsigned char>(c);
+    return b < 0x20 || b == 0x7f;
+  });
+  if (control != id.end())
+    return fail(Errc::invalid_argument,
+                fmt::format("a recording id must not contain control characters (byte {} is 0x{:02x})",
+                            control - id.begin(), static_cast<unsigned char>(*control)));
+  return ok();
 }
 
 std::string file_safe_id(const RecordingId& id) {

@@ -427,6 +427,9 @@ Result<Recording> RecordingService::create(Held& h, NewRecording spec, bool star
 }
 
 Result<StreamStarted> RecordingService::start_stream(const StreamStart& cmd) {
+  if (!cmd.id.empty()) {
+    if (auto valid = check_recording_id(cmd.id); !valid) return std::unexpected(valid.error());
+  }
   if (cmd.ids == StreamIds::session && !cmd.id.empty()) {
     // Seed 002: a session records again after a stop; its later recordings get -2, -3, ...
     for (int n = 1; n <= 1000; ++n) {

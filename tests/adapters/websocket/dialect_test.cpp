@@ -85,3 +85,75 @@ TEST_CASE("a reserved path answers every message with its dialect's error and re
   CHECK(std::string(d["data"]["message"].GetString()) == "not served yet");
   CHECK(h.repository.rows.empty());
 }
+
+TEST_CASE("every dialect refuses arrays nested 200000 deep with its error and stays usable", "[dialect][abuse]") {
+  // About 400 KB of brackets: a recursive parser overflows the stack on it (issue 9).
+  const std::string deep = std::string(200000, '[') + std::string(200000, ']');
+  const std::string deep_in_data = R"({"event":"start","data":)" + std::string(200000, '{') + "}";
+  Harness h;
+  Wire wire;
+
+  auto chunk = make_chunk_session(DialectContext{h.service, wire, wire, {}});
+  for (const auto& text : {deep, deep_in_data}) {
+    chunk->on_text(std::string(text));
+    const std::string message = wire.last()["data"]["message"].GetString();
+    CHECK_THAT(message, Catch::StartsWith("malformed JSON: arrays and objects nested deeper than 32 levels"));
+  }
+  chunk->on_text(R"({"event":"start","data":{"recordId":"abc"}})");
+  CHECK(std::string(wire.last()["event"].GetString()) == "started");
+
+  auto action = make_action_session(DialectContext{h.service, wire, wire, {}}, "sess");
+  action->on_text(std::string(deep));
+  CHECK_THAT(std::string(wire.last()["message"].GetString()), Catch::StartsWith("Invalid JSON: arrays and objects"));
+  action->on_text(R"({"action":"start","format":"wav"})");
+  CHECK(std::string(wire.last()["type"].GetString()) == "recording_started");
+
+  auto rpc = make_rpc_session(RpcContext{h.service, wire, wire, {}});
+  rpc->on_text(std::string(deep));
+  CHECK(wire.last()["error"]["code"].GetInt() == -32700);
+  CHECK_THAT(std::string(wire.last()["error"]["message"].GetString()),
+             Catch::Contains("nested deeper than 32 levels"));
+  rpc->on_text(R"({"jsonrpc":"2.0","method":"ping","id":1})");
+  CHECK(std::string(wire.last()["result"].GetString()) == "pong");
+}
+
+TEST_CASE("nesting is counted outside strings only - brackets inside a string are data", "[dialect]") {
+  Harness h;
+  Wire wire;
+  auto chunk = make_chunk_session(DialectContext{h.service, wire, wire, {}});
+  // A record id made of brackets and escaped quotes is a string, not nesting.
+  const std::string id = std::string(100, '[') + R"(\"{{{)";
+  chunk->on_text(R"({"event":"start","data":{"recordId":")" + id + R"("}})");
+  CHECK(std::string(wire.last()["event"].GetString()) == "started");
+}
+
+TEST_CASE("a key that appears twice is refused - which value counts would be a guess", "[dialect][abuse]") {
+  Harness h;
+  Wire wire;
+  auto chunk = make_chunk_session(DialectContext{h.service, wire, wire, {}});
+  chunk->on_text(R"({"event":"start","event":"stop","data":{"recordId":"abc"}})");
+  CHECK(std::string(wire.last()["data"]["message"].GetString()) ==
+        R"(malformed JSON: the key "event" appears twice in one object)");
+  chunk->on_text(R"({"event":"start","data":{"recordId":"abc","x":[{"k":1,"k":2}]}})");
+  CHECK_THAT(std::string(wire.last()["data"]["message"].GetString()), Catch::Contains(R"(the key "k" appears twice)"));
+  CHECK(h.repository.rows.empty());
+}
+
+TEST_CASE("JSON-RPC: a batch holds at most 100 requests", "[dialect][rpc][abuse]") {
+  Harness h;
+  Wire wire;
+  auto rpc = make_rpc_session(RpcContext{h.service, wire, wire, {}});
+  const auto batch = [](int n) {
+    std::string out = "[";
+    for (int i = 0; i < n; ++i)
+      out += std::string(i ? "," : "") + R"({"jsonrpc":"2.0","method":"ping","id":)" + std::to_string(i) + "}";
+    return out + "]";
+  };
+  rpc->on_text(batch(101));
+  CHECK(wire.last()["error"]["code"].GetInt() == -32600);
+  CHECK(std::string(wire.last()["error"]["message"].GetString()) ==
+        "Invalid Request: a batch holds at most 100 requests; this one has 101");
+  rpc->on_text(batch(100));
+  CHECK(wire.last().IsArray());
+  CHECK(wire.last().Size() == 100);
+}

@@ -115,7 +115,7 @@ Result<core::OutboxEntry> outbox_from_row(const Row& row) {
     return core::fail(Errc::internal, fmt::format("outbox notice {} ({}) is stored wrongly: {}", *id, *type, why));
   };
   rapidjson::Document doc;
-  doc.Parse(payload->c_str(), payload->size());
+  doc.Parse<rapidjson::kParseIterativeFlag>(payload->c_str(), payload->size());
   if (doc.HasParseError() || !doc.IsObject()) return wrong("its payload is not a JSON object");
   const core::WallTime when = from_micros(*at);
   core::OutboxEntry entry;

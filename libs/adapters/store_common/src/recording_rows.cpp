@@ -356,7 +356,7 @@ bool decode_indices(std::string_view text, std::vector<core::ChunkIndex>& out) {
 
 bool decode_files(const std::string& text, std::vector<core::MediaFile>& out) {
   rapidjson::Document doc;
-  doc.Parse(text.c_str(), text.size());
+  doc.Parse<rapidjson::kParseIterativeFlag>(text.c_str(), text.size());
   if (doc.HasParseError() || !doc.IsArray()) return false;
   for (const auto& f : doc.GetArray()) {
     if (!f.IsObject() || !f.HasMember("path") || !f["path"].IsString() || !f.HasMember("role") ||

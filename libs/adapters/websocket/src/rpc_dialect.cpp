@@ -44,6 +44,10 @@ std::string iso_time(core::WallTime t) {
   return buf;
 }
 
+// The most requests one batch may carry (docs/protocol.md, "Limits"): a batch is answered
+// as one message, so without a bound one frame could ask for thousands of starts.
+constexpr rapidjson::SizeType kMaxBatch = 100;
+
 class RpcSession final : public DialectSession {
  public:
   explicit RpcSession(RpcContext ctx) : ctx_(std::move(ctx)) {}
@@ -53,6 +57,11 @@ class RpcSession final : public DialectSession {
     if (auto err = json::parse(doc, text)) return send_single(nullptr, RpcError{-32700, "Parse error: " + *err, {}});
     if (doc.IsArray()) {
       if (doc.Empty()) return send_single(nullptr, RpcError{-32600, "Invalid Request: empty batch", {}});
+      if (doc.Size() > kMaxBatch)
+        return send_single(nullptr, RpcError{-32600, fmt::format("Invalid Request: a batch holds at most {} requests; "
+                                                                 "this one has {}",
+                                                                 kMaxBatch, doc.Size()),
+                                             {}});
       rapidjson::StringBuffer buffer;
       json::Writer w(buffer);
       w.StartArray();

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "recorder/core/domain/chunk_ledger.hpp"
+#include "recorder/core/domain/error.hpp"
 #include "recorder/core/domain/types.hpp"
 
 namespace recorder::core {
@@ -79,6 +80,12 @@ std::string agent_key(const Metadata& m);
 // when it is made of [A-Za-z0-9._-] and does not start with '.', else '%' and its bytes in
 // hex (cut at 120 bytes, with a checksum of the rest).
 std::string file_safe_id(const RecordingId& id);
+
+// The longest recording id a client may choose (UUIDs and seed 001's ids are far shorter).
+inline constexpr std::size_t kMaxRecordingIdBytes = 200;
+// A client's recording id: 1 to kMaxRecordingIdBytes bytes, no control characters.
+// Errc::invalid_argument naming what is wrong.
+Result<void> check_recording_id(std::string_view id);
 
 enum class FileRole { original, converted, segment };
 std::string_view to_string(FileRole v);
