@@ -65,19 +65,9 @@ std::string chunk_message(const std::string& id, std::uint64_t i) {
 
 // Starts recorderd and returns its pid and the port it logged.
 std::pair<pid_t, int> start_daemon(const std::filesystem::path& data, const std::filesystem::path& log) {
-  const pid_t pid = testing::spawn({RECORDERD, "--data-dir", data.string(), "--listen", "127.0.0.1:0", "--set",
-                                    "limits.grace_seconds=60"},
-                                   log);
-  REQUIRE(testing::wait_for_text(log, "msg=\"recorderd started\"", testing::count_in_file(log, "recorderd started") + 1,
-                                 20s));
-  std::ifstream in(log);
-  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  const std::regex listen(R"(listen=127\.0\.0\.1:(\d+))");
-  std::string last;
-  for (auto it = std::sregex_iterator(text.begin(), text.end(), listen); it != std::sregex_iterator(); ++it)
-    last = (*it)[1];
-  REQUIRE_FALSE(last.empty());
-  return {pid, std::stoi(last)};
+  auto started = testing::start_recorderd(RECORDERD, data, log, {"--set", "limits.grace_seconds=60"});
+  REQUIRE(started);
+  return {started->pid, started->port};
 }
 
 rapidjson::Document parse(const std::string& s) {

@@ -9,8 +9,9 @@
 
 #include <fstream>
 #include <functional>
-#include <optional>
 #include <iterator>
+#include <optional>
+#include <regex>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -144,6 +145,37 @@ std::optional<int> wait_exit(pid_t pid, std::chrono::milliseconds deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   return std::nullopt;
+}
+
+std::optional<RunningProcess> start_recorderd(const std::string& recorderd, const std::filesystem::path& data,
+                                              const std::filesystem::path& log, const std::vector<std::string>& extra,
+                                              std::chrono::milliseconds deadline) {
+  std::vector<std::string> argv{recorderd, "--data-dir", data.string(), "--listen", "127.0.0.1:0"};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  const std::size_t before = count_in_file(log, "recorderd started");
+  const pid_t pid = spawn(argv, log);
+  if (!wait_for_text(log, "msg=\"recorderd started\"", before + 1, deadline)) {
+    ::kill(pid, SIGKILL);
+    wait_exit(pid, std::chrono::seconds(5));
+    return std::nullopt;
+  }
+  std::ifstream in(log);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::regex listen(R"(listen=127\.0\.0\.1:(\d+))");
+  std::string last;
+  for (auto it = std::sregex_iterator(text.begin(), text.end(), listen); it != std::sregex_iterator(); ++it)
+    last = (*it)[1];
+  if (last.empty()) return std::nullopt;
+  return RunningProcess{pid, std::stoi(last)};
+}
+
+long rss_kib(pid_t pid) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+  }
+  return 0;
 }
 
 }  // namespace recorder::testing

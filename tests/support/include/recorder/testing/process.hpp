@@ -44,4 +44,19 @@ bool wait_for_text(const std::filesystem::path& file, const std::string& text, s
 // Waits for the process to exit; its exit status, or nothing after the deadline.
 std::optional<int> wait_exit(pid_t pid, std::chrono::milliseconds deadline);
 
+// recorderd (the binary at `recorderd`) started on `data` with `extra` arguments, logging to
+// `log` (appended), listening on a free loopback port: its pid and port once it logged
+// that it started, or nothing (and the process is killed) after `deadline`.
+struct RunningProcess {
+  pid_t pid = 0;
+  int port = 0;
+};
+std::optional<RunningProcess> start_recorderd(const std::string& recorderd, const std::filesystem::path& data,
+                                              const std::filesystem::path& log,
+                                              const std::vector<std::string>& extra = {},
+                                              std::chrono::milliseconds deadline = std::chrono::seconds(20));
+
+// The resident set of a process in KiB (0 when it is gone).
+long rss_kib(pid_t pid);
+
 }  // namespace recorder::testing

@@ -1,0 +1,174 @@
+// The abuse suite (issue 9): hostile input against the real recorderd binary while an
+// honest client streams. Each case ends with the rig's checks: the daemon is alive and
+// healthy, its RSS is bounded, and the honest client lost nothing and was not slowed past
+// kHonestP99Ms. The offender gets a clear error (or a close), never a crash.
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "abuse_rig.hpp"
+
+using namespace recorder::testing;
+using namespace std::chrono_literals;
+
+namespace {
+
+const std::string kDeep = std::string(200000, '[') + std::string(200000, ']');
+
+// The message's error text in each dialect's shape ("" when it is not an error).
+std::string error_text(const std::string& message) {
+  auto d = parse_json(message);
+  if (!d.IsObject()) return "";
+  if (d.HasMember("error") && d["error"].IsObject()) return d["error"]["message"].GetString();  // JSON-RPC
+  if (d.HasMember("type") && std::string(d["type"].GetString()) == "error") return d["message"].GetString();
+  if (d.HasMember("event") && d.HasMember("data") && d["data"].IsObject()) {
+    const auto& data = d["data"];
+    if (data.HasMember("message") && data["message"].IsString()) return data["message"].GetString();
+    if (data.HasMember("error") && data["error"].IsString()) return data["error"].GetString();
+  }
+  return "";
+}
+
+// Sends `text` and expects an error whose text contains `words`.
+void expect_error(WsClient& c, const std::string& text, const std::string& words) {
+  INFO("sent " << text.substr(0, 120) << (text.size() > 120 ? "..." : "") << " (" << text.size() << " bytes)");
+  c.send_text(text);
+  auto reply = c.next(10s);
+  REQUIRE(reply);
+  INFO("got " << reply->payload.substr(0, 300));
+  CHECK_THAT(error_text(reply->payload), Catch::Contains(words));
+}
+
+// Raw bytes to the HTTP port (no client library tidies them up); the status code the
+// daemon answered, 0 when it closed without answering.
+int raw_http(int port, const std::string& request) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  std::size_t off = 0;
+  while (off < request.size()) {
+    const auto n = ::send(fd, request.data() + off, request.size() - off, MSG_NOSIGNAL);
+    if (n <= 0) break;  // the server may close before reading everything
+    off += static_cast<std::size_t>(n);
+  }
+  std::string reply;
+  char buf[4096];
+  pollfd p{fd, POLLIN, 0};
+  while (reply.find("\r\n") == std::string::npos && ::poll(&p, 1, 10000) > 0) {
+    const auto n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    reply.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  if (reply.rfind("HTTP/1.1 ", 0) != 0) return 0;
+  return std::stoi(reply.substr(9, 3));
+}
+
+}  // namespace
+
+TEST_CASE("JSON nested 200000 deep gets each dialect's error and the connection stays usable",
+          "[abuse][json]") {
+  Rig rig;
+  auto record = rig.connect("/ws/record");
+  auto rpc = rig.connect("/rpc");
+  auto action = rig.connect("/ws/abuse-session");
+  for (int i = 0; i < 5; ++i) {
+    expect_error(*record, kDeep, "nested deeper than 32 levels");
+    expect_error(*rpc, kDeep, "nested deeper than 32 levels");
+    expect_error(*action, kDeep, "nested deeper than 32 levels");
+  }
+  record->send_text(R"({"event":"start","data":{"recordId":"after-deep"}})");
+  CHECK(record->next_containing("\"started\""));
+  rpc->send_text(R"({"jsonrpc":"2.0","method":"ping","id":1})");
+  CHECK(rpc->next_containing("pong"));
+  action->send_text(R"({"action":"start","format":"wav"})");
+  CHECK(action->next_containing("recording_started"));
+  rig.finish();
+}
+
+TEST_CASE("wrong types - huge numbers - huge strings and duplicate keys get an error naming the field",
+          "[abuse][json]") {
+  Rig rig;
+  auto c = rig.connect("/ws/record");
+  expect_error(*c, R"({"event":null,"data":{}})", R"("event" is missing or not a string)");
+  expect_error(*c, R"({"event":"start","data":[]})", R"(event 'start' needs a "data" object)");
+  expect_error(*c, R"({"event":"start","data":{"recordId":5}})", "start needs data.recordId, a non-empty string");
+  expect_error(*c, R"({"event":"start","event":"stop","data":{"recordId":"x"}})", R"(the key "event" appears twice)");
+  expect_error(*c, R"({"event":"start","data":{"recordId":")" + std::string(1 << 20, 'r') + R"("}})",
+               "a recording id is at most 200 bytes; this one has 1048576");
+  c->send_text(R"({"event":"start","data":{"recordId":"typed"}})");
+  REQUIRE(c->next_containing("\"started\""));
+  for (const std::string index : {"-1", "\"3\"", "18446744073709551616", "0.5", "[]"})
+    expect_error(*c, R"({"event":"chunk","data":{"recordId":"typed","index":)" + index + R"(,"data":"AAAA"}})",
+                 "index must be a whole number of 0 or more");
+  expect_error(*c, R"({"event":"chunk","data":{"recordId":"typed","index":1e400,"data":"AAAA"}})",
+               "malformed JSON: Number too big");
+  expect_error(*c, R"({"event":"chunk","data":{"recordId":"typed","data":7}})", "chunk needs data.data, a base64 string");
+  expect_error(*c, R"({"event":"chunk","data":{"recordId":"typed","data":")" + std::string(4 << 20, '!') + R"("}})",
+               "data.data is not valid base64");
+  // Still usable, and what it was sent is what it holds.
+  c->send_text(R"({"event":"chunk","data":{"recordId":"typed","index":0,"data":"aGVsbG8="}})");
+  CHECK(c->next_containing("chunkAck"));
+
+  auto rpc = rig.connect("/rpc");
+  expect_error(*rpc, R"({"jsonrpc":"2.0","method":5,"id":1})", "Invalid Request");
+  expect_error(*rpc, R"({"jsonrpc":"2.0","method":"get_camera_status","params":{"device":[]},"id":1})",
+               "device (a string) is required");
+  expect_error(*rpc, R"({"jsonrpc":"2.0","method":"ping","id":[[[1]]]})", "Invalid Request");
+  std::string batch = "[";
+  for (int i = 0; i < 5000; ++i) batch += std::string(i ? "," : "") + R"({"jsonrpc":"2.0","method":"ping","id":1})";
+  expect_error(*rpc, batch + "]", "a batch holds at most 100 requests; this one has 5000");
+  rig.finish();
+}
+
+TEST_CASE("HTTP: traversal - NUL - absurd ranges and huge requests never serve what they should not",
+          "[abuse][http]") {
+  Rig rig;
+  // Something to aim at: the database sits one directory above the media root.
+  for (const std::string path :
+       {"/media/../recorderd.db", "/media/%2e%2e/recorderd.db", "/media/..%2frecorderd.db",
+        "/media/recordings/..%2f..%2frecorderd.db", "/media/%2e%2e%2f%2e%2e/recorderd.db",
+        "/media/recordings/x%00.webm", "/media/./recorderd.db", "/media//recorderd.db",
+        "/media/recordings/%ff%fe", "/..%2f..%2fetc/passwd"}) {
+    INFO(path);
+    const int status = raw_http(rig.port, "GET " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    CHECK((status == 400 || status == 404));
+  }
+  // A file that exists, then ranges nobody can satisfy.
+  auto c = rig.connect("/ws/record");
+  c->send_text(R"({"event":"start","data":{"recordId":"ranged"}})");
+  REQUIRE(c->next_containing("\"started\""));
+  c->send_binary("0123456789");
+  REQUIRE(c->next_containing("chunkAck"));
+  c->send_text(R"({"event":"stop","data":{"recordId":"ranged"}})");
+  auto ready = c->next_containing("recordingReady");
+  REQUIRE(ready);
+  const std::string url = parse_json(*ready)["data"]["downloadUrl"].GetString();
+  const std::string path = url.substr(url.find("/media/"));
+  for (const std::string& range : std::vector<std::string>{"bytes=99999999999999999999-", "bytes=5-2", "bytes=-0",
+                                                           "bytes=10-", "bytes=" + std::string(100000, '1') + "-",
+                                                           "bits=0-1", "bytes=0-1,2-3,4-5"}) {
+    INFO(range.substr(0, 60));
+    const int status = raw_http(rig.port, "GET " + path + " HTTP/1.1\r\nHost: x\r\nRange: " + range +
+                                              "\r\nConnection: close\r\n\r\n");
+    CHECK((status == 416 || status == 400 || status == 431));
+  }
+  CHECK(raw_http(rig.port, "GET " + path + " HTTP/1.1\r\nHost: x\r\nRange: bytes=2-4\r\nConnection: close\r\n\r\n") ==
+        206);
+  // Very long URL and headers: refused, or answered with an error; never a crash.
+  const int long_url = raw_http(rig.port, "GET /media/" + std::string(1 << 20, 'a') +
+                                              " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  CHECK((long_url == 0 || long_url == 400 || long_url == 404 || long_url == 414 || long_url == 431));
+  std::string headers = "GET /healthz HTTP/1.1\r\nHost: x\r\n";
+  for (int i = 0; i < 20000; ++i) headers += "X-Filler-" + std::to_string(i) + ": " + std::string(50, 'h') + "\r\n";
+  const int many = raw_http(rig.port, headers + "Connection: close\r\n\r\n");
+  CHECK((many == 0 || many == 400 || many == 413 || many == 431));
+  rig.finish();
+}
