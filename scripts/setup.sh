@@ -17,6 +17,8 @@ packages=(
   gstreamer1.0-plugins-base-apps
   # fault injection for the storage tests
   fiu-utils libfiu-dev
+  # the fuzz targets (scripts/fuzz.sh): clang 19 (14 lacks std::expected) and its libFuzzer
+  clang-19 libclang-rt-19-dev
   # the browser test: Debian's chromium, driven by puppeteer-core (npm, tests/browser)
   chromium
 )

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine: installs what it needs, builds with warnings
-# as errors, runs every test, then runs the core's tests again under ASan + UBSan.
+# as errors, runs every test, then runs the core's tests again under ASan + UBSan, then
+# every fuzz target for a bounded time (clang 19, ASan + UBSan; scripts/fuzz.sh).
 # Safe to run again: installs only what is missing and rebuilds only what changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,3 +16,6 @@ ctest --preset dev -j"$jobs"
 cmake --preset asan >/dev/null
 cmake --build --preset asan --target core_tests -- -j"$jobs"
 ctest --preset asan -L core -j"$jobs"
+
+# Every decoder of untrusted bytes, fuzzed for a bounded time from its seed corpus.
+./scripts/fuzz.sh "${RECORDER_FUZZ_SECONDS:-20}"

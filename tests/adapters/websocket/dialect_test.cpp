@@ -157,3 +157,13 @@ TEST_CASE("JSON-RPC: a batch holds at most 100 requests", "[dialect][rpc][abuse]
   CHECK(wire.last().IsArray());
   CHECK(wire.last().Size() == 100);
 }
+
+TEST_CASE("base64 outside the alphabet is refused - not decoded to bytes nobody sent", "[dialect][abuse]") {
+  // EVP_DecodeBlock alone took these (trailing '-' dropped, leading space skipped).
+  for (const std::string bad : {"QQ==----", " QUJD", "QUJD\n\n\n\n", "QU=D", "Q===", "QUJ-"})
+    CHECK_FALSE(decode_base64(bad));
+  CHECK(decode_base64("QUJD") == "ABC");
+  CHECK(decode_base64("QUI=") == "AB");
+  CHECK(decode_base64("QQ==") == "A");
+  CHECK(decode_base64("") == "");
+}

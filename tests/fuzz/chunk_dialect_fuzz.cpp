@@ -1,0 +1,10 @@
+// The chunk dialect (/ws/record, seed 001) from text and binary frames to core commands.
+#include "dialect_fuzz.hpp"
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  recorder::testing::Harness h;
+  recorder::fuzz::Wire wire;
+  auto session = recorder::adapters::websocket::make_chunk_session({h.service, wire, wire, {}});
+  recorder::fuzz::converse(*session, data, size);
+  return 0;
+}
