@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine: installs what it needs, builds with warnings
-# as errors, runs every test, then runs the core's tests again under ASan + UBSan, then
-# every fuzz target for a bounded time (clang 19, ASan + UBSan; scripts/fuzz.sh).
+# as errors, runs every test, then runs every test again under ASan + UBSan, the core and
+# daemon tests under ThreadSanitizer, and every fuzz target for a bounded time (clang 19,
+# ASan + UBSan; scripts/fuzz.sh). Suppressions, each with its reason: tests/lsan.supp,
+# tests/tsan.supp.
 # Safe to run again: installs only what is missing and rebuilds only what changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,8 +16,12 @@ cmake --build --preset dev -- -j"$jobs"
 ctest --preset dev -j"$jobs"
 
 cmake --preset asan >/dev/null
-cmake --build --preset asan --target core_tests -- -j"$jobs"
-ctest --preset asan -L core -j"$jobs"
+cmake --build --preset asan -- -j"$jobs"
+ctest --preset asan -j"$jobs"
+
+cmake --preset tsan >/dev/null
+cmake --build --preset tsan --target core_tests daemon_tests -- -j"$jobs"
+ctest --preset tsan -L 'core|daemon' -j"$jobs"
 
 # Every decoder of untrusted bytes, fuzzed for a bounded time from its seed corpus.
 ./scripts/fuzz.sh "${RECORDER_FUZZ_SECONDS:-20}"

@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <functional>
-#include <future>
+#include <condition_variable>
 #include <map>
+#include <mutex>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -212,13 +214,24 @@ class RpcSession final : public DialectSession {
       if (!stopped) return error_of(stopped.error(), cam);
       // Answer once the camera has stopped: a status or a start right after this answer
       // sees a free camera. The core's stop timeout bounds the wait.
-      auto released = std::make_shared<std::promise<core::Result<core::Recording>>>();
-      auto answer = released->get_future();
-      ctx_.service.when_released(live->id, [released](core::Result<core::Recording> r) { released->set_value(std::move(r)); });
-      if (answer.wait_for(kStopWait) != std::future_status::ready)
+      // A mutex and a condition variable, not std::promise: libstdc++'s future waits in
+      // its uninstrumented library, where ThreadSanitizer cannot see the hand-over.
+      struct Released {
+        std::mutex m;
+        std::condition_variable cv;
+        std::optional<core::Result<core::Recording>> result;
+      };
+      auto released = std::make_shared<Released>();
+      ctx_.service.when_released(live->id, [released](core::Result<core::Recording> r) {
+        std::lock_guard lock(released->m);
+        released->result = std::move(r);
+        released->cv.notify_all();
+      });
+      std::unique_lock lock(released->m);
+      if (!released->cv.wait_for(lock, kStopWait, [&] { return released->result.has_value(); }))
         return RpcError{-32603, fmt::format("camera '{}' did not confirm its stop within {} s", cam.name, kStopWait.count()),
                         {}};
-      auto after = answer.get();
+      auto after = std::move(*released->result);
       const core::Recording r = after ? *after : *stopped;
       return [r, cam](json::Writer& w) {
         w.StartObject();
