@@ -79,7 +79,8 @@ core::Result<Store> open_store(const core::Config& config, const std::filesystem
   return Store{std::move(repo), outbox};
 }
 
-adapters::websocket::WsServerConfig listener_config(const core::Config& c, const adapters::http::Router& router) {
+adapters::websocket::WsServerConfig listener_config(const core::Config& c, const adapters::http::Router& router,
+                                                    core::OperatorLog& log) {
   adapters::websocket::WsServerConfig w;
   w.host = c.listen_host;
   w.port = c.listen_port;
@@ -90,6 +91,7 @@ adapters::websocket::WsServerConfig listener_config(const core::Config& c, const
   w.max_pending_bytes = c.max_pending_bytes;
   w.devices = c.devices;
   w.http = &router;
+  w.log = &log;
   return w;
 }
 
@@ -105,7 +107,7 @@ struct Daemon::Impl {
         finalizer(chunks, data_dir),
         converter(finalizer, data_dir),
         capture(c.devices, data_dir, c.keyframe_interval),
-        listener(listener_config(c, router)),
+        listener(listener_config(c, router, oplog)),
         events(listener, [this] { wake_dispatcher(); }),
         service(core::Ports{clock, scheduler, *store.repository, *store.outbox, chunks, converter, capture, agents, probe,
                             events, oplog, ids},

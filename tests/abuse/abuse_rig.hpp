@@ -106,8 +106,9 @@ class HonestClient {
 };
 
 struct Rig {
-  Rig() {
-    auto started = start_recorderd(RECORDERD, dir.path() / "data", log);
+  // `prefix` runs recorderd through another program (prlimit, to lower its file limit).
+  explicit Rig(const std::vector<std::string>& prefix = {}) {
+    auto started = start_recorderd(RECORDERD, dir.path() / "data", log, {}, std::chrono::seconds(20), prefix);
     REQUIRE(started);
     pid = started->pid;
     port = started->port;

@@ -172,3 +172,51 @@ TEST_CASE("HTTP: traversal - NUL - absurd ranges and huge requests never serve w
   CHECK((many == 0 || many == 400 || many == 413 || many == 431));
   rig.finish();
 }
+
+TEST_CASE("a connection flood past the file limit is refused - said once - and served again when it goes",
+          "[abuse][flood]") {
+  // 256 descriptors for recorderd, 600 connections: it runs out, as it would at its real
+  // limit (about 20,000 here) with a bigger flood.
+  Rig rig({"/usr/bin/prlimit", "--nofile=256:256", "--"});  // util-linux, always installed
+  std::vector<int> flood;
+  for (int i = 0; i < 600; ++i) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    REQUIRE(fd >= 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<std::uint16_t>(rig.port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    flood.push_back(fd);
+  }
+  REQUIRE(wait_for_text(rig.log, "cannot accept connections", 1, 10s));
+  // Not spinning on the failed accept (before the fix: one whole core).
+  const double before = cpu_seconds(rig.pid);
+  std::this_thread::sleep_for(2s);
+  const double used = cpu_seconds(rig.pid) - before;
+  INFO("recorderd used " << used << " CPU s in 2 s while out of descriptors");
+  CHECK(used < 0.5);
+  // Refused: newcomers it cannot serve are closed, not left hanging.
+  std::size_t closed = 0;
+  for (const int fd : flood) {
+    char c = 0;
+    const auto n = ::recv(fd, &c, 1, MSG_DONTWAIT);
+    if (n == 0 || (n < 0 && errno == ECONNRESET)) ++closed;
+  }
+  INFO(closed << " of the flood's connections were closed by recorderd");
+  CHECK(closed > 0);
+  for (const int fd : flood) ::close(fd);
+  // Served again once they are gone, and said so.
+  const bool healthy = [&] {
+    const auto until = std::chrono::steady_clock::now() + 15s;
+    while (std::chrono::steady_clock::now() < until) {
+      if (http_get("http://127.0.0.1:" + std::to_string(rig.port) + "/healthz").status == 200) return true;
+      std::this_thread::sleep_for(100ms);
+    }
+    return false;
+  }();
+  CHECK(healthy);
+  CHECK(wait_for_text(rig.log, "accepting connections again", 1, 5s));
+  CHECK(count_in_file(rig.log, "cannot accept connections") == 1);
+  rig.finish();
+}

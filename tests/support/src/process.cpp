@@ -149,8 +149,9 @@ std::optional<int> wait_exit(pid_t pid, std::chrono::milliseconds deadline) {
 
 std::optional<RunningProcess> start_recorderd(const std::string& recorderd, const std::filesystem::path& data,
                                               const std::filesystem::path& log, const std::vector<std::string>& extra,
-                                              std::chrono::milliseconds deadline) {
-  std::vector<std::string> argv{recorderd, "--data-dir", data.string(), "--listen", "127.0.0.1:0"};
+                                              std::chrono::milliseconds deadline, const std::vector<std::string>& prefix) {
+  std::vector<std::string> argv = prefix;
+  argv.insert(argv.end(), {recorderd, "--data-dir", data.string(), "--listen", "127.0.0.1:0"});
   argv.insert(argv.end(), extra.begin(), extra.end());
   const std::size_t before = count_in_file(log, "recorderd started");
   const pid_t pid = spawn(argv, log);
@@ -167,6 +168,18 @@ std::optional<RunningProcess> start_recorderd(const std::string& recorderd, cons
     last = (*it)[1];
   if (last.empty()) return std::nullopt;
   return RunningProcess{pid, std::stoi(last)};
+}
+
+double cpu_seconds(pid_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  const std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  const auto close = text.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::istringstream in(text.substr(close + 2));
+  std::vector<std::string> f;
+  for (std::string field; in >> field;) f.push_back(field);
+  if (f.size() < 13) return 0;
+  return (std::stod(f[11]) + std::stod(f[12])) / static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
 
 long rss_kib(pid_t pid) {

@@ -3,7 +3,13 @@
 
 #include "recorder/adapters/websocket/ws_server.hpp"
 
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <asio/post.hpp>
+#include <asio/steady_timer.hpp>
 #include <asio/strand.hpp>
 #include <asio/thread_pool.hpp>
 #include <websocketpp/config/asio_no_tls.hpp>
@@ -57,6 +63,76 @@ struct WsServer::Impl {
 
   explicit Impl(WsServerConfig c)
       : config(std::move(c)), pool(std::max<std::size_t>(config.workers, 1)), table(dialects()) {}
+  ~Impl() {
+    if (spare_fd >= 0) ::close(spare_fd);
+  }
+
+  // Accepting is ours, not websocketpp's start_accept: its loop accepts again at once after
+  // a failed accept, so a process out of file descriptors spun a core and served nobody,
+  // silently (found by the abuse suite). Here a failed accept is said once and tried again
+  // every 100 ms; while descriptors are exhausted, a spare one is given up for a moment to
+  // accept and close the newcomer at once, so that it is refused rather than left hanging
+  // in the backlog. Network thread only.
+  asio::steady_timer accept_retry{io};
+  std::string accept_trouble;  // the failure being reported, empty when accepting works
+  int spare_fd = -1;
+  bool stopping = false;
+
+  void say(core::Severity severity, const std::string& text) {
+    if (config.log) config.log->write(severity, text);
+  }
+
+  void accept_next() {
+    if (stopping || !server.is_listening()) return;
+    Server::connection_ptr con = server.get_connection();
+    websocketpp::lib::error_code ec;
+    server.async_accept(websocketpp::lib::static_pointer_cast<Server::transport_con_type>(con),
+                        [this, con](const websocketpp::lib::error_code& e) { on_accepted(con, e); }, ec);
+    if (ec) con->terminate(ec);
+  }
+
+  void on_accepted(const Server::connection_ptr& con, const websocketpp::lib::error_code& e) {
+    if (!e) {
+      if (!accept_trouble.empty()) {
+        say(core::Severity::info, "listener: accepting connections again");
+        accept_trouble.clear();
+      }
+      con->start();
+      return accept_next();
+    }
+    con->terminate(e);
+    if (stopping || e == websocketpp::error::operation_canceled) return;
+    const bool out_of_descriptors = e.value() == EMFILE || e.value() == ENFILE;
+    if (accept_trouble.empty()) {
+      accept_trouble = e.message();
+      say(core::Severity::critical,
+          fmt::format("listener: cannot accept connections: {}{}; new connections are refused and accepting is "
+                      "tried again every 100 ms",
+                      e.message(), out_of_descriptors ? " (the process's file descriptor limit)" : ""));
+    }
+    if (out_of_descriptors) refuse_waiting();
+    accept_retry.expires_after(std::chrono::milliseconds(100));
+    accept_retry.async_wait([this](const asio::error_code& err) {
+      if (!err) accept_next();
+    });
+  }
+
+  // Out of descriptors: give up the spare, accept what waits (up to 256, never blocking)
+  // and close each at once, then take the spare back.
+  void refuse_waiting() {
+    if (spare_fd < 0 || listen_fd < 0) return;
+    ::close(spare_fd);
+    spare_fd = -1;
+    for (int n = 0; n < 256; ++n) {
+      pollfd p{listen_fd, POLLIN, 0};
+      if (::poll(&p, 1, 0) != 1) break;
+      const int fd = ::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+      if (fd < 0) break;
+      ::close(fd);
+    }
+    spare_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  }
+  int listen_fd = -1;  // the acceptor's socket, learnt before it is bound
 
   struct Connection final : Outbox, SessionHost, std::enable_shared_from_this<Connection> {
     Connection(Impl& i, Hdl h) : impl(i), hdl(std::move(h)), strand(asio::make_strand(i.pool.get_executor())) {}
@@ -270,12 +346,16 @@ core::Result<void> WsServer::start() {
 
   asio::ip::tcp::endpoint endpoint(asio::ip::make_address(i.config.host, ec), i.config.port);
   if (ec) return core::fail(core::Errc::invalid_argument, fmt::format("server.listen: bad address '{}': {}", i.config.host, ec.message()));
+  i.server.set_tcp_pre_bind_handler([&i](const auto& acceptor) {
+    i.listen_fd = acceptor->native_handle();
+    return websocketpp::lib::error_code();
+  });
+  i.spare_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   i.server.listen(endpoint, ec);
   if (ec)
     return core::fail(core::Errc::unavailable,
                       fmt::format("cannot listen on {}:{}: {}", i.config.host, i.config.port, ec.message()));
-  i.server.start_accept(ec);
-  if (ec) return core::fail(core::Errc::unavailable, fmt::format("cannot accept: {}", ec.message()));
+  i.accept_next();
   auto local = i.server.get_local_endpoint(ec);
   i.bound_port = local.port();
   i.io_thread = std::thread([&i] { i.server.run(); });
@@ -294,6 +374,8 @@ void WsServer::stop() {
   if (!i.io_thread.joinable()) return;
   asio::post(i.io, [&i] {
     websocketpp::lib::error_code ec;
+    i.stopping = true;
+    i.accept_retry.cancel();
     i.server.stop_listening(ec);
     std::vector<Hdl> open;
     {

@@ -46,7 +46,8 @@ std::optional<int> wait_exit(pid_t pid, std::chrono::milliseconds deadline);
 
 // recorderd (the binary at `recorderd`) started on `data` with `extra` arguments, logging to
 // `log` (appended), listening on a free loopback port: its pid and port once it logged
-// that it started, or nothing (and the process is killed) after `deadline`.
+// that it started, or nothing (and the process is killed) after `deadline`. `prefix` runs
+// it through another program (for example prlimit) that execs it in the same process.
 struct RunningProcess {
   pid_t pid = 0;
   int port = 0;
@@ -54,9 +55,12 @@ struct RunningProcess {
 std::optional<RunningProcess> start_recorderd(const std::string& recorderd, const std::filesystem::path& data,
                                               const std::filesystem::path& log,
                                               const std::vector<std::string>& extra = {},
-                                              std::chrono::milliseconds deadline = std::chrono::seconds(20));
+                                              std::chrono::milliseconds deadline = std::chrono::seconds(20),
+                                              const std::vector<std::string>& prefix = {});
 
 // The resident set of a process in KiB (0 when it is gone).
 long rss_kib(pid_t pid);
+// The CPU time (user + system) a process has used, in seconds.
+double cpu_seconds(pid_t pid);
 
 }  // namespace recorder::testing

@@ -11,6 +11,7 @@
 #include "recorder/core/app/recording_service.hpp"
 #include "recorder/core/domain/device.hpp"
 #include "recorder/core/ports/event_publisher.hpp"
+#include "recorder/core/ports/operator_log.hpp"
 
 namespace recorder::adapters::http {
 class Router;
@@ -28,6 +29,7 @@ struct WsServerConfig {
   std::size_t max_pending_bytes = 32 * 1024 * 1024;  // per connection; received, not yet stored: reading pauses
   const http::Router* http = nullptr;  // every HTTP request (must outlive the server); none: 404
   std::vector<core::Device> devices;  // capture devices for /rpc
+  core::OperatorLog* log = nullptr;   // where the listener says it cannot accept (none: silent)
 };
 
 // The one listener (websocketpp on standalone Asio): HTTP and WebSocket on one port.
