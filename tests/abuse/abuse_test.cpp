@@ -9,6 +9,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <optional>
+
 #include "abuse_rig.hpp"
 
 using namespace recorder::testing;
@@ -70,6 +73,116 @@ int raw_http(int port, const std::string& request) {
   if (reply.rfind("HTTP/1.1 ", 0) != 0) return 0;
   return std::stoi(reply.substr(9, 3));
 }
+
+
+// A WebSocket client made of raw bytes, for frames no library would send.
+class RawWs {
+ public:
+  RawWs(int port, const std::string& path) : fd_(connect_to(port)) {
+    send_all("GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+             "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
+    while (buffer_.find("\r\n\r\n") == std::string::npos) REQUIRE(fill(5000));
+    REQUIRE(buffer_.rfind("HTTP/1.1 101", 0) == 0);
+    buffer_.erase(0, buffer_.find("\r\n\r\n") + 4);
+  }
+  ~RawWs() { ::close(fd_); }
+
+  // One client frame (masked with a zero key, which leaves the payload as it is).
+  void frame(bool fin, int opcode, std::string_view payload) {
+    std::string f;
+    f += static_cast<char>((fin ? 0x80 : 0) | opcode);
+    if (payload.size() < 126) {
+      f += static_cast<char>(0x80 | payload.size());
+    } else if (payload.size() < 65536) {
+      f += static_cast<char>(0x80 | 126);
+      f += static_cast<char>(payload.size() >> 8);
+      f += static_cast<char>(payload.size() & 0xff);
+    } else {
+      f += static_cast<char>(0x80 | 127);
+      for (int shift = 56; shift >= 0; shift -= 8) f += static_cast<char>((payload.size() >> shift) & 0xff);
+    }
+    f += std::string(4, '\0');
+    f += payload;
+    send_all(f);
+  }
+
+  struct Frame {
+    int opcode = -1;  // -1: the connection ended or the time ran out
+    std::string payload;
+  };
+  Frame next(int timeout_ms = 10000) {
+    for (;;) {
+      if (buffer_.size() >= 2) {
+        const unsigned b1 = static_cast<unsigned char>(buffer_[1]) & 0x7fu;
+        std::size_t header = 2;
+        std::uint64_t length = b1;
+        if (b1 == 126) header = 4;
+        if (b1 == 127) header = 10;
+        if (buffer_.size() >= header) {
+          if (b1 >= 126) {
+            length = 0;
+            for (std::size_t i = 2; i < header; ++i) length = (length << 8) | static_cast<unsigned char>(buffer_[i]);
+          }
+          if (buffer_.size() >= header + length) {
+            Frame f{static_cast<unsigned char>(buffer_[0]) & 0x0f, buffer_.substr(header, length)};
+            buffer_.erase(0, header + length);
+            return f;
+          }
+        }
+      }
+      if (!fill(timeout_ms)) return {};
+    }
+  }
+  // The close code the server sent, skipping other frames; nothing if it sent none.
+  std::optional<int> close_code(int timeout_ms = 10000) {
+    for (;;) {
+      const Frame f = next(timeout_ms);
+      if (f.opcode == -1) return std::nullopt;
+      if (f.opcode == 8 && f.payload.size() >= 2)
+        return (static_cast<unsigned char>(f.payload[0]) << 8) | static_cast<unsigned char>(f.payload[1]);
+    }
+  }
+  // The next text frame, skipping pongs.
+  std::string next_text(int timeout_ms = 10000) {
+    for (;;) {
+      const Frame f = next(timeout_ms);
+      if (f.opcode == -1 || f.opcode == 8) return "";
+      if (f.opcode == 1) return f.payload;
+    }
+  }
+  void send_all(std::string_view bytes) {
+    std::size_t off = 0;
+    while (off < bytes.size()) {
+      const auto n = ::send(fd_, bytes.data() + off, bytes.size() - off, MSG_NOSIGNAL);
+      if (n <= 0) return;
+      off += static_cast<std::size_t>(n);
+    }
+  }
+
+ private:
+  static int connect_to(int port) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    REQUIRE(fd >= 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<std::uint16_t>(port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    return fd;
+  }
+  bool fill(int timeout_ms) {
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, timeout_ms) != 1) return false;
+    char buf[65536];
+    const auto n = ::recv(fd_, buf, sizeof buf, 0);
+    if (n <= 0) return false;
+    buffer_.append(buf, static_cast<std::size_t>(n));
+    return true;
+  }
+
+  int fd_;
+  std::string buffer_;
+};
 
 }  // namespace
 
@@ -218,5 +331,89 @@ TEST_CASE("a connection flood past the file limit is refused - said once - and s
   CHECK(healthy);
   CHECK(wait_for_text(rig.log, "accepting connections again", 1, 5s));
   CHECK(count_in_file(rig.log, "cannot accept connections") == 1);
+  rig.finish();
+}
+
+TEST_CASE("hostile frames: 3000 one-byte fragments - invalid UTF-8 - reserved opcodes - a ping flood",
+          "[abuse][frames]") {
+  Rig rig;
+  {
+    // A valid start split into one-byte fragments is still one message.
+    RawWs ws(rig.port, "/ws/record");
+    const std::string start = R"({"event":"start","data":{"recordId":"fragmented"}})";
+    std::string padded = start + std::string(3000 - start.size(), ' ');
+    ws.frame(false, 1, padded.substr(0, 1));
+    for (std::size_t i = 1; i + 1 < padded.size(); ++i) ws.frame(false, 0, padded.substr(i, 1));
+    ws.frame(true, 0, padded.substr(padded.size() - 1));
+    CHECK_THAT(ws.next_text(), Catch::Contains("\"started\""));
+  }
+  {
+    RawWs ws(rig.port, "/ws/record");
+    ws.frame(true, 1, "{\"event\":\"\xff\xfe\"}");
+    CHECK(ws.close_code() == 1007);  // invalid UTF-8 in a text frame
+  }
+  for (const int opcode : {3, 7, 11, 15}) {
+    INFO("opcode " << opcode);
+    RawWs ws(rig.port, "/rpc");
+    ws.frame(true, opcode, "x");
+    CHECK(ws.close_code() == 1002);  // reserved opcode: protocol error
+  }
+  {
+    // 20,000 pings of 125 bytes, none of the pongs read while they are sent.
+    RawWs ws(rig.port, "/rpc");
+    const std::string payload(125, 'p');
+    for (int i = 0; i < 20000; ++i) ws.frame(true, 9, payload);
+    // It still answers, after (or instead of) the pongs; or it closed the connection.
+    ws.frame(true, 1, R"({"jsonrpc":"2.0","method":"ping","id":1})");
+    const std::string reply = ws.next_text(20000);
+    INFO("after the ping flood: " << reply.substr(0, 100));
+    CHECK((reply.find("pong") != std::string::npos || reply.empty()));
+  }
+  rig.finish();
+}
+
+TEST_CASE("slowloris and silent connections are cut after the handshake timeout - an honest client is not",
+          "[abuse][slow]") {
+  Rig rig;
+  std::vector<int> idle;
+  const auto open_one = [&] {
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    REQUIRE(fd >= 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<std::uint16_t>(rig.port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    return fd;
+  };
+  for (int i = 0; i < 300; ++i) idle.push_back(open_one());  // open, never send
+  std::vector<int> slow;
+  for (int i = 0; i < 100; ++i) slow.push_back(open_one());  // a header byte a second
+  const std::string request = "GET /ws/record HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n";
+  const auto all_closed = [](const std::vector<int>& fds) {
+    return std::ranges::all_of(fds, [](int fd) {
+      char c = 0;
+      const auto n = ::recv(fd, &c, 1, MSG_DONTWAIT);
+      return n == 0 || (n < 0 && errno == ECONNRESET);
+    });
+  };
+  const auto start = std::chrono::steady_clock::now();
+  std::size_t sent = 0;
+  bool cut = false;
+  while (std::chrono::steady_clock::now() - start < 20s) {
+    for (const int fd : slow) (void)::send(fd, request.data() + sent % request.size(), 1, MSG_NOSIGNAL);
+    ++sent;
+    std::this_thread::sleep_for(1s);
+    if (all_closed(idle) && all_closed(slow)) {
+      cut = true;
+      break;
+    }
+  }
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  INFO("all 400 cut after " << seconds << " s");
+  CHECK(cut);
+  CHECK(seconds >= 4);  // websocketpp's open handshake timeout is 5 s
+  for (const int fd : idle) ::close(fd);
+  for (const int fd : slow) ::close(fd);
   rig.finish();
 }
