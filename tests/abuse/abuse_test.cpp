@@ -417,3 +417,18 @@ TEST_CASE("slowloris and silent connections are cut after the handshake timeout 
   for (const int fd : slow) ::close(fd);
   rig.finish();
 }
+
+TEST_CASE("a client that never reads its replies is closed with 1008 once 4 MiB wait for it", "[abuse][slow]") {
+  Rig rig;
+  RawWs ws(rig.port, "/rpc");
+  std::string batch = "[";
+  for (int i = 0; i < 100; ++i) batch += std::string(i ? "," : "") + R"({"jsonrpc":"2.0","method":"ping","id":)" +
+                                         std::to_string(1000000 + i) + "}";
+  batch += "]";
+  // About 3 KB of answers per batch: 8,000 batches ask for 24 MB nobody reads.
+  for (int i = 0; i < 8000; ++i) ws.frame(true, 1, batch);
+  std::this_thread::sleep_for(1s);
+  CHECK(ws.close_code(30000) == 1008);
+  CHECK(rss_kib(rig.pid) <= kRssBoundKib);
+  rig.finish();
+}
