@@ -49,8 +49,11 @@ struct WsServer::Impl {
   WsServerConfig config;
   core::RecordingService* service = nullptr;
   // Declared before the server: it is destroyed after it (its acceptor uses their services).
-  asio::io_context io;
+  // The pool outlives the io_context: handlers still queued on the io_context when it is
+  // destroyed may hold a Connection, whose strand belongs to the pool (the other order was
+  // a use-after-free at exit, found by the abuse suite under ASan).
   asio::thread_pool pool;
+  asio::io_context io;
   Server server;
   std::thread io_thread;
   std::atomic<std::uint16_t> bound_port{0};
