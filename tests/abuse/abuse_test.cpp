@@ -45,9 +45,8 @@ void expect_error(WsClient& c, const std::string& text, const std::string& words
   CHECK_THAT(error_text(reply->payload), Catch::Contains(words));
 }
 
-// Raw bytes to the HTTP port (no client library tidies them up); the status code the
-// daemon answered, 0 when it closed without answering.
-int raw_http(int port, const std::string& request) {
+// A TCP connection to recorderd on loopback.
+int connect_loopback(int port) {
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   REQUIRE(fd >= 0);
   sockaddr_in addr{};
@@ -55,12 +54,31 @@ int raw_http(int port, const std::string& request) {
   addr.sin_port = htons(static_cast<std::uint16_t>(port));
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  return fd;
+}
+
+// Sends all of `bytes`, or stops quietly when the server has closed.
+void send_all(int fd, std::string_view bytes) {
   std::size_t off = 0;
-  while (off < request.size()) {
-    const auto n = ::send(fd, request.data() + off, request.size() - off, MSG_NOSIGNAL);
-    if (n <= 0) break;  // the server may close before reading everything
+  while (off < bytes.size()) {
+    const auto n = ::send(fd, bytes.data() + off, bytes.size() - off, MSG_NOSIGNAL);
+    if (n <= 0) return;
     off += static_cast<std::size_t>(n);
   }
+}
+
+// Whether the server has closed this connection (without waiting).
+bool closed_by_peer(int fd) {
+  char c = 0;
+  const auto n = ::recv(fd, &c, 1, MSG_DONTWAIT);
+  return n == 0 || (n < 0 && errno == ECONNRESET);
+}
+
+// Raw bytes to the HTTP port (no client library tidies them up); the status code the
+// daemon answered, 0 when it closed without answering.
+int raw_http(int port, const std::string& request) {
+  const int fd = connect_loopback(port);
+  send_all(fd, request);  // the server may close before reading everything
   std::string reply;
   char buf[4096];
   pollfd p{fd, POLLIN, 0};
@@ -74,12 +92,11 @@ int raw_http(int port, const std::string& request) {
   return std::stoi(reply.substr(9, 3));
 }
 
-
 // A WebSocket client made of raw bytes, for frames no library would send.
 class RawWs {
  public:
-  RawWs(int port, const std::string& path) : fd_(connect_to(port)) {
-    send_all("GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+  RawWs(int port, const std::string& path) : fd_(connect_loopback(port)) {
+    send("GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
              "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
     while (buffer_.find("\r\n\r\n") == std::string::npos) REQUIRE(fill(5000));
     REQUIRE(buffer_.rfind("HTTP/1.1 101", 0) == 0);
@@ -103,7 +120,7 @@ class RawWs {
     }
     f += std::string(4, '\0');
     f += payload;
-    send_all(f);
+    send(f);
   }
 
   struct Frame {
@@ -150,26 +167,9 @@ class RawWs {
       if (f.opcode == 1) return f.payload;
     }
   }
-  void send_all(std::string_view bytes) {
-    std::size_t off = 0;
-    while (off < bytes.size()) {
-      const auto n = ::send(fd_, bytes.data() + off, bytes.size() - off, MSG_NOSIGNAL);
-      if (n <= 0) return;
-      off += static_cast<std::size_t>(n);
-    }
-  }
+  void send(std::string_view bytes) { send_all(fd_, bytes); }
 
  private:
-  static int connect_to(int port) {
-    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    REQUIRE(fd >= 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<std::uint16_t>(port));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-    return fd;
-  }
   bool fill(int timeout_ms) {
     pollfd p{fd_, POLLIN, 0};
     if (::poll(&p, 1, timeout_ms) != 1) return false;
@@ -292,16 +292,7 @@ TEST_CASE("a connection flood past the file limit is refused - said once - and s
   // limit (about 20,000 here) with a bigger flood.
   Rig rig({"/usr/bin/prlimit", "--nofile=256:256", "--"});  // util-linux, always installed
   std::vector<int> flood;
-  for (int i = 0; i < 600; ++i) {
-    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    REQUIRE(fd >= 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<std::uint16_t>(rig.port));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-    flood.push_back(fd);
-  }
+  for (int i = 0; i < 600; ++i) flood.push_back(connect_loopback(rig.port));
   REQUIRE(wait_for_text(rig.log, "cannot accept connections", 1, 10s));
   // Not spinning on the failed accept (before the fix: one whole core).
   const double before = cpu_seconds(rig.pid);
@@ -310,12 +301,7 @@ TEST_CASE("a connection flood past the file limit is refused - said once - and s
   INFO("recorderd used " << used << " CPU s in 2 s while out of descriptors");
   CHECK(used < 0.5);
   // Refused: newcomers it cannot serve are closed, not left hanging.
-  std::size_t closed = 0;
-  for (const int fd : flood) {
-    char c = 0;
-    const auto n = ::recv(fd, &c, 1, MSG_DONTWAIT);
-    if (n == 0 || (n < 0 && errno == ECONNRESET)) ++closed;
-  }
+  const auto closed = std::ranges::count_if(flood, closed_by_peer);
   INFO(closed << " of the flood's connections were closed by recorderd");
   CHECK(closed > 0);
   for (const int fd : flood) ::close(fd);
@@ -376,27 +362,11 @@ TEST_CASE("slowloris and silent connections are cut after the handshake timeout 
           "[abuse][slow]") {
   Rig rig;
   std::vector<int> idle;
-  const auto open_one = [&] {
-    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    REQUIRE(fd >= 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<std::uint16_t>(rig.port));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-    return fd;
-  };
-  for (int i = 0; i < 300; ++i) idle.push_back(open_one());  // open, never send
+  for (int i = 0; i < 300; ++i) idle.push_back(connect_loopback(rig.port));  // open, never send
   std::vector<int> slow;
-  for (int i = 0; i < 100; ++i) slow.push_back(open_one());  // a header byte a second
+  for (int i = 0; i < 100; ++i) slow.push_back(connect_loopback(rig.port));  // a header byte a second
   const std::string request = "GET /ws/record HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n";
-  const auto all_closed = [](const std::vector<int>& fds) {
-    return std::ranges::all_of(fds, [](int fd) {
-      char c = 0;
-      const auto n = ::recv(fd, &c, 1, MSG_DONTWAIT);
-      return n == 0 || (n < 0 && errno == ECONNRESET);
-    });
-  };
+  const auto all_closed = [](const std::vector<int>& fds) { return std::ranges::all_of(fds, closed_by_peer); };
   const auto start = std::chrono::steady_clock::now();
   std::size_t sent = 0;
   bool cut = false;

@@ -101,23 +101,7 @@ struct ProcStats {
   long rss_kib = 0;
 };
 
-ProcStats proc_stats(pid_t pid) {
-  ProcStats st;
-  std::ifstream stat(fmt::format("/proc/{}/stat", pid));
-  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
-  std::istringstream in(text.substr(text.rfind(')') + 2));
-  std::string field;
-  std::vector<std::string> f;
-  while (in >> field) f.push_back(field);
-  const double tick = static_cast<double>(::sysconf(_SC_CLK_TCK));
-  st.cpu_seconds = (std::stod(f[11]) + std::stod(f[12])) / tick;  // utime, stime
-  std::ifstream status(fmt::format("/proc/{}/status", pid));
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) st.rss_kib = std::stol(line.substr(6));
-  }
-  return st;
-}
+ProcStats proc_stats(pid_t pid) { return {recorder::testing::cpu_seconds(pid), recorder::testing::rss_kib(pid)}; }
 
 double percentile(std::vector<double>& v, double p) {
   if (v.empty()) return 0;

@@ -224,10 +224,10 @@ void churn_until_gone(int port, int k, std::mutex& m, std::vector<Churned>& out,
       if (it == out.end()) it = out.insert(out.end(), Churned{id});
       change(*it);
     };
+    record([](Churned&) {});  // before connecting: a churn client is never between recordings at the kill
     std::string error;
     auto c = testing::WsClient::connect(ws_url(port), error, 3s);
     if (!c) return;
-    record([](Churned&) {});
     c->send_text(start_message(id));
     if (!c->next_containing("\"started\"", 3s)) return;
     record([](Churned& r) { r.started = true; });
