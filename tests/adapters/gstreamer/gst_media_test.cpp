@@ -9,6 +9,8 @@
 #include <future>
 #include <thread>
 
+#include <gst/gst.h>
+
 #include "recorder/adapters/fs/fs_chunk_store.hpp"
 #include "recorder/adapters/fs/fs_finalizer.hpp"
 #include "recorder/adapters/gstreamer/gst_media.hpp"
@@ -33,6 +35,53 @@ std::filesystem::path make_webm(const std::filesystem::path& dir, bool video) {
   auto made = adapters::gstreamer::run_pipeline(description, 60s);
   INFO((made ? "" : made.error().message));
   REQUIRE(made);
+  return file;
+}
+
+// Like make_webm with video, but every tenth frame carries the previous frame's time, as
+// Chromium's MediaRecorder writes when the machine is busy (two frames in one millisecond).
+std::filesystem::path make_webm_with_repeated_times(const std::filesystem::path& dir) {
+  const auto file = dir / "repeated.webm";
+  const std::string description =
+      "webmmux name=m ! filesink location=" + file.string() +
+      " audiotestsrc num-buffers=150 samplesperbuffer=960 ! audio/x-raw,rate=48000,channels=1 ! opusenc ! queue ! "
+      "m.audio_0 videotestsrc num-buffers=90 ! video/x-raw,width=320,height=240,framerate=30/1 ! "
+      "vp8enc name=enc deadline=1 keyframe-max-dist=30 ! queue ! m.video_0";
+  REQUIRE(adapters::gstreamer::probe(make_webm(dir, false)));  // GStreamer is initialised
+  GError* err = nullptr;
+  GstElement* pipeline = gst_parse_launch(description.c_str(), &err);
+  REQUIRE((pipeline && !err));
+  GstElement* enc = gst_bin_get_by_name(GST_BIN(pipeline), "enc");
+  GstPad* pad = gst_element_get_static_pad(enc, "sink");
+  struct Times {
+    int frame = 0;
+    GstClockTime previous = GST_CLOCK_TIME_NONE;
+  } times;
+  gst_pad_add_probe(
+      pad, GST_PAD_PROBE_TYPE_BUFFER,
+      [](GstPad*, GstPadProbeInfo* info, gpointer data) {
+        auto& t = *static_cast<Times*>(data);
+        GstBuffer* b = gst_buffer_make_writable(GST_PAD_PROBE_INFO_BUFFER(info));
+        GST_PAD_PROBE_INFO_DATA(info) = b;
+        const GstClockTime own = GST_BUFFER_PTS(b);
+        if (++t.frame % 10 == 5) GST_BUFFER_PTS(b) = t.previous;
+        t.previous = own;
+        return GST_PAD_PROBE_OK;
+      },
+      &times, nullptr);
+  gst_object_unref(pad);
+  gst_object_unref(enc);
+  gst_element_set_state(pipeline, GST_STATE_PLAYING);
+  GstBus* bus = gst_element_get_bus(pipeline);
+  GstMessage* msg = gst_bus_timed_pop_filtered(bus, 60 * GST_SECOND,
+                                               static_cast<GstMessageType>(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
+  const bool eos = msg && GST_MESSAGE_TYPE(msg) == GST_MESSAGE_EOS;
+  if (msg) gst_message_unref(msg);
+  gst_object_unref(bus);
+  gst_element_set_state(pipeline, GST_STATE_NULL);
+  gst_object_unref(pipeline);
+  REQUIRE(eos);
+  CHECK(times.frame == 90);
   return file;
 }
 
@@ -138,6 +187,23 @@ TEST_CASE("WebM with video becomes an mp4 with AAC and H.264 - audio only become
     REQUIRE(info->duration_seconds);
     CHECK(*info->duration_seconds == Approx(3.0).margin(0.15));
   }
+}
+
+TEST_CASE("WebM whose frames repeat a time (a busy browser) still becomes a playable mp4", "[gstreamer][seed002]") {
+  TempDir dir;
+  adapters::fs::FsChunkStore chunks(dir.path() / "data" / "chunks");
+  adapters::fs::FsFinalizer originals(chunks, dir.path() / "data");
+  GstConverter converter(originals, dir.path() / "data");
+  auto out = finalize_and_process(converter, stored(chunks, "repeated", read(make_webm_with_repeated_times(dir.path())), "mp4"));
+  REQUIRE(out.processed);
+  INFO((*out.processed ? "" : out.processed->error().message));
+  REQUIRE(*out.processed);
+  auto info = adapters::gstreamer::probe(dir.path() / "data" / (*out.processed)->files.at(0).path);
+  REQUIRE(info);
+  CHECK(info->has_audio);
+  CHECK(info->has_video);
+  REQUIRE(info->duration_seconds);
+  CHECK(*info->duration_seconds == Approx(3.0).margin(0.15));
 }
 
 TEST_CASE("bytes that are not media fail the conversion with a clear error - the original stays",

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <mutex>
+#include <string_view>
 
 #include <fmt/format.h>
 
@@ -48,6 +49,14 @@ std::optional<std::string> wait_done(GstElement* pipeline, std::chrono::seconds 
     gchar* debug = nullptr;
     gst_message_parse_error(msg, &err, &debug);
     error = fmt::format("{}: {}", GST_OBJECT_NAME(GST_MESSAGE_SRC(msg)), err ? err->message : "error");
+    // The debug text ends with the element's own reason ("decreasing DTS value", …): keep
+    // that last line, not the source position and the element path before it.
+    if (debug) {
+      std::string_view detail(debug);
+      while (!detail.empty() && (detail.back() == '\n' || detail.back() == ' ')) detail.remove_suffix(1);
+      if (const auto nl = detail.rfind('\n'); nl != std::string_view::npos) detail.remove_prefix(nl + 1);
+      if (!detail.empty() && detail.find(".c(") == std::string_view::npos) *error += fmt::format(" ({})", detail);
+    }
     if (err) g_error_free(err);
     g_free(debug);
   }
@@ -264,7 +273,10 @@ Result<core::FinalizeResult> GstConverter::convert(const core::Recording& r) {
     std::string streams;
     if (info->has_audio) streams += fmt::format(" {} ! avenc_aac ! queue ! mux.audio_0", audio);
     if (info->has_video)
-      streams += " d.video_0 ! queue ! vp8dec ! videoconvert ! x264enc tune=zerolatency speed-preset=veryfast ! "
+      // videorate: browsers under load stamp two frames with the same millisecond; x264enc
+      // then emits a frame with no PTS and mp4mux fails ("Buffer has no PTS."). videorate
+      // drops the repeat and keeps the stream's own (variable) rate.
+      streams += " d.video_0 ! queue ! vp8dec ! videorate ! videoconvert ! x264enc tune=zerolatency speed-preset=veryfast ! "
                  "h264parse ! queue ! mux.video_0";
     description = fmt::format("{}{} mp4mux name=mux ! filesink location={}", demux, streams, quote(tmp));
   }
