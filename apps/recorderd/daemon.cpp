@@ -1,5 +1,7 @@
 #include "daemon.hpp"
 
+#include <sys/resource.h>
+
 #include <atomic>
 #include <condition_variable>
 #include <csignal>
@@ -79,6 +81,15 @@ core::Result<Store> open_store(const core::Config& config, const std::filesystem
   return Store{std::move(repo), outbox};
 }
 
+// server.max_connections, or 0 (the default): three quarters of the descriptor limit, the
+// rest kept for recordings' files, the store and GStreamer.
+std::size_t connection_cap(std::uint64_t configured) {
+  if (configured > 0) return static_cast<std::size_t>(configured);
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return 0;
+  return static_cast<std::size_t>(limit.rlim_cur / 4 * 3);
+}
+
 adapters::websocket::WsServerConfig listener_config(const core::Config& c, const adapters::http::Router& router,
                                                     core::OperatorLog& log) {
   adapters::websocket::WsServerConfig w;
@@ -89,6 +100,7 @@ adapters::websocket::WsServerConfig listener_config(const core::Config& c, const
   w.workers = c.workers;
   w.max_outgoing_bytes = c.max_outgoing_bytes;
   w.max_pending_bytes = c.max_pending_bytes;
+  w.max_connections = connection_cap(c.max_connections);
   w.devices = c.devices;
   w.http = &router;
   w.log = &log;
@@ -241,10 +253,10 @@ core::Result<std::unique_ptr<Daemon>> Daemon::start(const core::Config& config) 
   const auto storage = i.probe.probe();
   log(LogLevel::info,
       "msg=\"recorderd started\" version={} listen={}:{} url=http://{}:{}/ data_dir={} store={} "
-      "storage_used_percent={}",
+      "storage_used_percent={} max_connections={}",
       RECORDERD_VERSION, config.listen_host, i.listener.port(), config.listen_host, i.listener.port(),
       quote_value(data_dir.string()), config.store == core::StoreBackend::sqlite ? "sqlite" : "postgres",
-      storage ? fmt::format("{:.1f}", storage->used_percent()) : "unknown");
+      storage ? fmt::format("{:.1f}", storage->used_percent()) : "unknown", connection_cap(config.max_connections));
   return daemon;
 }
 

@@ -1,6 +1,8 @@
 // recorderd — the recording-session server. This is the composition root: it reads the
 // configuration, wires adapters into the core and runs until SIGTERM or SIGINT.
 
+#include <sys/resource.h>
+
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -85,6 +87,13 @@ int main(int argc, char** argv) {
   if (check_only) return print_effective(*config);
 
   recorder::adapters::system::set_log_level(config->log_level);
+
+  // A server's descriptors: the soft limit (often 1024) up to the hard one. The listener's
+  // connection cap (server.max_connections) is taken from it.
+  if (rlimit files{}; ::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    (void)::setrlimit(RLIMIT_NOFILE, &files);
+  }
 
   // Block the stop signals before any thread exists; run_daemon waits for one of them.
   sigset_t stop_signals;

@@ -115,8 +115,9 @@ class HonestClient {
 
 struct Rig {
   // `prefix` runs recorderd through another program (prlimit, to lower its file limit).
-  explicit Rig(const std::vector<std::string>& prefix = {}) {
-    auto started = start_recorderd(RECORDERD, dir.path() / "data", log, {}, std::chrono::seconds(20), prefix);
+  // `args` are more recorderd arguments (--set key=value).
+  explicit Rig(const std::vector<std::string>& prefix = {}, const std::vector<std::string>& args = {}) {
+    auto started = start_recorderd(RECORDERD, dir.path() / "data", log, args, std::chrono::seconds(20), prefix);
     REQUIRE(started);
     pid = started->pid;
     port = started->port;

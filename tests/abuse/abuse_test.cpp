@@ -74,6 +74,26 @@ bool closed_by_peer(int fd) {
   return n == 0 || (n < 0 && errno == ECONNRESET);
 }
 
+// What the server sent on this connection so far (without waiting), and whether it has
+// closed it.
+struct PeerSaid {
+  std::string bytes;
+  bool closed = false;
+};
+PeerSaid peer_said(int fd) {
+  PeerSaid out;
+  char buf[4096];
+  for (;;) {
+    const auto n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+    if (n > 0) {
+      out.bytes.append(buf, static_cast<std::size_t>(n));
+      continue;
+    }
+    out.closed = n == 0 || errno == ECONNRESET;
+    return out;
+  }
+}
+
 // Raw bytes to the HTTP port (no client library tidies them up); the status code the
 // daemon answered, 0 when it closed without answering.
 int raw_http(int port, const std::string& request) {
@@ -286,11 +306,51 @@ TEST_CASE("HTTP: traversal - NUL - absurd ranges and huge requests never serve w
   rig.finish();
 }
 
+TEST_CASE("a connection flood past server.max_connections gets 503 - said once - served again when it goes",
+          "[abuse][flood]") {
+  // 256 descriptors: the cap is three quarters of them (192), so the flood never takes the
+  // descriptors recordings need; every newcomer past it is answered 503 and closed.
+  Rig rig({"/usr/bin/prlimit", "--nofile=256:256", "--"});  // util-linux, always installed
+  CHECK(count_in_file(rig.log, "max_connections=192") == 1);
+  std::vector<int> flood;
+  for (int i = 0; i < 600; ++i) flood.push_back(connect_loopback(rig.port));
+  REQUIRE(wait_for_text(rig.log, "the limit server.max_connections", 1, 10s));
+  // A request made now is refused with 503 and a reason, not left hanging.
+  const auto refused = http_get("http://127.0.0.1:" + std::to_string(rig.port) + "/healthz");
+  CHECK(refused.status == 503);
+  CHECK_THAT(refused.body, Catch::Contains("server.max_connections"));
+  // The flood's connections past the cap were answered and closed at once.
+  const auto until = std::chrono::steady_clock::now() + 10s;
+  long answered = 0;
+  std::vector<PeerSaid> said(flood.size());
+  while (std::chrono::steady_clock::now() < until) {
+    answered = 0;
+    for (std::size_t i = 0; i < flood.size(); ++i) {
+      auto now = peer_said(flood[i]);
+      said[i].bytes += now.bytes;
+      said[i].closed = said[i].closed || now.closed;
+      if (said[i].closed && said[i].bytes.starts_with("HTTP/1.1 503 ")) ++answered;
+    }
+    if (answered >= 600 - 192 - 2) break;  // the honest client and this test's request hold two
+    std::this_thread::sleep_for(100ms);
+  }
+  INFO(answered << " of the flood's 600 connections were answered 503 and closed");
+  CHECK(answered >= 600 - 192 - 2);
+  CHECK(answered <= 600 - 192 + 2);
+  for (const int fd : flood) ::close(fd);
+  // Served again once they are gone, and said so; descriptors never ran out.
+  CHECK(wait_for_text(rig.log, "below server.max_connections", 1, 15s));
+  CHECK(http_get("http://127.0.0.1:" + std::to_string(rig.port) + "/healthz").status == 200);
+  CHECK(count_in_file(rig.log, "the limit server.max_connections") == 1);
+  CHECK(count_in_file(rig.log, "cannot accept connections") == 0);
+  rig.finish();
+}
+
 TEST_CASE("a connection flood past the file limit is refused - said once - and served again when it goes",
           "[abuse][flood]") {
-  // 256 descriptors for recorderd, 600 connections: it runs out, as it would at its real
-  // limit (about 20,000 here) with a bigger flood.
-  Rig rig({"/usr/bin/prlimit", "--nofile=256:256", "--"});  // util-linux, always installed
+  // 256 descriptors for recorderd, no connection cap below them, 600 connections: it runs
+  // out, as it would if server.max_connections were set above the descriptor limit.
+  Rig rig({"/usr/bin/prlimit", "--nofile=256:256", "--"}, {"--set", "server.max_connections=100000"});
   std::vector<int> flood;
   for (int i = 0; i < 600; ++i) flood.push_back(connect_loopback(rig.port));
   REQUIRE(wait_for_text(rig.log, "cannot accept connections", 1, 10s));

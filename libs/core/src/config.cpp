@@ -143,6 +143,10 @@ std::vector<ConfigKey> make_keys() {
   keys.push_back(number_key("server.max_pending_bytes",
                             "received but not yet stored bytes per connection before reading pauses", 65536, kMaxBytes,
                             [](auto& c) -> auto& { return c.max_pending_bytes; }));
+  keys.push_back(number_key("server.max_connections",
+                            "open HTTP and WebSocket connections before newcomers get 503 and are closed; 0: three "
+                            "quarters of the file descriptor limit",
+                            0, 10'000'000, [](auto& c) -> auto& { return c.max_connections; }));
   keys.push_back(duration_key("limits.hard_limit_seconds", "no recording runs longer (seed 000: 3 h)", 7 * kDay,
                               [](auto& c) -> auto& { return c.rules.hard_limit; }));
   keys.push_back(duration_key("limits.stale_seconds", "an agent recording with no status this long is stale",

@@ -100,6 +100,14 @@ struct WsServer::Impl {
         say(core::Severity::info, "listener: accepting connections again");
         accept_trouble.clear();
       }
+      if (config.max_connections > 0 && open_count >= config.max_connections) {
+        refuse_over_cap(con);
+        return accept_next();
+      }
+      ++open_count;
+      open_now.store(open_count, std::memory_order_relaxed);
+      // Every started connection ends here exactly once (HTTP, WebSocket, failed handshake).
+      con->set_termination_handler([this](const Server::connection_ptr&) { connection_ended(); });
       con->start();
       return accept_next();
     }
@@ -136,6 +144,48 @@ struct WsServer::Impl {
     spare_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   }
   int listen_fd = -1;  // the acceptor's socket, learnt before it is bound
+
+  // The connection cap (config.max_connections): past it a newcomer gets a 503 and is
+  // closed at once, so that descriptors stay for recordings' files and the store. Said once
+  // when the cap is reached and once when there is room again. Network thread only.
+  std::size_t open_count = 0;
+  bool at_cap = false;
+  std::string over_cap_reply;  // the raw HTTP 503, made at start
+  std::atomic<std::size_t> open_now{0};
+  std::atomic<std::uint64_t> refused_total{0};
+
+  void connection_ended() {
+    if (open_count > 0) --open_count;
+    open_now.store(open_count, std::memory_order_relaxed);
+    if (at_cap && open_count < config.max_connections) {
+      at_cap = false;
+      say(core::Severity::info, fmt::format("listener: {} connections open, below server.max_connections ({}) "
+                                            "again; accepting connections",
+                                            open_count, config.max_connections));
+    }
+  }
+
+  void refuse_over_cap(const Server::connection_ptr& con) {
+    refused_total.fetch_add(1, std::memory_order_relaxed);
+    if (!at_cap) {
+      at_cap = true;
+      say(core::Severity::warning,
+          fmt::format("listener: {} connections open, the limit server.max_connections; new connections get 503 "
+                      "and are closed until some close",
+                      open_count));
+    }
+    auto& socket = con->get_raw_socket();
+    const int fd = socket.native_handle();
+    // Read what the client already sent (a little, never blocking): closing a socket with
+    // unread bytes resets it, and the client would not see the 503.
+    char sink[4096];
+    for (int n = 0; n < 16 && ::recv(fd, sink, sizeof sink, MSG_DONTWAIT) > 0; ++n) {
+    }
+    (void)::send(fd, over_cap_reply.data(), over_cap_reply.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    ::shutdown(fd, SHUT_RDWR);
+    asio::error_code ec;
+    socket.close(ec);
+  }
 
   struct Connection final : Outbox, SessionHost, std::enable_shared_from_this<Connection> {
     Connection(Impl& i, Hdl h) : impl(i), hdl(std::move(h)), strand(asio::make_strand(i.pool.get_executor())) {}
@@ -353,6 +403,16 @@ core::Result<void> WsServer::start() {
     i.listen_fd = acceptor->native_handle();
     return websocketpp::lib::error_code();
   });
+  {
+    const auto r = http::json_error(503, "unavailable",
+                                    fmt::format("recorderd has its most connections open (server.max_connections = "
+                                                "{}); try again shortly",
+                                                i.config.max_connections));
+    i.over_cap_reply = fmt::format(
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 1\r\n"
+        "Connection: close\r\nContent-Length: {}\r\n\r\n{}",
+        r.body.size(), r.body);
+  }
   i.spare_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   i.server.listen(endpoint, ec);
   if (ec)
@@ -371,6 +431,10 @@ std::size_t WsServer::connections() const {
   std::lock_guard lock(impl_->mutex);
   return impl_->connections.size();
 }
+
+std::size_t WsServer::open_connections() const { return impl_->open_now.load(std::memory_order_relaxed); }
+
+std::uint64_t WsServer::refused_connections() const { return impl_->refused_total.load(std::memory_order_relaxed); }
 
 void WsServer::stop() {
   Impl& i = *impl_;

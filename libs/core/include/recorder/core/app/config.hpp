@@ -31,6 +31,7 @@ struct Config {
   std::uint32_t workers = 32;                          // threads that store chunks (they wait in fdatasync)
   std::uint64_t max_outgoing_bytes = 4 * 1024 * 1024;  // per connection, unsent: a client that stops reading is closed
   std::uint64_t max_pending_bytes = 32 * 1024 * 1024;  // per connection, received and not stored: reading pauses
+  std::uint64_t max_connections = 0;  // open connections before newcomers get 503; 0: from the descriptor limit
 
   Rules rules;
   StreamLimits action_limits;  // /ws/{session_id} (seed 002)

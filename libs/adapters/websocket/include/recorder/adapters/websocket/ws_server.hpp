@@ -27,6 +27,7 @@ struct WsServerConfig {
   std::size_t workers = 32;                          // threads that store chunks (they block in fdatasync)
   std::size_t max_outgoing_bytes = 4 * 1024 * 1024;  // per connection; a client that reads no more is closed
   std::size_t max_pending_bytes = 32 * 1024 * 1024;  // per connection; received, not yet stored: reading pauses
+  std::size_t max_connections = 0;  // open TCP connections (HTTP and WebSocket); past it 503 and close; 0: no cap
   const http::Router* http = nullptr;  // every HTTP request (must outlive the server); none: 404
   std::vector<core::Device> devices;  // capture devices for /rpc
   core::OperatorLog* log = nullptr;   // where the listener says it cannot accept (none: silent)
@@ -57,7 +58,12 @@ class WsServer final : public core::EventPublisher {
   // Stops accepting, sends every client a close frame (1001), waits for the sessions to
   // finish what they received, and joins the threads.
   void stop();
+  // WebSocket sessions open.
   std::size_t connections() const;
+  // TCP connections open (HTTP and WebSocket, handshakes included), and how many were
+  // refused for the cap since start.
+  std::size_t open_connections() const;
+  std::uint64_t refused_connections() const;
 
   // Port
   void publish(const core::NoticeBody& n) override;
