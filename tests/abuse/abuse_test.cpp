@@ -124,6 +124,12 @@ class RawWs {
   }
   ~RawWs() { ::close(fd_); }
 
+  // A small kernel receive buffer: what the client does not read waits in the server.
+  void small_receive_buffer() {
+    const int size = 64 * 1024;
+    REQUIRE(::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &size, sizeof size) == 0);
+  }
+
   // One client frame (masked with a zero key, which leaves the payload as it is).
   void frame(bool fin, int opcode, std::string_view payload) {
     std::string f;
@@ -451,13 +457,19 @@ TEST_CASE("slowloris and silent connections are cut after the handshake timeout 
 TEST_CASE("a client that never reads its replies is closed with 1008 once 4 MiB wait for it", "[abuse][slow]") {
   Rig rig;
   RawWs ws(rig.port, "/rpc");
+  ws.small_receive_buffer();
   std::string batch = "[";
   for (int i = 0; i < 100; ++i) batch += std::string(i ? "," : "") + R"({"jsonrpc":"2.0","method":"ping","id":)" +
                                          std::to_string(1000000 + i) + "}";
   batch += "]";
-  // About 3 KB of answers per batch: 8,000 batches ask for 24 MB nobody reads.
-  for (int i = 0; i < 8000; ++i) ws.frame(true, 1, batch);
-  std::this_thread::sleep_for(1s);
+  // About 4.7 KB of answers per batch: 4,500 batches ask for 21 MB nobody reads, more than
+  // the 4 MiB limit and the kernel's buffers together. The batches themselves (29 MB) stay
+  // under server.max_pending_bytes, so recorderd reads them all: a client still blocked in
+  // send() when the server closes would have its unread bytes reset, close frame and all.
+  for (int i = 0; i < 4500; ++i) ws.frame(true, 1, batch);
+  // Not a byte read until recorderd has given up on this client; then its answers so far
+  // and the close frame behind them.
+  REQUIRE(wait_for_text(rig.log, "that does not read its messages", 1, 60s));
   CHECK(ws.close_code(30000) == 1008);
   CHECK(rss_kib(rig.pid) <= kRssBoundKib);
   rig.finish();

@@ -217,8 +217,12 @@ struct WsServer::Impl {
     websocketpp::lib::error_code ec;
     auto con = server.get_con_from_hdl(hdl, ec);
     if (ec || con->get_state() != websocketpp::session::state::open) return;
-    if (con->get_buffered_amount() > config.max_outgoing_bytes) {
+    if (const auto unsent = con->get_buffered_amount(); unsent > config.max_outgoing_bytes) {
       // A client that does not read is closed, not buffered without end.
+      say(core::Severity::warning,
+          fmt::format("listener: closing a connection from {} that does not read its messages ({} bytes unsent, "
+                      "more than server.max_outgoing_bytes); close code 1008",
+                      con->get_remote_endpoint(), unsent));
       con->close(websocketpp::close::status::policy_violation, "client is not reading its messages", ec);
       return;
     }
