@@ -1,9 +1,12 @@
 #include "daemon.hpp"
 
+#include <fcntl.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <condition_variable>
+#include <cstring>
 #include <csignal>
 #include <filesystem>
 #include <functional>
@@ -11,6 +14,7 @@
 #include <thread>
 
 #include "index_html.hpp"
+#include "recorder/adapters/crypto/openssl_secrets.hpp"
 #include "recorder/adapters/fs/fs_chunk_store.hpp"
 #include "recorder/adapters/fs/fs_finalizer.hpp"
 #include "recorder/adapters/gstreamer/gst_capture.hpp"
@@ -25,8 +29,10 @@
 #include "recorder/adapters/system/thread_scheduler.hpp"
 #include "recorder/adapters/http/media.hpp"
 #include "recorder/adapters/http/router.hpp"
+#include "recorder/adapters/rest/rest_api.hpp"
 #include "recorder/adapters/websocket/ws_server.hpp"
 #include "recorder/adapters/worker_pool/worker_pool.hpp"
+#include "recorder/core/app/access_service.hpp"
 #include "recorder/core/app/outbox_dispatcher.hpp"
 #include "version.hpp"
 
@@ -65,7 +71,8 @@ class Announcer final : public core::EventPublisher {
 // The store behind both of its ports.
 struct Store {
   std::unique_ptr<core::RecordingRepository> repository;
-  core::OutboxStore* outbox = nullptr;
+  core::OutboxStore* outbox = nullptr;  // the same object as repository
+  core::TokenStore* tokens = nullptr;   // the same object as repository
 };
 
 core::Result<Store> open_store(const core::Config& config, const std::filesystem::path& data_dir) {
@@ -73,12 +80,14 @@ core::Result<Store> open_store(const core::Config& config, const std::filesystem
     auto repo = adapters::sqlite::SqliteRepository::open(data_dir / "recorderd.db");
     if (!repo) return std::unexpected(repo.error());
     core::OutboxStore* outbox = repo->get();
-    return Store{std::move(*repo), outbox};
+    core::TokenStore* tokens = repo->get();
+    return Store{std::move(*repo), outbox, tokens};
   }
   auto repo = std::make_unique<adapters::postgres::PostgresRepository>(config.postgres_url);
   if (auto c = repo->connect(); !c) return std::unexpected(c.error());
   core::OutboxStore* outbox = repo.get();
-  return Store{std::move(repo), outbox};
+  core::TokenStore* tokens = repo.get();
+  return Store{std::move(repo), outbox, tokens};
 }
 
 // server.max_connections, or 0 (the default): three quarters of the descriptor limit, the
@@ -124,7 +133,8 @@ struct Daemon::Impl {
         service(core::Ports{clock, scheduler, *store.repository, *store.outbox, chunks, converter, capture, agents, probe,
                             events, oplog, ids},
                 c.rules, c.storage),
-        dispatcher(*store.outbox, oplog, clock) {}
+        dispatcher(*store.outbox, oplog, clock),
+        access(*store.tokens, secrets, clock) {}
 
   void add_routes();
 
@@ -172,6 +182,8 @@ struct Daemon::Impl {
   Announcer events;
   core::RecordingService service;
   core::OutboxDispatcher dispatcher;
+  adapters::crypto::OpenSslSecrets secrets;
+  core::AccessService access;
   std::mutex dispatch_mutex;
   std::condition_variable dispatch_wake;
   bool dispatch_woken = false;
@@ -207,7 +219,40 @@ void Daemon::Impl::add_routes() {
   router.add("GET", "/favicon.ico", [](const http::Request&) { return http::Response{204, {}, ""}; });
   // websocketpp keeps whole bodies in memory: larger files are served by Range (ADR 0007).
   http::add_media_routes(router, data_dir / "recordings", 256ull * 1024 * 1024);
+  adapters::rest::add_rest_routes(router, adapters::rest::RestContext{service, access, config.devices});
 }
+
+namespace {
+
+// First start: no token exists, so an admin token is made and written where recctl and an
+// admin find it (0600, created exclusively: an existing file is never overwritten).
+core::Result<void> write_admin_token(core::AccessService& access, const std::filesystem::path& data_dir) {
+  auto made = access.bootstrap_admin();
+  if (!made) return core::fail(made.error().code, fmt::format("cannot make the first admin token: {}", made.error().message));
+  if (!*made) return core::ok();
+  const auto path = data_dir / "admin.token";
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    const int err = errno;
+    (void)access.revoke((*made)->token.id);  // nobody could ever read it
+    return core::fail(core::Errc::io_error, fmt::format("cannot write {}: {}", path.string(), std::strerror(err)));
+  }
+  const std::string text = (*made)->secret + "\n";
+  const bool written = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && ::fsync(fd) == 0;
+  ::close(fd);
+  if (!written) {
+    (void)access.revoke((*made)->token.id);
+    std::error_code ec;
+    std::filesystem::remove(path, ec);
+    return core::fail(core::Errc::io_error, fmt::format("cannot write {}", path.string()));
+  }
+  log(LogLevel::warn, "msg=\"first start: an admin token was made\" file={} token_id={} hint=\"recctl reads it from there; keep "
+                      "it secret, make other tokens with POST /api/tokens\"",
+      quote_value(path.string()), (*made)->token.id);
+  return core::ok();
+}
+
+}  // namespace
 
 Daemon::Daemon(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
@@ -248,6 +293,7 @@ core::Result<std::unique_ptr<Daemon>> Daemon::start(const core::Config& config) 
   i.maintenance.every(config.storage_check_interval, [&i] { (void)i.service.check_storage(); });
   i.maintenance.start();
 
+  if (auto token = write_admin_token(i.access, data_dir); !token) return std::unexpected(token.error());
   i.add_routes();
   if (auto listening = i.listener.start(); !listening) return std::unexpected(listening.error());
   const auto storage = i.probe.probe();

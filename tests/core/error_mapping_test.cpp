@@ -18,7 +18,10 @@ TEST_CASE("domain errors map to HTTP statuses a client can act on", "[errors]") 
   CHECK(http_status(Errc::not_found) == 404);
   CHECK(http_status(Errc::device_busy) == 409);
   CHECK(http_status(Errc::chunk_too_large) == 413);
-  CHECK(http_status(Errc::storage_critical) == 507);
+  CHECK(http_status(Errc::storage_critical) == 503);
+  CHECK(http_status(Errc::storage_full) == 507);
+  CHECK(http_status(Errc::unauthenticated) == 401);
+  CHECK(http_status(Errc::forbidden) == 403);
   CHECK(http_status(Errc::unavailable) == 503);
   CHECK(http_status(Errc::internal) == 500);
 }

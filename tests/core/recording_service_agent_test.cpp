@@ -23,7 +23,7 @@ AgentReport report(std::optional<double> actual = std::nullopt, std::optional<Se
 }
 
 AgentStart remote_start(Seconds expected) {
-  return AgentStart{"room-1", "Team Standup Meeting", "john@company.com", "2025-10-30T15:00:00Z", expected};
+  return AgentStart{"room-1", "Team Standup Meeting", "john@company.com", "2025-10-30T15:00:00Z", expected, ""};
 }
 
 // The agent sends recording_status every 5 s for `d`.

@@ -12,7 +12,7 @@ using namespace std::chrono_literals;
 namespace {
 
 RecordingId start_capture(Harness& h, const std::string& device = "/dev/video0") {
-  auto r = h.service.start_capture(CaptureStart{device, "mp4", std::nullopt, ""});
+  auto r = h.service.start_capture(CaptureStart{device, "mp4", std::nullopt, "", ""});
   REQUIRE(r);
   h.service.on_capture_started(r->id);
   REQUIRE(h.get(r->id).state == State::recording);
@@ -28,22 +28,22 @@ MediaFile segment(int n) {
 TEST_CASE("a second start on a busy device answers device_busy with the existing session", "[capture][seed003]") {
   Harness h;
   const RecordingId first = start_capture(h);
-  auto second = h.service.start_capture(CaptureStart{"/dev/video0", "mp4", std::nullopt, ""});
+  auto second = h.service.start_capture(CaptureStart{"/dev/video0", "mp4", std::nullopt, "", ""});
   REQUIRE_FALSE(second);
   CHECK(second.error().code == Errc::device_busy);
   CHECK(second.error().related_id == first);
-  CHECK(h.service.start_capture(CaptureStart{"/dev/video1", "mp4", std::nullopt, ""}));
+  CHECK(h.service.start_capture(CaptureStart{"/dev/video1", "mp4", std::nullopt, "", ""}));
 
   // Once the first has stopped, the device is free again.
   REQUIRE(h.service.stop(first));
   h.service.on_capture_stopped(first);
-  CHECK(h.service.start_capture(CaptureStart{"/dev/video0", "mp4", std::nullopt, ""}));
+  CHECK(h.service.start_capture(CaptureStart{"/dev/video0", "mp4", std::nullopt, "", ""}));
 }
 
 TEST_CASE("a capture that fails to start is retried with back-off - then failed with an alert",
           "[capture][seed004]") {
   Harness h;
-  auto r = h.service.start_capture(CaptureStart{"rtsp://camera.invalid/stream", "mp4", std::nullopt, ""});
+  auto r = h.service.start_capture(CaptureStart{"rtsp://camera.invalid/stream", "mp4", std::nullopt, "", ""});
   REQUIRE(r);
   const RecordingId id = r->id;
   CHECK(h.capture.starts.size() == 1);
@@ -71,7 +71,7 @@ TEST_CASE("a capture that fails to start is retried with back-off - then failed 
     CHECK(h.alerts.count(Severity::critical) == 1);
     CHECK(h.events.for_recording(id).back() == Notice::failed);
     // The device is free for the next try.
-    CHECK(h.service.start_capture(CaptureStart{"rtsp://camera.invalid/stream", "mp4", std::nullopt, ""}));
+    CHECK(h.service.start_capture(CaptureStart{"rtsp://camera.invalid/stream", "mp4", std::nullopt, "", ""}));
   }
 }
 
@@ -103,7 +103,7 @@ TEST_CASE("a capture rotates its segment every interval and records each closed 
 
 TEST_CASE("a capture with a requested duration stops itself as completed", "[capture]") {
   Harness h;
-  auto r = h.service.start_capture(CaptureStart{"/dev/video0", "mp4", 600s, ""});
+  auto r = h.service.start_capture(CaptureStart{"/dev/video0", "mp4", 600s, "", ""});
   REQUIRE(r);
   h.service.on_capture_started(r->id);
   h.run_for(600s);
@@ -171,7 +171,7 @@ TEST_CASE("the storage guard: warn alerts once - block refuses new recordings an
   CHECK(h.get("s1").stop_reason == StopReason::storage_critical);
   CHECK(h.get(agent->id).state == State::recording);  // records on its own disk
 
-  auto refused = h.service.start_capture(CaptureStart{"/dev/video9", "mp4", std::nullopt, ""});
+  auto refused = h.service.start_capture(CaptureStart{"/dev/video9", "mp4", std::nullopt, "", ""});
   REQUIRE_FALSE(refused);
   CHECK(refused.error().code == Errc::storage_critical);
   CHECK(refused.error().message.find("Storage space is critical") != std::string::npos);
@@ -204,11 +204,11 @@ TEST_CASE("at warn a capture whose requested duration would reach the block thre
           "[storage][seed003]") {
   Harness h;
   h.storage.info = StorageInfo{100'000'000'000, 15'000'000'000};  // 85 % used: warn; 5 GB before 90 %
-  auto short_one = h.service.start_capture(CaptureStart{"/dev/video0", "mp4", 3600s, ""});  // 1.8 GB
+  auto short_one = h.service.start_capture(CaptureStart{"/dev/video0", "mp4", 3600s, "", ""});  // 1.8 GB
   CHECK(short_one);
-  auto long_one = h.service.start_capture(CaptureStart{"/dev/video1", "mp4", 4h, ""});  // 7.2 GB
+  auto long_one = h.service.start_capture(CaptureStart{"/dev/video1", "mp4", 4h, "", ""});  // 7.2 GB
   REQUIRE_FALSE(long_one);
   CHECK(long_one.error().code == Errc::storage_low);
   CHECK(long_one.error().message.find("Storage space is low") == 0);
-  CHECK(h.service.start_capture(CaptureStart{"/dev/video2", "mp4", std::nullopt, ""}));  // no duration: admitted
+  CHECK(h.service.start_capture(CaptureStart{"/dev/video2", "mp4", std::nullopt, "", ""}));  // no duration: admitted
 }

@@ -75,9 +75,9 @@ TEST_CASE("a device is reserved before the slow save of its capture - a second s
           "[concurrency][capture]") {
   Harness h;
   SaveGate gate(h, "id-1");  // the first recording id the harness hands out
-  std::thread starter([&] { REQUIRE(h.service.start_capture(CaptureStart{"cam0", "mp4", std::nullopt, ""})); });
+  std::thread starter([&] { REQUIRE(h.service.start_capture(CaptureStart{"cam0", "mp4", std::nullopt, "", ""})); });
   REQUIRE(gate.wait_until_blocked());
-  auto second = h.service.start_capture(CaptureStart{"cam0", "mp4", std::nullopt, ""});
+  auto second = h.service.start_capture(CaptureStart{"cam0", "mp4", std::nullopt, "", ""});
   REQUIRE_FALSE(second);
   CHECK(second.error().code == Errc::device_busy);
   CHECK(second.error().related_id == "id-1");

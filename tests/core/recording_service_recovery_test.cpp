@@ -118,7 +118,7 @@ TEST_CASE("an agent recording gets a fresh stale window after a restart", "[reco
 
 TEST_CASE("a capture live at a crash starts again on the same recording", "[recovery][capture]") {
   Harness before;
-  auto started = before.service.start_capture(CaptureStart{"/dev/video0", "mp4", std::nullopt, ""});
+  auto started = before.service.start_capture(CaptureStart{"/dev/video0", "mp4", std::nullopt, "", ""});
   REQUIRE(started);
   const RecordingId id = started->id;
   before.service.on_capture_started(id);
@@ -135,7 +135,7 @@ TEST_CASE("a capture live at a crash starts again on the same recording", "[reco
   CHECK(r.started_at == started_at);
   CHECK(r.files.size() == 1);
   // The device is held again.
-  CHECK(h->service.start_capture(CaptureStart{"/dev/video0", "mp4", std::nullopt, ""}).error().code ==
+  CHECK(h->service.start_capture(CaptureStart{"/dev/video0", "mp4", std::nullopt, "", ""}).error().code ==
         Errc::device_busy);
 }
 

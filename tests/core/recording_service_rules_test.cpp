@@ -61,7 +61,7 @@ TEST_CASE("elapsed time is the core clock's - until the stop once stopped", "[ru
 TEST_CASE("when_released answers once a capture has confirmed its stop - the device is free then",
           "[rules][capture]") {
   Harness h;
-  auto started = h.service.start_capture(CaptureStart{"cam0", "mp4", std::nullopt, ""});
+  auto started = h.service.start_capture(CaptureStart{"cam0", "mp4", std::nullopt, "", ""});
   REQUIRE(started);
   const RecordingId id = started->id;
   h.service.on_capture_started(id);
@@ -80,7 +80,7 @@ TEST_CASE("when_released answers once a capture has confirmed its stop - the dev
   REQUIRE(*released);
   CHECK((*released)->state == State::finalizing);
   CHECK_FALSE(h.service.live_on("cam0"));
-  REQUIRE(h.service.start_capture(CaptureStart{"cam0", "mp4", std::nullopt, ""}));
+  REQUIRE(h.service.start_capture(CaptureStart{"cam0", "mp4", std::nullopt, "", ""}));
 
   std::optional<Result<Recording>> at_once;
   h.service.when_released(id, [&](Result<Recording> r) { at_once = std::move(r); });

@@ -14,9 +14,11 @@ int http_status(Errc code) {
     case Errc::chunk_too_large:
     case Errc::total_size_exceeded:
     case Errc::duration_exceeded: return 413;
+    case Errc::unauthenticated: return 401;
+    case Errc::forbidden: return 403;
     case Errc::storage_low:
-    case Errc::storage_critical:
     case Errc::storage_full: return 507;
+    case Errc::storage_critical:  // nothing new starts: the service is unavailable for it
     case Errc::storage_unavailable:
     case Errc::agent_unavailable:
     case Errc::unavailable: return 503;
@@ -44,6 +46,8 @@ int rpc_code(Errc code) {
     case Errc::id_taken:
     case Errc::agent_unavailable:
     case Errc::unavailable:
+    case Errc::unauthenticated:
+    case Errc::forbidden:
     case Errc::io_error:
     case Errc::internal: return -32603;  // internal error, with the message saying which
   }

@@ -540,6 +540,7 @@ Result<Recording> RecordingService::start_capture(const CaptureStart& cmd) {
   spec.kind = SourceKind::capture;
   spec.meta.device = cmd.device;
   spec.meta.owner = cmd.owner;
+  spec.meta.session_id = cmd.session_id;
   spec.format = cmd.format;
   spec.expected_duration = cmd.duration;
   Held h(*this, id);
@@ -578,6 +579,7 @@ Result<Recording> RecordingService::start_agent_recording(const AgentStart& cmd)
   spec.meta.start_time = cmd.start_time;
   spec.meta.agent_id = cmd.agent_id;
   spec.meta.device = cmd.agent_id;
+  spec.meta.session_id = cmd.session_id;
   spec.expected_duration = cmd.expected_duration;
   spec.remote_triggered = true;
   Held h(*this, id);
@@ -689,6 +691,10 @@ std::vector<Recording> RecordingService::live() const {
   }
   std::ranges::sort(out, {}, &Recording::created_at);
   return out;
+}
+
+Result<std::vector<RecordingEvent>> RecordingService::history(const RecordingId& id) const {
+  return ports_.repository.events(id);
 }
 
 Result<std::vector<Recording>> RecordingService::list(const RecordingQuery& q) const {

@@ -83,7 +83,7 @@ TEST_CASE("a 10 s capture with 3 s rotation gives readable segments that add up 
   core::Rules rules;
   rules.rotation = 3s;
   CaptureRig rig({{"camera0", "test"}}, rules);
-  auto started = rig.service.start_capture(core::CaptureStart{"camera0", "mp4", std::nullopt, ""});
+  auto started = rig.service.start_capture(core::CaptureStart{"camera0", "mp4", std::nullopt, "", ""});
   REQUIRE(started);
   const auto id = started->id;
   rig.wait_for(id, [](const core::Recording& r) { return r.state == core::State::recording; });
@@ -115,7 +115,7 @@ TEST_CASE("a 10 s capture with 3 s rotation gives readable segments that add up 
 TEST_CASE("a source that ends stops the capture with reason error - its segments are kept and alerted",
           "[gstreamer][capture]") {
   CaptureRig rig({{"short", "pipeline:videotestsrc is-live=true num-buffers=30 ! video/x-raw,framerate=15/1"}}, {});
-  auto started = rig.service.start_capture(core::CaptureStart{"short", "mp4", std::nullopt, ""});
+  auto started = rig.service.start_capture(core::CaptureStart{"short", "mp4", std::nullopt, "", ""});
   REQUIRE(started);
   const auto r = rig.wait_for(started->id, [](const core::Recording& x) { return core::is_terminal(x.state); });
   CHECK(r.state == core::State::failed);
@@ -131,7 +131,7 @@ TEST_CASE("a device that is not configured fails its start attempts and then the
   rules.start_retry.initial_delay = 50ms;
   rules.start_retry.max_attempts = 2;
   CaptureRig rig({}, rules);
-  auto started = rig.service.start_capture(core::CaptureStart{"camera9", "mp4", std::nullopt, ""});
+  auto started = rig.service.start_capture(core::CaptureStart{"camera9", "mp4", std::nullopt, "", ""});
   REQUIRE(started);
   const auto r = rig.wait_for(started->id, [](const core::Recording& x) { return core::is_terminal(x.state); });
   CHECK(r.state == core::State::failed);

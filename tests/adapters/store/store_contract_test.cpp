@@ -10,6 +10,7 @@
 
 #include <pqxx/pqxx>
 
+#include "recorder/core/ports/token_store.hpp"
 #include "recorder/testing/temp_dir.hpp"
 #include "recorder/adapters/postgres/postgres_repository.hpp"
 #include "recorder/adapters/sqlite/sqlite_repository.hpp"
@@ -70,7 +71,7 @@ core::Recording rich_recording(const std::string& id, int minute) {
   core::Recording r;
   r.id = id;
   r.kind = core::SourceKind::stream;
-  r.meta = {"Team Standup Meeting", "john@company.com", "owner-1", "", "", "", "video/webm"};
+  r.meta = {"Team Standup Meeting", "john@company.com", "owner-1", "", "", "", "video/webm", "sess-" + id};
   r.format = "wav";
   r.expected_duration = 3600s;
   r.limits = core::StreamLimits{3600s, 1048576, 524288000, 100000};
@@ -188,6 +189,7 @@ TEST_CASE("store contract", "[store]") {
     auto cam = agent_recording("cam", 10, core::State::recording);
     cam.kind = core::SourceKind::capture;
     cam.meta.device = "/dev/video0";
+    cam.meta.organizer = "ann@company.com";
     REQUIRE(repo.save(cam, {}, {}));
 
     core::RecordingQuery all;
@@ -205,10 +207,35 @@ TEST_CASE("store contract", "[store]") {
     page.kind = core::SourceKind::stream;
     page.limit = 3;
     CHECK(ids(repo.list(page)) == std::vector<std::string>{"s6", "s5", "s4"});
-    page.created_before = at(4);
+    page.after = core::RecordingCursor{at(4), "s4"};
     CHECK(ids(repo.list(page)) == std::vector<std::string>{"s3", "s2", "s1"});
-    page.created_before = at(1);
+    page.after = core::RecordingCursor{at(1), "s1"};
     CHECK(ids(repo.list(page)) == std::vector<std::string>{"s0"});
+    core::RecordingQuery window;
+    window.created_since = at(2);
+    window.created_until = at(4);
+    CHECK(ids(repo.list(window)) == std::vector<std::string>{"s3", "s2"});
+    core::RecordingQuery organizer;
+    organizer.organizer = "ann@company.com";
+    CHECK(ids(repo.list(organizer)) == std::vector<std::string>{"cam"});
+    core::RecordingQuery agent;  // cam is the agent fixture made a capture: it keeps agent_id room-1
+    agent.agent_id = "room-1";
+    CHECK(ids(repo.list(agent)) == std::vector<std::string>{"cam"});
+    agent.agent_id = "room-2";
+    CHECK(ids(repo.list(agent)).empty());
+    core::RecordingQuery session;
+    session.session_id = "sess-s3";
+    CHECK(ids(repo.list(session)) == std::vector<std::string>{"s3"});
+    // Two recordings made in the same microsecond page by id, neither lost nor repeated.
+    for (const char* id : {"tie-a", "tie-b"}) REQUIRE(repo.save(rich_recording(id, 20), {}, {}));
+    core::RecordingQuery ties;
+    ties.created_since = at(20);
+    ties.limit = 1;
+    CHECK(ids(repo.list(ties)) == std::vector<std::string>{"tie-b"});
+    ties.after = core::RecordingCursor{at(20), "tie-b"};
+    CHECK(ids(repo.list(ties)) == std::vector<std::string>{"tie-a"});
+    ties.after = core::RecordingCursor{at(20), "tie-a"};
+    CHECK(ids(repo.list(ties)).empty());
   }
 
   SECTION("what was saved is there after the store is opened again; migrations run once") {
@@ -219,9 +246,9 @@ TEST_CASE("store contract", "[store]") {
     CHECK(again->find("kept")->value() == r);
     CHECK(again->events("kept")->size() == 1);
     if (backend == "sqlite") {
-      CHECK(dynamic_cast<adapters::sqlite::SqliteRepository&>(*again).schema_version() == 2);
+      CHECK(dynamic_cast<adapters::sqlite::SqliteRepository&>(*again).schema_version() == 3);
     } else {
-      CHECK(dynamic_cast<adapters::postgres::PostgresRepository&>(*again).schema_version() == 2);
+      CHECK(dynamic_cast<adapters::postgres::PostgresRepository&>(*again).schema_version() == 3);
     }
   }
 }
@@ -283,6 +310,44 @@ TEST_CASE("outbox contract", "[store][outbox]") {
     CHECK(bodies(reopened->undelivered("a", 10)) == std::vector{alert});
     REQUIRE(again->ping());
   }
+}
+
+TEST_CASE("token contract", "[store][tokens]") {
+  const std::string backend = GENERATE(as<std::string>{}, "sqlite", "postgres");
+  Store s = make_store(backend);
+  INFO("backend: " << backend);
+  auto& tokens = dynamic_cast<core::TokenStore&>(*s.repo);
+  const core::StoredToken a{{"id-a", "ci \"deploy\" ✓", core::Role::operator_, at(1), std::nullopt, std::nullopt},
+                            "hash-a"};
+  const core::StoredToken b{{"id-b", "wall screen", core::Role::viewer, at(2), at(3), std::nullopt}, "hash-b"};
+  REQUIRE(tokens.add_token(a));
+  REQUIRE(tokens.add_token(b));
+  CHECK_FALSE(tokens.add_token(a));  // an id is unique
+
+  auto found = tokens.find_token("id-a");
+  REQUIRE(found);
+  REQUIRE(found->has_value());
+  CHECK((*found)->secret_hash == "hash-a");
+  CHECK((*found)->token.name == a.token.name);
+  CHECK((*found)->token.role == core::Role::operator_);
+  CHECK((*found)->token.created_at == at(1));
+  CHECK_FALSE((*found)->token.last_used_at);
+  CHECK_FALSE(tokens.find_token("nope")->has_value());
+
+  auto all = tokens.tokens();
+  REQUIRE(all);
+  REQUIRE(all->size() == 2);
+  CHECK((*all)[0].id == "id-a");
+  CHECK((*all)[1].id == "id-b");
+  CHECK((*all)[1].last_used_at == at(3));
+
+  REQUIRE(tokens.touch_token("id-a", at(5)));
+  CHECK(tokens.find_token("id-a")->value().token.last_used_at == at(5));
+  CHECK(tokens.revoke_token("id-a", at(6)) == true);
+  CHECK(tokens.revoke_token("id-a", at(7)) == false);  // already revoked
+  CHECK(tokens.revoke_token("nope", at(7)) == false);
+  CHECK(tokens.find_token("id-a")->value().token.revoked_at == at(6));
+  CHECK_FALSE(tokens.find_token("id-b")->value().token.revoked_at);
 }
 
 TEST_CASE("SQLite: an unwritable database path is a clear error", "[store][sqlite]") {

@@ -158,10 +158,17 @@ Result<std::vector<Recording>> FakeRepository::list(const RecordingQuery& q) {
     if (q.state && r.state != *q.state) continue;
     if (q.kind && r.kind != *q.kind) continue;
     if (q.device && r.meta.device != *q.device) continue;
-    if (q.created_before && r.created_at >= *q.created_before) continue;
+    if (q.agent_id && r.meta.agent_id != *q.agent_id) continue;
+    if (q.organizer && r.meta.organizer != *q.organizer) continue;
+    if (q.session_id && r.meta.session_id != *q.session_id) continue;
+    if (q.created_since && r.created_at < *q.created_since) continue;
+    if (q.created_until && r.created_at >= *q.created_until) continue;
+    if (q.after && std::tie(r.created_at, r.id) >= std::tie(q.after->created_at, q.after->id)) continue;
     out.push_back(r);
   }
-  std::ranges::sort(out, std::ranges::greater{}, &Recording::created_at);
+  std::ranges::sort(out, [](const Recording& a, const Recording& b) {
+    return std::tie(a.created_at, a.id) > std::tie(b.created_at, b.id);
+  });
   if (out.size() > q.limit) out.resize(q.limit);
   return out;
 }

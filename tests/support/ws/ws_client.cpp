@@ -156,39 +156,60 @@ std::size_t collect(char* data, std::size_t size, std::size_t n, void* out) {
   static_cast<std::string*>(out)->append(data, size * n);
   return size * n;
 }
-std::size_t header(char* data, std::size_t size, std::size_t n, void* out) {
+std::size_t all_headers(char* data, std::size_t size, std::size_t n, void* out) {
   std::string line(data, size * n);
-  const std::string key = "content-range:";
-  std::string lower = line;
-  for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (lower.rfind(key, 0) == 0) {
-    auto v = line.substr(key.size());
-    while (!v.empty() && (v.front() == ' ')) v.erase(0, 1);
-    while (!v.empty() && (v.back() == '\r' || v.back() == '\n')) v.pop_back();
-    *static_cast<std::string*>(out) = v;
+  while (!line.empty() && (line.back() == '\r' || line.back() == '\n')) line.pop_back();
+  const auto colon = line.find(':');
+  if (colon != std::string::npos) {
+    std::string name = line.substr(0, colon);
+    for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    std::string value = line.substr(colon + 1);
+    while (!value.empty() && value.front() == ' ') value.erase(0, 1);
+    static_cast<std::vector<std::pair<std::string, std::string>>*>(out)->emplace_back(std::move(name), std::move(value));
   }
   return size * n;
 }
 }  // namespace
 
-HttpResult http_get(const std::string& url, const std::string& range) {
-  HttpResult r;
+std::string HttpAnswer::header(const std::string& name) const {
+  for (const auto& [k, v] : headers) {
+    if (k == name) return v;
+  }
+  return "";
+}
+
+HttpAnswer http_request(const std::string& method, const std::string& url, const std::vector<std::string>& headers,
+                        const std::string& body) {
+  HttpAnswer r;
   CURL* curl = curl_easy_init();
   curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method.c_str());
+  if (method == "HEAD") curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
+  if (!body.empty() || method == "POST" || method == "PUT") {
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.c_str());
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
+  }
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &r.body);
-  curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, header);
-  curl_easy_setopt(curl, CURLOPT_HEADERDATA, &r.content_range);
-  curl_easy_setopt(curl, CURLOPT_TIMEOUT, 30L);
-  curl_slist* headers = nullptr;
-  if (!range.empty()) headers = curl_slist_append(headers, ("Range: " + range).c_str());
-  if (headers) curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, all_headers);
+  curl_easy_setopt(curl, CURLOPT_HEADERDATA, &r.headers);
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT, 60L);
+  curl_slist* list = nullptr;
+  for (const auto& h : headers) list = curl_slist_append(list, h.c_str());
+  if (list) curl_easy_setopt(curl, CURLOPT_HTTPHEADER, list);
   const CURLcode rc = curl_easy_perform(curl);
   if (rc != CURLE_OK) r.error = curl_easy_strerror(rc);
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &r.status);
-  curl_slist_free_all(headers);
+  curl_slist_free_all(list);
   curl_easy_cleanup(curl);
   return r;
+}
+
+HttpResult http_get(const std::string& url, const std::string& range) {
+  std::vector<std::string> headers;
+  if (!range.empty()) headers.push_back("Range: " + range);
+  auto a = http_request("GET", url, headers);
+  return HttpResult{a.status, std::move(a.body), a.header("content-range"), std::move(a.error)};
 }
 
 }  // namespace recorder::testing

@@ -7,6 +7,7 @@
 #include <pqxx/pqxx>
 
 #include "recorder/adapters/store_common/recording_rows.hpp"
+#include "recorder/adapters/store_common/token_rows.hpp"
 
 namespace recorder::adapters::postgres {
 namespace {
@@ -266,6 +267,49 @@ Result<std::vector<core::RecordingEvent>> PostgresRepository::events(const core:
         }
         return out;
       });
+}
+
+Result<void> PostgresRepository::add_token(const core::StoredToken& t) {
+  return impl_->with_transaction<void>([&](pqxx::work& tx) -> Result<void> {
+    run(tx, sc::insert_token_sql(sc::Dialect::postgres), sc::to_row(t));
+    return core::ok();
+  });
+}
+
+Result<std::optional<core::StoredToken>> PostgresRepository::find_token(const std::string& id) {
+  return impl_->with_transaction<std::optional<core::StoredToken>>(
+      [&](pqxx::work& tx) -> Result<std::optional<core::StoredToken>> {
+        const auto rows = rows_of(run(tx, sc::select_token_sql(sc::Dialect::postgres), {id}), sc::token_columns());
+        if (rows.empty()) return std::optional<core::StoredToken>{};
+        auto t = sc::token_from_row(rows.front());
+        if (!t) return std::unexpected(t.error());
+        return std::optional<core::StoredToken>{std::move(*t)};
+      });
+}
+
+Result<std::vector<core::ApiToken>> PostgresRepository::tokens() {
+  return impl_->with_transaction<std::vector<core::ApiToken>>([&](pqxx::work& tx) -> Result<std::vector<core::ApiToken>> {
+    std::vector<core::ApiToken> out;
+    for (const auto& row : rows_of(run(tx, sc::select_tokens_sql(), {}), sc::token_columns())) {
+      auto t = sc::token_from_row(row);
+      if (!t) return std::unexpected(t.error());
+      out.push_back(std::move(t->token));
+    }
+    return out;
+  });
+}
+
+Result<bool> PostgresRepository::revoke_token(const std::string& id, core::WallTime at) {
+  return impl_->with_transaction<bool>([&](pqxx::work& tx) -> Result<bool> {
+    return !run(tx, sc::revoke_token_sql(sc::Dialect::postgres), {id, sc::to_micros(at)}).empty();
+  });
+}
+
+Result<void> PostgresRepository::touch_token(const std::string& id, core::WallTime at) {
+  return impl_->with_transaction<void>([&](pqxx::work& tx) -> Result<void> {
+    run(tx, sc::touch_token_sql(sc::Dialect::postgres), {id, sc::to_micros(at)});
+    return core::ok();
+  });
 }
 
 }  // namespace recorder::adapters::postgres

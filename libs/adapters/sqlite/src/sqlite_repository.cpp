@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "recorder/adapters/store_common/recording_rows.hpp"
+#include "recorder/adapters/store_common/token_rows.hpp"
 
 namespace recorder::adapters::sqlite {
 namespace {
@@ -301,6 +302,55 @@ Result<std::vector<core::RecordingEvent>> SqliteRepository::events(const core::R
     out.push_back(std::move(*e));
   }
   return out;
+}
+
+Result<void> SqliteRepository::add_token(const core::StoredToken& t) {
+  std::lock_guard lock(mutex_);
+  Statement st(db_, sc::insert_token_sql(sc::Dialect::sqlite));
+  if (auto b = st.bind(sc::to_row(t)); !b) return b;
+  return st.run();
+}
+
+Result<std::optional<core::StoredToken>> SqliteRepository::find_token(const std::string& id) {
+  std::lock_guard lock(mutex_);
+  Statement st(db_, sc::select_token_sql(sc::Dialect::sqlite));
+  if (auto b = st.bind({id}); !b) return std::unexpected(b.error());
+  auto rows = st.rows(sc::token_columns());
+  if (!rows) return std::unexpected(rows.error());
+  if (rows->empty()) return std::optional<core::StoredToken>{};
+  auto t = sc::token_from_row(rows->front());
+  if (!t) return std::unexpected(t.error());
+  return std::optional<core::StoredToken>{std::move(*t)};
+}
+
+Result<std::vector<core::ApiToken>> SqliteRepository::tokens() {
+  std::lock_guard lock(mutex_);
+  Statement st(db_, sc::select_tokens_sql());
+  auto rows = st.rows(sc::token_columns());
+  if (!rows) return std::unexpected(rows.error());
+  std::vector<core::ApiToken> out;
+  for (const auto& row : *rows) {
+    auto t = sc::token_from_row(row);
+    if (!t) return std::unexpected(t.error());
+    out.push_back(std::move(t->token));
+  }
+  return out;
+}
+
+Result<bool> SqliteRepository::revoke_token(const std::string& id, core::WallTime at) {
+  std::lock_guard lock(mutex_);
+  Statement st(db_, sc::revoke_token_sql(sc::Dialect::sqlite));
+  if (auto b = st.bind({id, sc::to_micros(at)}); !b) return std::unexpected(b.error());
+  auto rows = st.rows(std::array{sc::Column{"id", sc::ColumnType::text}});
+  if (!rows) return std::unexpected(rows.error());
+  return !rows->empty();
+}
+
+Result<void> SqliteRepository::touch_token(const std::string& id, core::WallTime at) {
+  std::lock_guard lock(mutex_);
+  Statement st(db_, sc::touch_token_sql(sc::Dialect::sqlite));
+  if (auto b = st.bind({id, sc::to_micros(at)}); !b) return b;
+  return st.run();
 }
 
 }  // namespace recorder::adapters::sqlite

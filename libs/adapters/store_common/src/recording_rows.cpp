@@ -51,6 +51,7 @@ constexpr std::array kRecordingColumns{
     Column{"start_attempts", integer},
     Column{"error", text},
     Column{"current_file", text},
+    Column{"session_id", text},
 };
 
 constexpr std::array kEventColumns{
@@ -211,6 +212,35 @@ CREATE TABLE outbox_deliveries (
   delivered_at BIGINT NOT NULL,
   PRIMARY KEY (subscriber, seq)
 );
+)sql"},
+    Migration{3, "API tokens (hashed); recordings paged by (created_at, id) and found by the caller's session_id",
+              R"sql(
+CREATE TABLE api_tokens (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  role TEXT NOT NULL,
+  secret_hash TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  last_used_at INTEGER,
+  revoked_at INTEGER
+);
+CREATE INDEX recordings_created_id ON recordings (created_at, id);
+ALTER TABLE recordings ADD COLUMN session_id TEXT NOT NULL DEFAULT '';
+CREATE INDEX recordings_session_id ON recordings (session_id);
+)sql",
+              R"sql(
+CREATE TABLE api_tokens (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  role TEXT NOT NULL,
+  secret_hash TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  last_used_at BIGINT,
+  revoked_at BIGINT
+);
+CREATE INDEX recordings_created_id ON recordings (created_at, id);
+ALTER TABLE recordings ADD COLUMN session_id TEXT NOT NULL DEFAULT '';
+CREATE INDEX recordings_session_id ON recordings (session_id);
 )sql"},
 };
 
@@ -447,6 +477,7 @@ Row to_row(const Recording& r) {
       std::int64_t{r.start_attempts},
       r.error,
       r.current_file,
+      r.meta.session_id,
   };
 }
 
@@ -488,6 +519,7 @@ Result<Recording> from_row(const Row& row) {
   r.start_attempts = static_cast<std::uint32_t>(in.count("start_attempts"));
   r.error = in.text("error");
   r.current_file = in.text("current_file");
+  r.meta.session_id = in.text("session_id");
   if (!in.error.empty())
     return core::fail(Errc::internal, fmt::format("recording {} is stored wrongly: {}", r.id, in.error));
   return r;
@@ -547,7 +579,18 @@ Query list_query(Dialect d, const core::RecordingQuery& q) {
   if (q.state) add("state", "=", std::string(core::to_string(*q.state)));
   if (q.kind) add("kind", "=", std::string(core::to_string(*q.kind)));
   if (q.device) add("device", "=", *q.device);
-  if (q.created_before) add("created_at", "<", to_micros(*q.created_before));
+  if (q.agent_id) add("agent_id", "=", *q.agent_id);
+  if (q.organizer) add("organizer", "=", *q.organizer);
+  if (q.session_id) add("session_id", "=", *q.session_id);
+  if (q.created_since) add("created_at", ">=", to_micros(*q.created_since));
+  if (q.created_until) add("created_at", "<", to_micros(*q.created_until));
+  if (q.after) {
+    out.params.push_back(to_micros(q.after->created_at));
+    const auto at = placeholder(d, static_cast<int>(out.params.size()));
+    out.params.push_back(q.after->id);
+    const auto id = placeholder(d, static_cast<int>(out.params.size()));
+    where.push_back(fmt::format("(created_at < {0} OR (created_at = {0} AND id < {1}))", at, id));
+  }
   out.sql = select_recordings_sql();
   if (!where.empty()) out.sql += fmt::format(" WHERE {}", fmt::join(where, " AND "));
   out.sql += fmt::format(" ORDER BY created_at DESC, id DESC LIMIT {}", q.limit);

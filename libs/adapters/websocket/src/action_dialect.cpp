@@ -6,7 +6,7 @@
 #include <fmt/format.h>
 
 #include "dialect.hpp"
-#include "json.hpp"
+#include "recorder/adapters/json/json.hpp"
 
 namespace recorder::adapters::websocket {
 namespace {

@@ -10,7 +10,7 @@
 #include <fmt/format.h>
 
 #include "dialect.hpp"
-#include "json.hpp"
+#include "recorder/adapters/json/json.hpp"
 #include "recorder/core/app/error_mapping.hpp"
 
 namespace recorder::adapters::websocket {
@@ -190,7 +190,7 @@ class RpcSession final : public DialectSession {
     std::string format = string_param(p, "format").value_or("mp4");
     if (format != "mp4") return RpcError{-32602, "Invalid params: format must be 'mp4' for a camera", {}};
     return with_camera(p, [&](const Camera& cam) -> Reply {
-      auto started = ctx_.service.start_capture(core::CaptureStart{cam.name, format, duration, ""});
+      auto started = ctx_.service.start_capture(core::CaptureStart{cam.name, format, duration, "", ""});
       if (!started) return error_of(started.error(), cam);
       const core::Recording r = *started;
       return [r, cam, format](json::Writer& w) {

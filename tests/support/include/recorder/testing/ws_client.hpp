@@ -7,6 +7,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace recorder::testing {
 
@@ -53,5 +55,18 @@ struct HttpResult {
   std::string error;
 };
 HttpResult http_get(const std::string& url, const std::string& range = "");
+
+// Any request over loopback (libcurl): `headers` as "Name: value" lines; the answer's
+// headers are kept in `headers`, lower-cased names, in order.
+struct HttpAnswer {
+  long status = 0;
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string error;
+  // The first header of that (lower-case) name, or "".
+  std::string header(const std::string& name) const;
+};
+HttpAnswer http_request(const std::string& method, const std::string& url, const std::vector<std::string>& headers = {},
+                        const std::string& body = "");
 
 }  // namespace recorder::testing

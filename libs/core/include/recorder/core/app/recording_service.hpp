@@ -81,6 +81,7 @@ struct CaptureStart {
   std::string format;
   std::optional<Seconds> duration;
   std::string owner;
+  std::string session_id;  // the caller's own key (REST), kept with the recording
 };
 
 struct AgentStart {
@@ -89,6 +90,7 @@ struct AgentStart {
   std::string organizer;
   std::string start_time;
   std::optional<Seconds> expected_duration;
+  std::string session_id;  // the caller's own key (REST), kept with the recording
 };
 
 // One of seed 000's agent messages, decoded.
@@ -168,6 +170,8 @@ class RecordingService {
   [[nodiscard]] Result<Recording> remove(const RecordingId& id);
   [[nodiscard]] Result<Recording> get(const RecordingId& id) const;
   std::vector<Recording> live() const;
+  // The recording's transitions as the store logged them, oldest first.
+  [[nodiscard]] Result<std::vector<RecordingEvent>> history(const RecordingId& id) const;
   // Recordings in the store, newest first (the admin surface's list).
   [[nodiscard]] Result<std::vector<Recording>> list(const RecordingQuery& q) const;
   // The live recording on a device (or agent), if any.

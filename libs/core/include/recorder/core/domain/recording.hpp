@@ -69,6 +69,7 @@ struct Metadata {
   std::string agent_id;   // agent kind: which agent records it
   std::string start_time; // agent kind: the meeting's start_time exactly as the agent sends it
   std::string mime_type;  // stream kind: what the client sends (video/webm, ...)
+  std::string session_id; // the caller's own key for it (REST "session_id", seed 004); may be empty
 
   bool operator==(const Metadata&) const = default;
 };

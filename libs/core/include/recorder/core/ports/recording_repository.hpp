@@ -20,11 +20,25 @@ struct RecordingEvent {
   Transition transition;
 };
 
+// Where a page of a list ended: the last recording it held. Lists are newest first by
+// (created_at, id), so a page that starts after a cursor is stable while recordings are
+// added (they are newer than every cursor).
+struct RecordingCursor {
+  WallTime created_at;
+  RecordingId id;
+  friend bool operator==(const RecordingCursor&, const RecordingCursor&) = default;
+};
+
 struct RecordingQuery {
   std::optional<State> state;
   std::optional<SourceKind> kind;
   std::optional<std::string> device;
-  std::optional<WallTime> created_before;  // paging by time, newest first
+  std::optional<std::string> agent_id;
+  std::optional<std::string> organizer;
+  std::optional<std::string> session_id;
+  std::optional<WallTime> created_since;  // created at or after
+  std::optional<WallTime> created_until;  // created before
+  std::optional<RecordingCursor> after;   // the page after this one
   std::size_t limit = 100;
 };
 

@@ -7,6 +7,7 @@
 
 #include "recorder/core/ports/outbox.hpp"
 #include "recorder/core/ports/recording_repository.hpp"
+#include "recorder/core/ports/token_store.hpp"
 
 namespace recorder::adapters::postgres {
 
@@ -19,7 +20,7 @@ struct Reconnect {
 // daemons sharing one database. It connects lazily and migrates under an advisory lock.
 // A lost connection is Errc::unavailable, never a crash: the next call after the back-off
 // (100 ms doubling to 5 s) connects again. Thread-safe (one connection behind a mutex).
-class PostgresRepository final : public core::RecordingRepository, public core::OutboxStore {
+class PostgresRepository final : public core::RecordingRepository, public core::OutboxStore, public core::TokenStore {
  public:
   explicit PostgresRepository(std::string url, Reconnect reconnect = {});
   ~PostgresRepository() override;
@@ -42,6 +43,11 @@ class PostgresRepository final : public core::RecordingRepository, public core::
   core::Result<void> add_subscriber(std::string_view subscriber) override;
   core::Result<std::vector<core::OutboxEntry>> undelivered(std::string_view subscriber, std::size_t limit) override;
   core::Result<void> mark_delivered(std::string_view subscriber, std::span<const std::uint64_t> seqs) override;
+  core::Result<void> add_token(const core::StoredToken& t) override;
+  core::Result<std::optional<core::StoredToken>> find_token(const std::string& id) override;
+  core::Result<std::vector<core::ApiToken>> tokens() override;
+  core::Result<bool> revoke_token(const std::string& id, core::WallTime at) override;
+  core::Result<void> touch_token(const std::string& id, core::WallTime at) override;
 
   int schema_version();
 

@@ -7,6 +7,7 @@
 
 #include "recorder/core/ports/outbox.hpp"
 #include "recorder/core/ports/recording_repository.hpp"
+#include "recorder/core/ports/token_store.hpp"
 
 struct sqlite3;
 
@@ -15,7 +16,7 @@ namespace recorder::adapters::sqlite {
 // The embedded default store: one SQLite file in WAL mode with synchronous=FULL, so a
 // committed transition survives a crash. Migrations run when it opens. Thread-safe (one
 // connection behind a mutex).
-class SqliteRepository final : public core::RecordingRepository, public core::OutboxStore {
+class SqliteRepository final : public core::RecordingRepository, public core::OutboxStore, public core::TokenStore {
  public:
   // Opens (creating if needed) and migrates the database at `path`.
   static core::Result<std::unique_ptr<SqliteRepository>> open(const std::filesystem::path& path);
@@ -36,6 +37,11 @@ class SqliteRepository final : public core::RecordingRepository, public core::Ou
   core::Result<void> add_subscriber(std::string_view subscriber) override;
   core::Result<std::vector<core::OutboxEntry>> undelivered(std::string_view subscriber, std::size_t limit) override;
   core::Result<void> mark_delivered(std::string_view subscriber, std::span<const std::uint64_t> seqs) override;
+  core::Result<void> add_token(const core::StoredToken& t) override;
+  core::Result<std::optional<core::StoredToken>> find_token(const std::string& id) override;
+  core::Result<std::vector<core::ApiToken>> tokens() override;
+  core::Result<bool> revoke_token(const std::string& id, core::WallTime at) override;
+  core::Result<void> touch_token(const std::string& id, core::WallTime at) override;
 
   int schema_version();
 

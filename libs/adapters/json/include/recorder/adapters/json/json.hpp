@@ -1,6 +1,7 @@
 #pragma once
 
-// Small helpers over RapidJSON for the dialect codecs.
+// Small helpers over RapidJSON for everything that reads or writes client JSON (the
+// dialect codecs, the REST API): one parse with the depth limit and the duplicate-key check.
 
 #include <algorithm>
 #include <cstddef>
@@ -15,7 +16,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
-namespace recorder::adapters::websocket::json {
+namespace recorder::adapters::json {
 
 using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
 
@@ -121,4 +122,4 @@ inline const rapidjson::Value* member(const rapidjson::Value& obj, const char* n
   return it == obj.MemberEnd() ? nullptr : &it->value;
 }
 
-}  // namespace recorder::adapters::websocket::json
+}  // namespace recorder::adapters::json

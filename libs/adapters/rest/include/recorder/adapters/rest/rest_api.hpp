@@ -1,0 +1,35 @@
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "recorder/adapters/http/router.hpp"
+#include "recorder/core/app/access_service.hpp"
+#include "recorder/core/app/recording_service.hpp"
+#include "recorder/core/domain/device.hpp"
+
+namespace recorder::adapters::rest {
+
+struct RestContext {
+  core::RecordingService& service;
+  core::AccessService& access;
+  std::vector<core::Device> devices;         // what POST /api/recordings may capture
+  std::chrono::seconds stop_wait{40};        // how long a stop waits for the recording to let go
+};
+
+// Adds every /api/* route (docs/protocol.md section 5) to `router`. Each needs a bearer
+// token (Authorization: Bearer, or ?access_token=) whose role allows it (section 6):
+//   viewer:   GET /api/recordings, /api/recordings/{id}, /api/recordings/{id}/events,
+//             /api/storage, /api/devices, /api/agents
+//   operator: POST /api/recordings, POST /api/recordings/{id}/stop
+//   admin:    DELETE /api/recordings/{id}, GET/POST /api/tokens, DELETE /api/tokens/{id}
+// Refusals are 401 (no or bad token) and 403 (role too low), checked before anything
+// about a recording is looked at. `ctx`'s references must outlive the router.
+void add_rest_routes(http::Router& router, const RestContext& ctx);
+
+// The token a request presents: "Authorization: Bearer <t>", else the access_token query
+// parameter (browsers cannot set headers on a WebSocket); empty when none.
+std::string presented_token(const http::Request& request);
+
+}  // namespace recorder::adapters::rest

@@ -1,0 +1,626 @@
+// The REST API: /api/* on the HTTP route table. Every handler runs on a worker thread (the
+// listener's pool) and may block on the store. See rest_api.hpp and docs/protocol.md.
+
+#include "recorder/adapters/rest/rest_api.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <cstdint>
+#include <functional>
+#include <future>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include <fmt/format.h>
+
+#include "recorder/adapters/json/json.hpp"
+#include "recorder/core/app/error_mapping.hpp"
+#include "recorder/core/domain/time_text.hpp"
+
+namespace recorder::adapters::rest {
+namespace {
+
+using core::Errc;
+using http::Request;
+using http::Response;
+using json::put;
+using json::put_null;
+using Writer = json::Writer;
+
+constexpr std::size_t kDefaultLimit = 100;
+constexpr std::size_t kMaxLimit = 1000;
+
+// ---- answers ---------------------------------------------------------------------------
+
+Response json_response(int status, const rapidjson::StringBuffer& body) {
+  return Response{status, {{"Content-Type", "application/json"}}, std::string(body.GetString(), body.GetSize())};
+}
+
+// {"error": {"code", "message"[, "recording_id"]}} with the error's status. A 401 says how
+// to authenticate (RFC 6750).
+Response error_response(const core::Error& e) {
+  rapidjson::StringBuffer buffer;
+  Writer w(buffer);
+  w.StartObject();
+  w.Key("error");
+  w.StartObject();
+  put(w, "code", core::to_string(e.code));
+  put(w, "message", e.message);
+  if (!e.related_id.empty()) put(w, "recording_id", e.related_id);
+  w.EndObject();
+  w.EndObject();
+  Response r = json_response(core::http_status(e.code), buffer);
+  if (e.code == Errc::unauthenticated) r.set_header("WWW-Authenticate", "Bearer realm=\"recorderd\"");
+  return r;
+}
+
+Response bad_request(std::string message) { return error_response(core::Error{Errc::invalid_argument, std::move(message), {}}); }
+
+void put_time(Writer& w, std::string_view key, const std::optional<core::WallTime>& t) {
+  if (t) put(w, key, core::format_utc(*t));
+  else put_null(w, key);
+}
+
+void put_optional(Writer& w, std::string_view key, const std::optional<double>& v) {
+  if (v) put(w, key, *v);
+  else put_null(w, key);
+}
+
+// Seed 004's lifecycle words for recorderd's states.
+std::string_view seed004_status(core::State s) {
+  switch (s) {
+    case core::State::starting:
+    case core::State::recording:
+    case core::State::interrupted:
+    case core::State::stale:
+    case core::State::stopping: return "recording";
+    case core::State::finalizing:
+    case core::State::processing: return "processing";
+    case core::State::ready: return "ready";
+    case core::State::failed: return "failed";
+    case core::State::deleted: return "deleted";
+  }
+  return "failed";
+}
+
+std::string file_name(const std::string& path) {
+  const auto slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+// A recording as every answer shows it: recorderd's fields, seed 004's beside them
+// (session_id, recording_id, status / recording_status, ended_at, file_size_bytes,
+// deleted) and seed 000's outcome.
+void put_recording(Writer& w, const core::Recording& r, double elapsed_seconds) {
+  std::uint64_t file_bytes = 0;
+  for (const auto& f : r.files) file_bytes += f.bytes;
+  w.StartObject();
+  put(w, "id", r.id);
+  put(w, "recording_id", r.id);
+  put(w, "session_id", r.meta.session_id.empty() ? r.id : r.meta.session_id);
+  put(w, "kind", core::to_string(r.kind));
+  put(w, "state", core::to_string(r.state));
+  put(w, "status", seed004_status(r.state));
+  put(w, "recording_status", seed004_status(r.state));
+  put(w, "outcome", core::to_string(r.outcome));
+  put(w, "stop_reason", core::to_string(r.stop_reason));
+  put(w, "deleted", r.state == core::State::deleted);
+  put(w, "format", r.format);
+  put(w, "subject", r.meta.subject);
+  put(w, "organizer", r.meta.organizer);
+  put(w, "owner", r.meta.owner);
+  put(w, "device", r.meta.device);
+  put(w, "agent_id", r.meta.agent_id);
+  put(w, "start_time", r.meta.start_time);
+  put(w, "mime_type", r.meta.mime_type);
+  if (r.expected_duration) put(w, "duration_expected", static_cast<std::int64_t>(r.expected_duration->count()));
+  else put_null(w, "duration_expected");
+  put(w, "remote_triggered", r.remote_triggered);
+  put_time(w, "created_at", r.created_at);
+  put_time(w, "started_at", r.started_at);
+  put_time(w, "last_activity_at", r.last_activity_at);
+  put_time(w, "stopped_at", r.stopped_at);
+  put_time(w, "ended_at", r.stopped_at);
+  put_time(w, "finalized_at", r.finalized_at);
+  put(w, "elapsed_seconds", elapsed_seconds);
+  put_optional(w, "duration_seconds", r.duration_seconds);
+  put(w, "chunks", static_cast<std::uint64_t>(r.ledger.chunk_count()));
+  put(w, "bytes", r.ledger.total_bytes());
+  put(w, "missing_chunks", r.missing_chunks);
+  put(w, "file_size_bytes", file_bytes);
+  put(w, "current_file", r.current_file);
+  w.Key("files");
+  w.StartArray();
+  for (const auto& f : r.files) {
+    w.StartObject();
+    put(w, "name", file_name(f.path));
+    put(w, "path", f.path);
+    put(w, "role", core::to_string(f.role));
+    put(w, "bytes", f.bytes);
+    put_optional(w, "duration_seconds", f.duration_seconds);
+    w.EndObject();
+  }
+  w.EndArray();
+  put(w, "error", r.error);
+  w.EndObject();
+}
+
+Response recording_response(int status, const core::RecordingService& service, const core::Recording& r) {
+  rapidjson::StringBuffer buffer;
+  Writer w(buffer);
+  put_recording(w, r, service.elapsed_seconds(r));
+  return json_response(status, buffer);
+}
+
+void put_token(Writer& w, const core::ApiToken& t) {
+  put(w, "id", t.id);
+  put(w, "name", t.name);
+  put(w, "role", core::to_string(t.role));
+  put_time(w, "created_at", t.created_at);
+  put_time(w, "last_used_at", t.last_used_at);
+  put_time(w, "revoked_at", t.revoked_at);
+}
+
+// ---- requests --------------------------------------------------------------------------
+
+// A JSON object body, or the 400 that says what is wrong with it.
+std::variant<rapidjson::Document, Response> object_body(const Request& request) {
+  rapidjson::Document doc;
+  if (auto error = json::parse(doc, request.body)) return bad_request(fmt::format("the body is not JSON: {}", *error));
+  if (!doc.IsObject()) return bad_request("the body must be a JSON object");
+  return doc;
+}
+
+// A string member: nothing when absent, the 400 naming the field when of another type.
+std::variant<std::optional<std::string>, Response> string_field(const rapidjson::Value& body, const char* name) {
+  const auto* v = json::member(body, name);
+  if (!v || v->IsNull()) return std::optional<std::string>{};
+  if (!v->IsString()) return bad_request(fmt::format("{}: expected a string", name));
+  return std::optional<std::string>{std::string(v->GetString(), v->GetStringLength())};
+}
+
+std::optional<std::uint64_t> to_number(std::string_view text) {
+  std::uint64_t v = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc{} || end != text.data() + text.size() || text.empty()) return std::nullopt;
+  return v;
+}
+
+// Cursors are opaque to clients: hex of "<created_at micros>:<id>" of a page's last item.
+std::string encode_cursor(const core::Recording& r) {
+  const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(r.created_at.time_since_epoch()).count();
+  const std::string plain = fmt::format("{}:{}", micros, r.id);
+  std::string out;
+  out.reserve(plain.size() * 2);
+  for (const char c : plain) out += fmt::format("{:02x}", static_cast<unsigned char>(c));
+  return out;
+}
+
+std::optional<core::RecordingCursor> decode_cursor(std::string_view hex) {
+  if (hex.empty() || hex.size() % 2 != 0 || hex.size() > 1024) return std::nullopt;
+  std::string plain;
+  for (std::size_t i = 0; i < hex.size(); i += 2) {
+    unsigned v = 0;
+    const auto [end, ec] = std::from_chars(hex.data() + i, hex.data() + i + 2, v, 16);
+    if (ec != std::errc{} || end != hex.data() + i + 2) return std::nullopt;
+    plain += static_cast<char>(v);
+  }
+  const auto colon = plain.find(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == plain.size()) return std::nullopt;
+  std::int64_t micros = 0;
+  const auto [end, ec] = std::from_chars(plain.data(), plain.data() + colon, micros);
+  if (ec != std::errc{} || end != plain.data() + colon) return std::nullopt;
+  return core::RecordingCursor{core::WallTime{std::chrono::duration_cast<core::WallTime::duration>(
+                                   std::chrono::microseconds{micros})},
+                               plain.substr(colon + 1)};
+}
+
+// GET /api/recordings's query, or the 400 naming the parameter.
+std::variant<core::RecordingQuery, Response> list_query(const Request& request) {
+  core::RecordingQuery q;
+  q.limit = kDefaultLimit;
+  static constexpr std::array kKnown{"state", "kind", "device", "agent_id", "organizer", "session_id",
+                                     "since", "until",  "limit",  "cursor",   "access_token"};
+  for (const auto& [key, value] : request.query) {
+    if (std::ranges::find(kKnown, key) == kKnown.end())
+      return bad_request(fmt::format("unknown query parameter '{}'; expected one of {}", key, fmt::join(kKnown, ", ")));
+  }
+  if (auto v = request.query_value("state")) {
+    q.state = core::parse_state(*v);
+    if (!q.state)
+      return bad_request(fmt::format("state: '{}' is not a state; expected starting, recording, interrupted, stale, "
+                                     "stopping, finalizing, processing, ready, failed or deleted",
+                                     *v));
+  }
+  if (auto v = request.query_value("kind")) {
+    q.kind = core::parse_source_kind(*v);
+    if (!q.kind) return bad_request(fmt::format("kind: '{}' is not a kind; expected stream, agent or capture", *v));
+  }
+  if (auto v = request.query_value("device")) q.device = *v;
+  if (auto v = request.query_value("agent_id")) q.agent_id = *v;
+  if (auto v = request.query_value("organizer")) q.organizer = *v;
+  if (auto v = request.query_value("session_id")) q.session_id = *v;
+  for (const auto* name : {"since", "until"}) {
+    if (auto v = request.query_value(name)) {
+      auto t = core::parse_iso8601(*v);
+      if (!t) return bad_request(fmt::format("{}: {}", name, t.error().message));
+      (std::string_view(name) == "since" ? q.created_since : q.created_until) = *t;
+    }
+  }
+  if (auto v = request.query_value("limit")) {
+    const auto n = to_number(*v);
+    if (!n || *n < 1 || *n > kMaxLimit)
+      return bad_request(fmt::format("limit: '{}' is not a number from 1 to {}", v->substr(0, 32), kMaxLimit));
+    q.limit = static_cast<std::size_t>(*n);
+  }
+  if (auto v = request.query_value("cursor")) {
+    q.after = decode_cursor(*v);
+    if (!q.after) return bad_request("cursor: not a cursor this server gave out (use next_cursor from the last page)");
+  }
+  return q;
+}
+
+// ---- the API -----------------------------------------------------------------------------
+
+class Api : public std::enable_shared_from_this<Api> {
+ public:
+  explicit Api(const RestContext& ctx) : ctx_(ctx) {}
+
+  using Handler = std::function<Response(const Request&, const core::ApiToken&)>;
+
+  // Authentication, then authorization, then the handler: nothing about a recording is
+  // looked at for a caller who may not see it.
+  http::Router::Handler guarded(core::Role needed, std::string action, Handler handler) {
+    return [self = shared_from_this(), needed, action = std::move(action), handler = std::move(handler)](const Request& r) {
+      auto who = self->ctx_.access.authenticate(presented_token(r));
+      if (!who) return error_response(who.error());
+      if (auto allowed = core::AccessService::authorize(*who, needed, action); !allowed)
+        return error_response(allowed.error());
+      return handler(r, *who);
+    };
+  }
+
+  // A recording by its id, else by the caller's session_id (the newest with it).
+  core::Result<core::Recording> resolve(const std::string& id) const {
+    auto found = ctx_.service.get(id);
+    if (found || found.error().code != Errc::not_found) return found;
+    core::RecordingQuery q;
+    q.session_id = id;
+    q.limit = 1;
+    auto by_session = ctx_.service.list(q);
+    if (!by_session) return std::unexpected(by_session.error());
+    if (by_session->empty()) return core::fail(Errc::not_found, fmt::format("no recording with id or session_id '{}'", id));
+    return std::move(by_session->front());
+  }
+
+  Response list(const Request& request) const {
+    auto parsed = list_query(request);
+    if (auto* refused = std::get_if<Response>(&parsed)) return std::move(*refused);
+    auto q = std::get<core::RecordingQuery>(std::move(parsed));
+    const std::size_t limit = q.limit;
+    q.limit = limit + 1;  // one more tells whether there is a next page
+    auto found = ctx_.service.list(q);
+    if (!found) return error_response(found.error());
+    const bool more = found->size() > limit;
+    if (more) found->resize(limit);
+    rapidjson::StringBuffer buffer;
+    Writer w(buffer);
+    w.StartObject();
+    w.Key("recordings");
+    w.StartArray();
+    for (const auto& r : *found) put_recording(w, r, ctx_.service.elapsed_seconds(r));
+    w.EndArray();
+    put(w, "count", static_cast<std::uint64_t>(found->size()));
+    if (more) put(w, "next_cursor", encode_cursor(found->back()));
+    else put_null(w, "next_cursor");
+    w.EndObject();
+    return json_response(200, buffer);
+  }
+
+  Response show(const Request& request) const {
+    auto r = resolve(request.params.at("id"));
+    if (!r) return error_response(r.error());
+    return recording_response(200, ctx_.service, *r);
+  }
+
+  Response create(const Request& request, const core::ApiToken& who) const {
+    auto parsed = object_body(request);
+    if (auto* refused = std::get_if<Response>(&parsed)) return std::move(*refused);
+    const auto& body = std::get<rapidjson::Document>(parsed);
+    static constexpr std::array kKnown{"kind", "device", "format", "duration_seconds", "session_id", "agent_id",
+                                       "subject", "organizer", "start_time", "duration_expected", "notify"};
+    for (const auto& m : body.GetObject()) {
+      const std::string_view key(m.name.GetString(), m.name.GetStringLength());
+      if (std::ranges::find(kKnown, key) == kKnown.end())
+        return bad_request(fmt::format("unknown field '{}'; expected one of {}", key.substr(0, 64), fmt::join(kKnown, ", ")));
+    }
+    std::map<std::string, std::string, std::less<>> text;
+    for (const char* name : {"kind", "device", "format", "session_id", "agent_id", "subject", "organizer", "start_time"}) {
+      auto v = string_field(body, name);
+      if (auto* refused = std::get_if<Response>(&v)) return std::move(*refused);
+      if (auto s = std::get<std::optional<std::string>>(std::move(v))) text[name] = std::move(*s);
+    }
+    const auto seconds = [&](const char* name) -> std::variant<std::optional<core::Seconds>, Response> {
+      const auto* v = json::member(body, name);
+      if (!v || v->IsNull()) return std::optional<core::Seconds>{};
+      if (!v->IsUint64() || v->GetUint64() == 0 || v->GetUint64() > 7 * 86400)
+        return bad_request(fmt::format("{}: expected whole seconds from 1 to 604800", name));
+      return std::optional{core::Seconds{static_cast<core::Seconds::rep>(v->GetUint64())}};
+    };
+    const auto session_id = text.contains("session_id") ? text["session_id"] : std::string{};
+    if (!session_id.empty()) {
+      if (auto ok = core::check_recording_id(session_id); !ok) return bad_request("session_id: " + ok.error().message);
+    }
+    const std::string kind = text.contains("kind") ? text["kind"] : "";
+    if (kind == "capture") {
+      if (!text.contains("device")) return bad_request("device: required for a capture (GET /api/devices lists them)");
+      const auto& name = text["device"];
+      const auto* device = core::find_device(ctx_.devices, name);
+      if (!device)
+        return bad_request(fmt::format("device: '{}' is not a configured device (GET /api/devices lists them)",
+                                       name.substr(0, 200)));
+      auto duration = seconds("duration_seconds");
+      if (auto* refused = std::get_if<Response>(&duration)) return std::move(*refused);
+      const std::string format = text.contains("format") ? text["format"] : "mp4";
+      auto started = ctx_.service.start_capture(
+          core::CaptureStart{device->name, format, std::get<std::optional<core::Seconds>>(duration), who.name, session_id});
+      if (!started) return error_response(started.error());
+      return recording_response(201, ctx_.service, *started);
+    }
+    if (kind == "agent") {
+      for (const char* required : {"agent_id", "subject", "organizer", "start_time"}) {
+        if (!text.contains(required) || text[required].empty())
+          return bad_request(fmt::format("{}: required for an agent recording", required));
+      }
+      if (auto t = core::parse_iso8601(text["start_time"]); !t) return bad_request("start_time: " + t.error().message);
+      auto expected = seconds("duration_expected");
+      if (auto* refused = std::get_if<Response>(&expected)) return std::move(*refused);
+      auto started = ctx_.service.start_agent_recording(
+          core::AgentStart{text["agent_id"], text["subject"], text["organizer"], text["start_time"],
+                           std::get<std::optional<core::Seconds>>(expected), session_id});
+      if (!started) return error_response(started.error());
+      return recording_response(201, ctx_.service, *started);
+    }
+    return bad_request(fmt::format("kind: expected \"capture\" or \"agent\"{}",
+                                   kind.empty() ? "" : fmt::format(", got \"{}\"", kind.substr(0, 64))));
+  }
+
+  // Stops, then waits until the recording has let go of its source (a capture's pipeline
+  // confirmed, or its stop timeout passed): 200 with the recording then; 202 with it as it
+  // stands when that takes longer than stop_wait.
+  Response stop(const Request& request) const {
+    auto r = resolve(request.params.at("id"));
+    if (!r) return error_response(r.error());
+    auto stopped = ctx_.service.stop(r->id, core::StopReason::manual);
+    if (!stopped) return error_response(stopped.error());
+    auto released = std::make_shared<std::promise<void>>();
+    auto done = released->get_future();
+    ctx_.service.when_released(r->id, [released](const core::Result<core::Recording>&) { released->set_value(); });
+    const bool in_time = done.wait_for(ctx_.stop_wait) == std::future_status::ready;
+    auto now = ctx_.service.get(r->id);
+    if (!now) return error_response(now.error());
+    return recording_response(in_time ? 200 : 202, ctx_.service, *now);
+  }
+
+  // Seed 004's delete: admin only. A live recording is refused with 409 (stop it first):
+  // deleting media a client is still sending would lose what it sends next.
+  Response remove(const Request& request) const {
+    auto r = resolve(request.params.at("id"));
+    if (!r) return error_response(r.error());
+    auto removed = ctx_.service.remove(r->id);
+    if (!removed) return error_response(removed.error());
+    rapidjson::StringBuffer buffer;
+    Writer w(buffer);
+    w.StartObject();
+    put(w, "session_id", removed->meta.session_id.empty() ? removed->id : removed->meta.session_id);
+    put(w, "recording_id", removed->id);
+    put(w, "deleted", true);
+    put(w, "message", "Recording deleted successfully");
+    w.Key("recording");
+    put_recording(w, *removed, ctx_.service.elapsed_seconds(*removed));
+    w.EndObject();
+    return json_response(200, buffer);
+  }
+
+  Response events(const Request& request) const {
+    auto r = resolve(request.params.at("id"));
+    if (!r) return error_response(r.error());
+    auto history = ctx_.service.history(r->id);
+    if (!history) return error_response(history.error());
+    rapidjson::StringBuffer buffer;
+    Writer w(buffer);
+    w.StartObject();
+    put(w, "recording_id", r->id);
+    w.Key("events");
+    w.StartArray();
+    for (const auto& e : *history) {
+      w.StartObject();
+      put(w, "at", core::format_utc(e.at));
+      put(w, "from", core::to_string(e.transition.from));
+      put(w, "to", core::to_string(e.transition.to));
+      put(w, "event", e.transition.event);
+      put(w, "reason", core::to_string(e.transition.reason));
+      put(w, "detail", e.transition.detail);
+      w.EndObject();
+    }
+    w.EndArray();
+    w.EndObject();
+    return json_response(200, buffer);
+  }
+
+  Response storage() const {
+    auto s = ctx_.service.storage_status();
+    if (!s) return error_response(s.error());
+    const auto& policy = ctx_.service.storage_policy();
+    rapidjson::StringBuffer buffer;
+    Writer w(buffer);
+    w.StartObject();
+    put(w, "total_bytes", s->info.total_bytes);
+    put(w, "free_bytes", s->info.available_bytes);
+    put(w, "used_bytes", s->info.total_bytes - std::min(s->info.total_bytes, s->info.available_bytes));
+    put(w, "used_percent", s->used_percent);
+    put(w, "level", core::to_string(s->level));
+    put(w, "warn_percent", policy.warn_percent);
+    put(w, "block_percent", policy.block_percent);
+    w.EndObject();
+    return json_response(200, buffer);
+  }
+
+  Response devices() const {
+    rapidjson::StringBuffer buffer;
+    Writer w(buffer);
+    w.StartObject();
+    w.Key("devices");
+    w.StartArray();
+    for (const auto& d : ctx_.devices) {
+      w.StartObject();
+      put(w, "name", d.name);
+      put(w, "source", d.source_text);
+      put(w, "device", core::device_path(d));
+      const auto live = ctx_.service.live_on(d.name);
+      put(w, "recording", live.has_value());
+      if (live) put(w, "recording_id", live->id);
+      else put_null(w, "recording_id");
+      w.EndObject();
+    }
+    w.EndArray();
+    w.EndObject();
+    return json_response(200, buffer);
+  }
+
+  // Agents connect over /ws/agent, which is not served yet (issue 11): none to list.
+  Response agents() const {
+    return Response{200, {{"Content-Type", "application/json"}}, R"({"agents":[]})"};
+  }
+
+  Response tokens() const {
+    auto all = ctx_.access.list();
+    if (!all) return error_response(all.error());
+    rapidjson::StringBuffer buffer;
+    Writer w(buffer);
+    w.StartObject();
+    w.Key("tokens");
+    w.StartArray();
+    for (const auto& t : *all) {
+      w.StartObject();
+      put_token(w, t);
+      w.EndObject();
+    }
+    w.EndArray();
+    w.EndObject();
+    return json_response(200, buffer);
+  }
+
+  Response create_token(const Request& request) const {
+    auto parsed = object_body(request);
+    if (auto* refused = std::get_if<Response>(&parsed)) return std::move(*refused);
+    const auto& body = std::get<rapidjson::Document>(parsed);
+    for (const auto& m : body.GetObject()) {
+      const std::string_view key(m.name.GetString(), m.name.GetStringLength());
+      if (key != "name" && key != "role")
+        return bad_request(fmt::format("unknown field '{}'; expected name and role", key.substr(0, 64)));
+    }
+    auto name = string_field(body, "name");
+    if (auto* refused = std::get_if<Response>(&name)) return std::move(*refused);
+    auto role_text = string_field(body, "role");
+    if (auto* refused = std::get_if<Response>(&role_text)) return std::move(*refused);
+    const auto n = std::get<std::optional<std::string>>(name);
+    const auto rt = std::get<std::optional<std::string>>(role_text);
+    if (!n) return bad_request("name: required (a string that says who or what uses the token)");
+    if (!rt) return bad_request("role: required; expected viewer, operator or admin");
+    const auto role = core::parse_role(*rt);
+    if (!role) return bad_request(fmt::format("role: '{}' is not a role; expected viewer, operator or admin", rt->substr(0, 64)));
+    auto issued = ctx_.access.create(*n, *role);
+    if (!issued) return error_response(issued.error());
+    rapidjson::StringBuffer buffer;
+    Writer w(buffer);
+    w.StartObject();
+    put_token(w, issued->token);
+    put(w, "token", issued->secret);
+    w.EndObject();
+    return json_response(201, buffer);
+  }
+
+  Response revoke_token(const Request& request) const {
+    const auto& id = request.params.at("id");
+    if (auto revoked = ctx_.access.revoke(id); !revoked) return error_response(revoked.error());
+    rapidjson::StringBuffer buffer;
+    Writer w(buffer);
+    w.StartObject();
+    put(w, "id", id);
+    put(w, "revoked", true);
+    w.EndObject();
+    return json_response(200, buffer);
+  }
+
+ private:
+  RestContext ctx_;
+};
+
+}  // namespace
+
+std::string presented_token(const Request& request) {
+  if (auto h = request.header("Authorization")) {
+    std::string_view v(*h);
+    constexpr std::string_view kScheme = "bearer ";
+    if (v.size() >= kScheme.size() &&
+        std::ranges::equal(v.substr(0, kScheme.size()), kScheme,
+                           [](char a, char b) { return (a >= 'A' && a <= 'Z' ? a - 'A' + 'a' : a) == b; })) {
+      v.remove_prefix(kScheme.size());
+      while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
+      while (!v.empty() && v.back() == ' ') v.remove_suffix(1);
+      return std::string(v);
+    }
+    return {};
+  }
+  return request.query_value("access_token").value_or("");
+}
+
+void add_rest_routes(http::Router& router, const RestContext& ctx) {
+  auto api = std::make_shared<Api>(ctx);
+  using core::Role;
+  const auto bind = [&api](auto method) {
+    return [a = api.get(), method](const Request& r, const core::ApiToken& who) { return method(*a, r, who); };
+  };
+  router.add("GET", "/api/recordings",
+             api->guarded(Role::viewer, "listing recordings",
+                          bind([](Api& a, const Request& r, const core::ApiToken&) { return a.list(r); })));
+  router.add("POST", "/api/recordings",
+             api->guarded(Role::operator_, "starting a recording",
+                          bind([](Api& a, const Request& r, const core::ApiToken& who) { return a.create(r, who); })));
+  router.add("GET", "/api/recordings/{id}",
+             api->guarded(Role::viewer, "reading a recording",
+                          bind([](Api& a, const Request& r, const core::ApiToken&) { return a.show(r); })));
+  router.add("DELETE", "/api/recordings/{id}",
+             api->guarded(Role::admin, "deleting a recording",
+                          bind([](Api& a, const Request& r, const core::ApiToken&) { return a.remove(r); })));
+  router.add("POST", "/api/recordings/{id}/stop",
+             api->guarded(Role::operator_, "stopping a recording",
+                          bind([](Api& a, const Request& r, const core::ApiToken&) { return a.stop(r); })));
+  router.add("GET", "/api/recordings/{id}/events",
+             api->guarded(Role::viewer, "reading a recording's events",
+                          bind([](Api& a, const Request& r, const core::ApiToken&) { return a.events(r); })));
+  router.add("GET", "/api/storage",
+             api->guarded(Role::viewer, "reading storage",
+                          bind([](Api& a, const Request&, const core::ApiToken&) { return a.storage(); })));
+  router.add("GET", "/api/devices",
+             api->guarded(Role::viewer, "listing devices",
+                          bind([](Api& a, const Request&, const core::ApiToken&) { return a.devices(); })));
+  router.add("GET", "/api/agents",
+             api->guarded(Role::viewer, "listing agents",
+                          bind([](Api& a, const Request&, const core::ApiToken&) { return a.agents(); })));
+  router.add("GET", "/api/tokens",
+             api->guarded(Role::admin, "listing tokens",
+                          bind([](Api& a, const Request&, const core::ApiToken&) { return a.tokens(); })));
+  router.add("POST", "/api/tokens",
+             api->guarded(Role::admin, "creating a token",
+                          bind([](Api& a, const Request& r, const core::ApiToken&) { return a.create_token(r); })));
+  router.add("DELETE", "/api/tokens/{id}",
+             api->guarded(Role::admin, "revoking a token",
+                          bind([](Api& a, const Request& r, const core::ApiToken&) { return a.revoke_token(r); })));
+}
+
+}  // namespace recorder::adapters::rest

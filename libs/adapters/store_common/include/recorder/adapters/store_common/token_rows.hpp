@@ -1,0 +1,24 @@
+#pragma once
+
+// API tokens in the SQL stores (migration 3): the row mapping and the statements, shared by
+// SQLite and Postgres like the recordings' (recording_rows.hpp).
+
+#include <span>
+#include <string>
+
+#include "recorder/adapters/store_common/recording_rows.hpp"
+#include "recorder/core/ports/token_store.hpp"
+
+namespace recorder::adapters::store_common {
+
+std::span<const Column> token_columns();
+Row to_row(const core::StoredToken& t);
+core::Result<core::StoredToken> token_from_row(const Row& row);
+
+std::string insert_token_sql(Dialect d);
+std::string select_token_sql(Dialect d);   // ?1 id
+std::string select_tokens_sql();            // every token, oldest first
+std::string revoke_token_sql(Dialect d);   // ?1 id, ?2 at; RETURNING id when it was live
+std::string touch_token_sql(Dialect d);    // ?1 id, ?2 at
+
+}  // namespace recorder::adapters::store_common

@@ -1,0 +1,371 @@
+// The REST API (docs/protocol.md sections 5 and 6) against the daemon in-process on SQLite,
+// with a real HTTP client (libcurl) and real WebSocket clients making the recordings.
+
+#include <catch2/catch.hpp>
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "daemon_fixture.hpp"
+#include "json_util.hpp"
+
+using namespace recorder;
+using namespace recorder::testing;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct Api {
+  const RunningDaemon& d;
+
+  std::string url(const std::string& path) const { return "http://127.0.0.1:" + std::to_string(d.daemon->port()) + path; }
+  HttpAnswer call(const std::string& method, const std::string& path, const std::string& token,
+                  const std::string& body = "") const {
+    std::vector<std::string> headers;
+    if (!token.empty()) headers.push_back("Authorization: Bearer " + token);
+    if (!body.empty()) headers.push_back("Content-Type: application/json");
+    auto a = http_request(method, url(path), headers, body);
+    INFO(method << " " << path << " -> " << a.status << " " << a.body.substr(0, 400) << a.error);
+    REQUIRE(a.error.empty());
+    return a;
+  }
+};
+
+// The token recorderd wrote at its first start into `data` (its data directory).
+std::string admin_token(const std::filesystem::path& data) {
+  auto text = read_file(data / "admin.token");
+  REQUIRE(text.size() > 10);
+  REQUIRE(text.back() == '\n');
+  text.pop_back();
+  return text;
+}
+std::string admin_token(const RunningDaemon& d) { return admin_token(d.dir.path()); }
+
+std::string make_token(const Api& api, const std::string& admin, const std::string& name, const std::string& role) {
+  auto made = api.call("POST", "/api/tokens", admin, R"({"name":")" + name + R"(","role":")" + role + R"("})");
+  REQUIRE(made.status == 201);
+  auto doc = parse_json(made.body);
+  REQUIRE(doc.IsObject());
+  CHECK(std::string(doc["role"].GetString()) == role);
+  return doc["token"].GetString();
+}
+
+// A finished stream recording made over /ws/record (seed 001), `n` chunks.
+void record_stream(const RunningDaemon& d, const std::string& id, int n = 2) {
+  auto c = d.connect("/ws/record");
+  c->send_text(R"({"event":"start","data":{"recordId":")" + id + R"(","mimeType":"video/webm"}})");
+  REQUIRE(c->next_containing("\"started\""));
+  for (int i = 0; i < n; ++i) {
+    c->send_text(chunk_json(id, static_cast<std::uint64_t>(i), base64("chunk " + std::to_string(i) + " of " + id)));
+    REQUIRE(c->next_containing("chunkAck"));
+  }
+  c->send_text(event_json("stop", id));
+  REQUIRE(c->next_containing("recordingReady"));
+}
+
+std::string error_code(const HttpAnswer& a) {
+  auto doc = parse_json(a.body);
+  if (!doc.IsObject() || !doc.HasMember("error")) return "";
+  return doc["error"]["code"].GetString();
+}
+
+std::string error_message(const HttpAnswer& a) {
+  auto doc = parse_json(a.body);
+  if (!doc.IsObject() || !doc.HasMember("error")) return "";
+  return doc["error"]["message"].GetString();
+}
+
+std::vector<std::string> ids_of(const std::string& body) {
+  auto doc = parse_json(body);
+  std::vector<std::string> out;
+  for (const auto& r : doc["recordings"].GetArray()) out.emplace_back(r["id"].GetString());
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("first start writes an admin token (0600) once - it works - a second start keeps it", "[daemon][rest][tokens]") {
+  TempDir data;
+  std::string token;
+  {
+    RunningDaemon d({}, data.path());
+    const auto path = data.path() / "admin.token";
+    struct stat st {};
+    REQUIRE(::stat(path.c_str(), &st) == 0);
+    CHECK((st.st_mode & 0777) == 0600);
+    token = admin_token(data.path());
+    CHECK(token.starts_with("rec_"));
+    CHECK(token.size() == 60);
+    Api api{d};
+    auto tokens = api.call("GET", "/api/tokens", token);
+    CHECK(tokens.status == 200);
+    auto doc = parse_json(tokens.body);
+    REQUIRE(doc["tokens"].Size() == 1);
+    CHECK(std::string(doc["tokens"][0]["role"].GetString()) == "admin");
+    CHECK(tokens.body.find(token.substr(17)) == std::string::npos);  // no secret in a list
+  }
+  RunningDaemon again({}, data.path());
+  CHECK(admin_token(data.path()) == token);
+  Api api{again};
+  auto tokens = api.call("GET", "/api/tokens", token);
+  REQUIRE(tokens.status == 200);
+  CHECK(parse_json(tokens.body)["tokens"].Size() == 1);
+  CHECK_FALSE(parse_json(tokens.body)["tokens"][0]["last_used_at"].IsNull());
+}
+
+TEST_CASE("every endpoint refuses without a token (401) and below its role (403) - saying nothing of the recording",
+          "[daemon][rest][tokens]") {
+  RunningDaemon d(Settings{{"capture.devices", "camera0=test"}});
+  Api api{d};
+  const auto admin = admin_token(d);
+  const auto viewer = make_token(api, admin, "wall screen", "viewer");
+  const auto operator_ = make_token(api, admin, "scheduler", "operator");
+  const auto revoked = make_token(api, admin, "old laptop", "admin");
+  const auto revoked_id = parse_json(api.call("GET", "/api/tokens", admin).body)["tokens"][3]["id"].GetString();
+  REQUIRE(api.call("DELETE", std::string("/api/tokens/") + revoked_id, admin).status == 200);
+  record_stream(d, "secret-standup");
+
+  struct Endpoint {
+    std::string method;
+    std::string path;
+    std::string body;
+    int needed;  // 1 viewer, 2 operator, 3 admin
+  };
+  const std::vector<Endpoint> endpoints{
+      {"GET", "/api/recordings", "", 1},
+      {"GET", "/api/recordings/secret-standup", "", 1},
+      {"GET", "/api/recordings/secret-standup/events", "", 1},
+      {"GET", "/api/storage", "", 1},
+      {"GET", "/api/devices", "", 1},
+      {"GET", "/api/agents", "", 1},
+      {"POST", "/api/recordings", R"({"kind":"capture","device":"nope"})", 2},
+      {"POST", "/api/recordings/secret-standup/stop", "", 2},
+      {"DELETE", "/api/recordings/no-such-recording", "", 3},
+      {"GET", "/api/tokens", "", 3},
+      {"POST", "/api/tokens", R"({"name":"x","role":"viewer"})", 3},
+      {"DELETE", "/api/tokens/no-such-token", "", 3},
+  };
+  const std::vector<std::pair<std::string, int>> callers{
+      {"", 0}, {"not-a-token", 0}, {revoked, 0}, {viewer, 1}, {operator_, 2}, {admin, 3}};
+  for (const auto& e : endpoints) {
+    for (const auto& [token, level] : callers) {
+      INFO(e.method << " " << e.path << " as level " << level);
+      auto a = api.call(e.method, e.path, token, e.body);
+      CHECK((a.body.find("secret-standup") == std::string::npos || (level >= e.needed && a.status < 400)));
+      if (level == 0) {
+        CHECK(a.status == 401);
+        CHECK(error_code(a) == "unauthenticated");
+        CHECK(a.header("www-authenticate").starts_with("Bearer"));
+      } else if (level < e.needed) {
+        CHECK(a.status == 403);
+        CHECK(error_code(a) == "forbidden");
+        CHECK_THAT(error_message(a), Catch::Contains(e.needed == 2 ? "operator role" : "admin role"));
+      } else {
+        CHECK(a.status != 401);
+        CHECK(a.status != 403);
+      }
+    }
+  }
+  // The token may also come as ?access_token= (browsers' WebSockets cannot set headers).
+  CHECK(http_request("GET", api.url("/api/storage?access_token=" + viewer)).status == 200);
+  CHECK(http_request("GET", api.url("/api/storage?access_token=rec_nope")).status == 401);
+}
+
+TEST_CASE("recordings list with filters and cursor pages that stay stable while recordings are added",
+          "[daemon][rest]") {
+  RunningDaemon d;
+  Api api{d};
+  const auto viewer = make_token(api, admin_token(d), "viewer", "viewer");
+  for (int i = 0; i < 5; ++i) record_stream(d, "rec-" + std::to_string(i));
+
+  auto all = api.call("GET", "/api/recordings", viewer);
+  REQUIRE(all.status == 200);
+  CHECK(ids_of(all.body) == std::vector<std::string>{"rec-4", "rec-3", "rec-2", "rec-1", "rec-0"});
+  auto doc = parse_json(all.body);
+  CHECK(doc["next_cursor"].IsNull());
+  const auto& first = doc["recordings"][0];
+  CHECK(std::string(first["state"].GetString()) == "ready");
+  CHECK(std::string(first["status"].GetString()) == "ready");
+  CHECK(std::string(first["recording_status"].GetString()) == "ready");
+  CHECK(std::string(first["session_id"].GetString()) == "rec-4");
+  CHECK(std::string(first["recording_id"].GetString()) == "rec-4");
+  CHECK(std::string(first["outcome"].GetString()) == "completed");
+  CHECK(first["chunks"].GetUint64() == 2);
+  CHECK(first["file_size_bytes"].GetUint64() == first["bytes"].GetUint64());
+  CHECK(std::string(first["ended_at"].GetString()).ends_with("Z"));
+
+  // Pages of 2, with new recordings made between the pages: every old one once, in order.
+  std::vector<std::string> seen;
+  std::string cursor;
+  for (int page = 0; page < 10; ++page) {
+    auto a = api.call("GET", "/api/recordings?kind=stream&state=ready&limit=2" + (cursor.empty() ? "" : "&cursor=" + cursor),
+                      viewer);
+    REQUIRE(a.status == 200);
+    for (auto& id : ids_of(a.body)) seen.push_back(id);
+    record_stream(d, "new-" + std::to_string(page));
+    auto p = parse_json(a.body);
+    if (p["next_cursor"].IsNull()) break;
+    cursor = p["next_cursor"].GetString();
+  }
+  CHECK(seen == std::vector<std::string>{"rec-4", "rec-3", "rec-2", "rec-1", "rec-0"});
+
+  CHECK(ids_of(api.call("GET", "/api/recordings?kind=capture", viewer).body).empty());
+  CHECK(ids_of(api.call("GET", "/api/recordings?state=recording", viewer).body).empty());
+  CHECK(ids_of(api.call("GET", "/api/recordings?until=2000-01-01T00:00:00Z", viewer).body).empty());
+  CHECK(ids_of(api.call("GET", "/api/recordings?since=2000-01-01T02:00:00%2B02:00&limit=3", viewer).body).size() == 3);
+
+  // Bad parameters name themselves.
+  for (const auto& [query, words] : std::vector<std::pair<std::string, std::string>>{
+           {"state=bogus", "state: 'bogus' is not a state"},
+           {"kind=video", "kind: 'video' is not a kind"},
+           {"limit=0", "limit: '0' is not a number from 1 to 1000"},
+           {"limit=abc", "limit:"},
+           {"since=yesterday", "since: 'yesterday' is not an ISO 8601 date and time"},
+           {"cursor=zz", "cursor: not a cursor this server gave out"},
+           {"color=red", "unknown query parameter 'color'"}}) {
+    auto a = api.call("GET", "/api/recordings?" + query, viewer);
+    INFO(query);
+    CHECK(a.status == 400);
+    CHECK(error_code(a) == "invalid_argument");
+    CHECK_THAT(error_message(a), Catch::Contains(words));
+  }
+}
+
+TEST_CASE("a capture over REST: start - conflict - show by session_id - events - stop - delete", "[daemon][rest][capture]") {
+  RunningDaemon d(Settings{{"capture.devices", "camera0=test"}});
+  Api api{d};
+  const auto admin = admin_token(d);
+  const auto op = make_token(api, admin, "scheduler", "operator");
+
+  auto started = api.call("POST", "/api/recordings", op,
+                          R"({"kind":"capture","device":"camera0","session_id":"training-42","duration_seconds":600})");
+  REQUIRE(started.status == 201);
+  auto doc = parse_json(started.body);
+  const std::string id = doc["id"].GetString();
+  CHECK(std::string(doc["kind"].GetString()) == "capture");
+  CHECK(std::string(doc["session_id"].GetString()) == "training-42");
+  CHECK(std::string(doc["device"].GetString()) == "camera0");
+  CHECK(std::string(doc["owner"].GetString()) == "scheduler");
+  CHECK(doc["duration_expected"].GetInt64() == 600);
+
+  // The device is busy: 409 with the recording that holds it.
+  auto busy = api.call("POST", "/api/recordings", op, R"({"kind":"capture","device":"camera0"})");
+  CHECK(busy.status == 409);
+  CHECK(error_code(busy) == "device_busy");
+  CHECK(std::string(parse_json(busy.body)["error"]["recording_id"].GetString()) == id);
+
+  auto by_session = api.call("GET", "/api/recordings/training-42", op);
+  REQUIRE(by_session.status == 200);
+  CHECK(std::string(parse_json(by_session.body)["id"].GetString()) == id);
+  auto devices = parse_json(api.call("GET", "/api/devices", op).body);
+  CHECK(std::string(devices["devices"][0]["name"].GetString()) == "camera0");
+
+  // A live recording is not deleted: stop it first.
+  auto live_delete = api.call("DELETE", "/api/recordings/" + id, admin);
+  CHECK(live_delete.status == 409);
+  CHECK_THAT(error_message(live_delete), Catch::Contains("stop it before deleting it"));
+
+  // Stopped once it records (a stop before the pipeline runs fails the recording instead).
+  const auto until = std::chrono::steady_clock::now() + 20s;
+  while (d.get(id).state != core::State::recording && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(20ms);
+  REQUIRE(d.get(id).state == core::State::recording);
+  auto stopped = api.call("POST", "/api/recordings/training-42/stop", op);
+  REQUIRE(stopped.status == 200);
+  auto s = parse_json(stopped.body);
+  CHECK(std::string(s["stop_reason"].GetString()) == "manual");
+  CHECK_FALSE(s["ended_at"].IsNull());
+  const std::string state = s["state"].GetString();
+  CHECK((state == "finalizing" || state == "processing" || state == "ready"));
+  CHECK(core::is_terminal(d.wait_finished(id).state));
+  CHECK(devices.IsObject());
+  auto free_again = parse_json(api.call("GET", "/api/devices", op).body);
+  CHECK_FALSE(free_again["devices"][0]["recording"].GetBool());
+
+  auto events = parse_json(api.call("GET", "/api/recordings/" + id + "/events", op).body);
+  REQUIRE(events["events"].Size() >= 3);
+  CHECK(std::string(events["events"][0]["event"].GetString()) == "created");
+
+  auto deleted = api.call("DELETE", "/api/recordings/training-42", admin);
+  REQUIRE(deleted.status == 200);
+  auto del = parse_json(deleted.body);
+  CHECK(del["deleted"].GetBool());
+  CHECK(std::string(del["session_id"].GetString()) == "training-42");
+  CHECK(std::string(del["message"].GetString()) == "Recording deleted successfully");
+  CHECK(std::string(parse_json(api.call("GET", "/api/recordings/" + id, op).body)["state"].GetString()) == "deleted");
+}
+
+TEST_CASE("REST bad input is a 400 naming the field - unknown ids are 404 - tokens are made and revoked",
+          "[daemon][rest]") {
+  RunningDaemon d(Settings{{"capture.devices", "camera0=test"}});
+  Api api{d};
+  const auto admin = admin_token(d);
+  for (const auto& [body, words] : std::vector<std::pair<std::string, std::string>>{
+           {"{", "the body is not JSON"},
+           {"[]", "the body must be a JSON object"},
+           {R"({"device":"camera0"})", "kind: expected \"capture\" or \"agent\""},
+           {R"({"kind":"capture"})", "device: required"},
+           {R"({"kind":"capture","device":"camera9"})", "device: 'camera9' is not a configured device"},
+           {R"({"kind":"capture","device":"rtsp://10.0.0.1/x"})", "is not a configured device"},
+           {R"({"kind":"capture","device":7})", "device: expected a string"},
+           {R"({"kind":"capture","device":"camera0","duration_seconds":-5})", "duration_seconds: expected whole seconds"},
+           {R"({"kind":"capture","device":"camera0","colour":"red"})", "unknown field 'colour'"},
+           {R"({"kind":"agent","agent_id":"room-1","subject":"S","organizer":"o@x"})", "start_time: required"},
+           {R"({"kind":"agent","agent_id":"room-1","subject":"S","organizer":"o@x","start_time":"soon"})",
+            "start_time: 'soon' is not an ISO 8601"},
+           {R"({"kind":"capture","device":"camera0","session_id":""})", "device"}}) {
+    INFO(body);
+    auto a = api.call("POST", "/api/recordings", admin, body);
+    if (body.find(R"("session_id":"")") != std::string::npos) {
+      // An empty session_id means none: the capture starts.
+      CHECK(a.status == 201);
+      continue;
+    }
+    CHECK(a.status == 400);
+    CHECK(error_code(a) == "invalid_argument");
+    CHECK_THAT(error_message(a), Catch::Contains(words));
+  }
+  CHECK(api.call("GET", "/api/recordings/nope", admin).status == 404);
+  CHECK_THAT(error_message(api.call("GET", "/api/recordings/nope", admin)), Catch::Contains("no recording with id or session_id 'nope'"));
+  CHECK(api.call("POST", "/api/recordings/nope/stop", admin).status == 404);
+  CHECK(api.call("DELETE", "/api/recordings/nope", admin).status == 404);
+  CHECK(api.call("GET", "/api/recordings/nope/events", admin).status == 404);
+
+  // Tokens: bad bodies, then a viewer that works until it is revoked.
+  CHECK_THAT(error_message(api.call("POST", "/api/tokens", admin, R"({"name":"x","role":"root"})")),
+             Catch::Contains("role: 'root' is not a role"));
+  CHECK_THAT(error_message(api.call("POST", "/api/tokens", admin, R"({"role":"viewer"})")), Catch::Contains("name: required"));
+  CHECK_THAT(error_message(api.call("POST", "/api/tokens", admin, R"({"name":"","role":"viewer"})")),
+             Catch::Contains("name: 1 to 100 characters"));
+  auto made = api.call("POST", "/api/tokens", admin, R"({"name":"kiosk","role":"viewer"})");
+  REQUIRE(made.status == 201);
+  auto m = parse_json(made.body);
+  const std::string viewer = m["token"].GetString();
+  const std::string id = m["id"].GetString();
+  CHECK(api.call("GET", "/api/storage", viewer).status == 200);
+  auto storage = parse_json(api.call("GET", "/api/storage", viewer).body);
+  CHECK(storage["total_bytes"].GetUint64() > 0);
+  CHECK(storage["warn_percent"].GetDouble() == 80.0);
+  CHECK(std::string(storage["level"].GetString()).size() > 0);
+  CHECK(std::string(api.call("GET", "/api/agents", viewer).body) == R"({"agents":[]})");
+  REQUIRE(api.call("DELETE", "/api/tokens/" + id, admin).status == 200);
+  CHECK(api.call("DELETE", "/api/tokens/" + id, admin).status == 404);
+  auto refused = api.call("GET", "/api/storage", viewer);
+  CHECK(refused.status == 401);
+  CHECK_THAT(error_message(refused), Catch::Contains("unknown or revoked"));
+  auto listed = parse_json(api.call("GET", "/api/tokens", admin).body);
+  bool found = false;
+  for (const auto& t : listed["tokens"].GetArray()) {
+    if (std::string(t["id"].GetString()) != id) continue;
+    found = true;
+    CHECK_FALSE(t["revoked_at"].IsNull());
+    CHECK_FALSE(t["last_used_at"].IsNull());
+    CHECK_FALSE(t.HasMember("token"));
+  }
+  CHECK(found);
+}
