@@ -126,8 +126,8 @@ TEST_CASE("every endpoint refuses without a token (401) and below its role (403)
   const auto viewer = make_token(api, admin, "wall screen", "viewer");
   const auto operator_ = make_token(api, admin, "scheduler", "operator");
   const auto revoked = make_token(api, admin, "old laptop", "admin");
-  const auto revoked_id = parse_json(api.call("GET", "/api/tokens", admin).body)["tokens"][3]["id"].GetString();
-  REQUIRE(api.call("DELETE", std::string("/api/tokens/") + revoked_id, admin).status == 200);
+  const std::string revoked_id = parse_json(api.call("GET", "/api/tokens", admin).body)["tokens"][3]["id"].GetString();
+  REQUIRE(api.call("DELETE", "/api/tokens/" + revoked_id, admin).status == 200);
   record_stream(d, "secret-standup");
 
   struct Endpoint {
