@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "index_html.hpp"
+#include "recorder/adapters/crypto/hmac_url_signer.hpp"
 #include "recorder/adapters/crypto/openssl_secrets.hpp"
 #include "recorder/adapters/fs/fs_chunk_store.hpp"
 #include "recorder/adapters/fs/fs_finalizer.hpp"
@@ -100,7 +101,8 @@ std::size_t connection_cap(std::uint64_t configured) {
 }
 
 adapters::websocket::WsServerConfig listener_config(const core::Config& c, const adapters::http::Router& router,
-                                                    core::OperatorLog& log) {
+                                                    core::OperatorLog& log, const adapters::http::MediaLinks& links,
+                                                    const core::Clock& clock) {
   adapters::websocket::WsServerConfig w;
   w.host = c.listen_host;
   w.port = c.listen_port;
@@ -113,13 +115,17 @@ adapters::websocket::WsServerConfig listener_config(const core::Config& c, const
   w.devices = c.devices;
   w.http = &router;
   w.log = &log;
+  // Download URLs the dialects hand out are signed for 24 hours (seed 004).
+  w.media_url = [&links, &clock](const std::string& stored_path, const std::string& host) {
+    return links.link(stored_path, host, clock.wall_now() + std::chrono::hours{24}).url;
+  };
   return w;
 }
 
 }  // namespace
 
 struct Daemon::Impl {
-  Impl(const core::Config& c, std::filesystem::path dir, Store s)
+  Impl(const core::Config& c, std::filesystem::path dir, Store s, std::vector<adapters::crypto::SigningKey> keys)
       : config(c),
         data_dir(std::move(dir)),
         store(std::move(s)),
@@ -128,7 +134,9 @@ struct Daemon::Impl {
         finalizer(chunks, data_dir),
         converter(finalizer, data_dir),
         capture(c.devices, data_dir, c.keyframe_interval),
-        listener(listener_config(c, router, oplog)),
+        signer(std::move(keys)),
+        links(signer, c.public_url, [this] { return fmt::format("{}:{}", config.listen_host, listener.port()); }),
+        listener(listener_config(c, router, oplog, links, clock)),
         events(listener, [this] { wake_dispatcher(); }),
         service(core::Ports{clock, scheduler, *store.repository, *store.outbox, chunks, converter, capture, agents, probe,
                             events, oplog, ids},
@@ -137,6 +145,7 @@ struct Daemon::Impl {
         access(*store.tokens, secrets, clock) {}
 
   void add_routes();
+  core::Result<void> media_access(const adapters::http::Request& r);
 
   void wake_dispatcher() {
     {
@@ -177,6 +186,8 @@ struct Daemon::Impl {
   adapters::gstreamer::GstCaptureDriver capture;
   NoAgents agents;
   adapters::http::Router router;  // filled before the listener starts
+  adapters::crypto::HmacUrlSigner signer;
+  adapters::http::MediaLinks links;
   std::atomic<bool> stopping{false};
   adapters::websocket::WsServer listener;
   Announcer events;
@@ -218,8 +229,29 @@ void Daemon::Impl::add_routes() {
   http::add_page(router, "/", std::string(kIndexHtml));
   router.add("GET", "/favicon.ico", [](const http::Request&) { return http::Response{204, {}, ""}; });
   // websocketpp keeps whole bodies in memory: larger files are served by Range (ADR 0007).
-  http::add_media_routes(router, data_dir / "recordings", 256ull * 1024 * 1024);
-  adapters::rest::add_rest_routes(router, adapters::rest::RestContext{service, access, config.devices});
+  http::add_media_routes(router, data_dir / "recordings", 256ull * 1024 * 1024,
+                         [this](const http::Request& r) { return media_access(r); });
+  adapters::rest::RestContext rest{service, access, clock, config.devices};
+  rest.links = &links;
+  rest.max_url_hours = std::chrono::hours{config.max_url_hours};
+  adapters::rest::add_rest_routes(router, rest);
+}
+
+// Media opens with a signed URL (as handed out), or with a token of any role.
+core::Result<void> Daemon::Impl::media_access(const adapters::http::Request& r) {
+  const std::string_view target(r.target);
+  const auto q = target.find('?');
+  const std::string_view path = target.substr(0, q);
+  const std::string_view query = q == std::string_view::npos ? std::string_view{} : target.substr(q + 1);
+  const bool signed_url = query.starts_with("sig=") || query.find("&sig=") != std::string_view::npos;
+  if (signed_url) return signer.verify(r.method, path, query, clock.wall_now());
+  const std::string token = adapters::rest::presented_token(r);
+  if (token.empty())
+    return core::fail(core::Errc::unauthenticated,
+                      "media opens with a signed URL (exp, kid and sig, as recorderd hands them out) or a token");
+  auto who = access.authenticate(token);
+  if (!who) return std::unexpected(who.error());
+  return core::ok();
 }
 
 namespace {
@@ -268,7 +300,12 @@ core::Result<std::unique_ptr<Daemon>> Daemon::start(const core::Config& config) 
   auto store = open_store(config, data_dir);
   if (!store) return core::fail(store.error().code, fmt::format("cannot open the store: {}", store.error().message));
 
-  auto impl = std::make_unique<Impl>(config, data_dir, std::move(*store));
+  const std::filesystem::path key_file =
+      config.media_key_file.empty() ? data_dir / "media.keys" : std::filesystem::path(config.media_key_file);
+  auto keys = adapters::crypto::load_or_create_signing_keys(key_file);
+  if (!keys) return core::fail(keys.error().code, fmt::format("media.signing_key_file: {}", keys.error().message));
+
+  auto impl = std::make_unique<Impl>(config, data_dir, std::move(*store), std::move(*keys));
   Impl& i = *impl;
   i.capture.bind(i.service);
   i.listener.attach(i.service);

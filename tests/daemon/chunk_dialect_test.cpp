@@ -248,10 +248,16 @@ TEST_CASE("HTTP: health - the recording page - and clear errors", "[daemon][http
   auto page = http_get(base + "/");
   CHECK(page.status == 200);
   CHECK(page.body.find("MediaRecorder") != std::string::npos);
-  auto missing = http_get(base + "/media/nobody/original.webm");
+  // Media needs a signed URL or a token (docs/protocol.md section 6).
+  auto unsigned_url = http_request("GET", base + "/media/nobody/original.webm");
+  CHECK(unsigned_url.status == 401);
+  CHECK(unsigned_url.header("www-authenticate").starts_with("Bearer"));
+  CHECK(unsigned_url.body.find("signed URL") != std::string::npos);
+  const std::string token = "Authorization: Bearer " + read_file(d.dir.path() / "admin.token").substr(0, 60);
+  auto missing = http_request("GET", base + "/media/nobody/original.webm", {token});
   CHECK(missing.status == 404);
   CHECK(missing.body.find("\"error\"") != std::string::npos);
-  CHECK(http_get(base + "/media/..%2F..%2Fetc/passwd").status == 404);
+  CHECK(http_request("GET", base + "/media/..%2F..%2Fetc/passwd", {token}).status == 404);
   CHECK(http_get(base + "/nothing/here").status == 404);
   auto ready = http_get(base + "/readyz");
   CHECK(ready.status == 200);

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "daemon_fixture.hpp"
+#include "recorder/core/domain/time_text.hpp"
 #include "json_util.hpp"
 
 using namespace recorder;
@@ -368,4 +369,124 @@ TEST_CASE("REST bad input is a 400 naming the field - unknown ids are 404 - toke
     CHECK_FALSE(t.HasMember("token"));
   }
   CHECK(found);
+}
+
+namespace {
+
+// Records `id` over /ws/record with `data` as one chunk; the downloadUrl it was given.
+std::string record_and_get_url(const RunningDaemon& d, const std::string& id, const std::string& data) {
+  auto c = d.connect("/ws/record");
+  c->send_text(R"({"event":"start","data":{"recordId":")" + id + R"(","mimeType":"video/webm"}})");
+  REQUIRE(c->next_containing("\"started\""));
+  c->send_text(chunk_json(id, 0, base64(data)));
+  REQUIRE(c->next_containing("chunkAck"));
+  c->send_text(event_json("stop", id));
+  auto ready = c->next_containing("recordingReady");
+  REQUIRE(ready);
+  return parse_json(*ready)["data"]["downloadUrl"].GetString();
+}
+
+std::string with_port(const std::string& url, const RunningDaemon& d) {
+  const auto path = url.find("/media/");
+  return "http://127.0.0.1:" + std::to_string(d.daemon->port()) + url.substr(path);
+}
+
+}  // namespace
+
+TEST_CASE("media opens with the signed URLs recorderd hands out or a token - not otherwise", "[daemon][rest][signed]") {
+  RunningDaemon d;
+  Api api{d};
+  const auto viewer = make_token(api, admin_token(d), "player", "viewer");
+  // An id with characters a file name cannot keep: its directory is %<hex>, which the URL
+  // must encode.
+  const std::string id = "meeting #1 ü";
+  const std::string data = "0123456789 bytes of a meeting";
+  const auto url = record_and_get_url(d, id, data);
+  INFO(url);
+  CHECK(url.starts_with("http://127.0.0.1:" + std::to_string(d.daemon->port()) + "/media/%25"));
+  CHECK(url.find("exp=") != std::string::npos);
+  CHECK(url.find("&kid=") != std::string::npos);
+  CHECK(url.find("&sig=") != std::string::npos);
+
+  auto whole = http_request("GET", url);
+  CHECK(whole.status == 200);
+  CHECK(whole.body == data);
+  auto head = http_request("HEAD", url);
+  CHECK(head.status == 200);
+  CHECK(head.header("content-length") == std::to_string(data.size()));
+  auto part = http_request("GET", url, {"Range: bytes=2-4"});
+  CHECK(part.status == 206);
+  CHECK(part.body == "234");
+
+  std::string forged = url;
+  forged.back() = forged.back() == 'A' ? 'B' : 'A';
+  auto refused = http_request("GET", forged);
+  CHECK(refused.status == 403);
+  CHECK_THAT(error_message(refused), Catch::Contains("does not match"));
+  const auto path_only = url.substr(0, url.find('?'));
+  CHECK(http_request("GET", path_only).status == 401);
+  CHECK(http_request("GET", path_only, {"Authorization: Bearer " + viewer}).body == data);
+  CHECK(http_request("GET", path_only, {"Authorization: Bearer rec_AAAAAAAAAAAA_" + std::string(43, 'A')}).status == 401);
+
+  // Seed 004's URL endpoint, by the id percent-encoded in the path.
+  auto signed_answer = api.call("GET", "/api/recordings/meeting%20%231%20%C3%BC/url?expiry_hours=2", viewer);
+  REQUIRE(signed_answer.status == 200);
+  auto s = parse_json(signed_answer.body);
+  CHECK(std::string(s["session_id"].GetString()) == id);
+  CHECK(http_request("GET", s["signed_url"].GetString()).body == data);
+  const auto expires = core::parse_iso8601(s["expires_at"].GetString());
+  REQUIRE(expires);
+  const auto hours = std::chrono::duration_cast<std::chrono::minutes>(*expires - std::chrono::system_clock::now());
+  CHECK(hours > std::chrono::minutes{118});
+  CHECK(hours <= std::chrono::minutes{120});
+  REQUIRE(s["files"].Size() >= 1);
+  CHECK(http_request("GET", s["files"][0]["signed_url"].GetString()).status == 200);
+  // Recordings in answers carry a signed URL for their main file too.
+  auto shown = parse_json(api.call("GET", "/api/recordings/meeting%20%231%20%C3%BC", viewer).body);
+  CHECK(http_request("GET", shown["signed_url"].GetString()).body == data);
+
+  CHECK_THAT(error_message(api.call("GET", "/api/recordings/meeting%20%231%20%C3%BC/url?expiry_hours=0", viewer)),
+             Catch::Contains("expiry_hours: '0' is not a whole number of hours from 1 to 168 (media.max_url_hours)"));
+  CHECK(api.call("GET", "/api/recordings/meeting%20%231%20%C3%BC/url?expiry_hours=169", viewer).status == 400);
+  CHECK(api.call("GET", "/api/recordings/nobody/url", viewer).status == 404);
+}
+
+TEST_CASE("URLs are built on server.public_url - signed keys rotate across restarts", "[daemon][rest][signed]") {
+  {
+    // Behind a proxy that strips /base: the signature covers the path recorderd serves.
+    RunningDaemon d(Settings{{"server.public_url", "https://recorder.example.com/base/"}});
+    const auto url = record_and_get_url(d, "proxied", "proxied bytes");
+    CHECK(url.starts_with("https://recorder.example.com/base/media/proxied/"));
+    CHECK(http_request("GET", with_port(url, d)).body == "proxied bytes");
+  }
+  TempDir data;
+  std::string old_url;
+  {
+    RunningDaemon d({}, data.path());
+    old_url = record_and_get_url(d, "before-rotation", "old key bytes");
+  }
+  const auto keys_file = data.path() / "media.keys";
+  const std::string old_keys = read_file(keys_file);
+  const std::string new_key = "k2 " + base64(std::string(32, 'z')).substr(0, 43) + "\n";
+  {
+    std::ofstream out(keys_file);
+    out << new_key << old_keys;
+  }
+  std::string new_url;
+  {
+    RunningDaemon d({}, data.path());
+    CHECK(http_request("GET", with_port(old_url, d)).body == "old key bytes");  // the old key still verifies
+    new_url = record_and_get_url(d, "after-rotation", "new key bytes");
+    CHECK(new_url.find("kid=k2") != std::string::npos);
+    CHECK(http_request("GET", new_url).body == "new key bytes");
+  }
+  {
+    std::ofstream out(keys_file);
+    out << new_key;  // the old key removed: what it signed stops working
+  }
+  RunningDaemon d({}, data.path());
+  auto gone = http_request("GET", with_port(old_url, d));
+  CHECK(gone.status == 403);
+  CHECK_THAT(error_message(gone), Catch::Contains("does not have (kid"));
+  CHECK(http_request("GET", with_port(new_url, d)).body == "new key bytes");
 }

@@ -147,6 +147,32 @@ std::vector<ConfigKey> make_keys() {
                             "open HTTP and WebSocket connections before newcomers get 503 and are closed; 0: three "
                             "quarters of the file descriptor limit",
                             0, 10'000'000, [](auto& c) -> auto& { return c.max_connections; }));
+  keys.push_back({"server.public_url",
+                  "base of every URL recorderd hands out (http[s]://host[:port][/prefix]); empty: the Host header "
+                  "the client used",
+                  [](Config& c, std::string_view t) -> Result<void> {
+                    const bool scheme = t.starts_with("http://") || t.starts_with("https://");
+                    const auto rest = t.substr(t.find("//") == std::string_view::npos ? 0 : t.find("//") + 2);
+                    if (!t.empty() && (!scheme || rest.empty() || rest.front() == '/' ||
+                                       t.find_first_of("?# \t") != std::string_view::npos))
+                      return fail(Errc::invalid_argument,
+                                  fmt::format("server.public_url = '{}': expected http://host[:port][/prefix] or "
+                                              "https://…, without a query",
+                                              t));
+                    c.public_url = std::string(t);
+                    return ok();
+                  },
+                  [](const Config& c) { return c.public_url; }});
+  keys.push_back({"media.signing_key_file",
+                  "file of the keys that sign media URLs (created with one key if absent); empty: media.keys in "
+                  "the data directory",
+                  [](Config& c, std::string_view t) -> Result<void> {
+                    c.media_key_file = std::string(t);
+                    return ok();
+                  },
+                  [](const Config& c) { return c.media_key_file; }});
+  keys.push_back(number_key("media.max_url_hours", "the longest expiry_hours a signed media URL may be asked for",
+                            1, 8760, [](auto& c) -> auto& { return c.max_url_hours; }));
   keys.push_back(duration_key("limits.hard_limit_seconds", "no recording runs longer (seed 000: 3 h)", 7 * kDay,
                               [](auto& c) -> auto& { return c.rules.hard_limit; }));
   keys.push_back(duration_key("limits.stale_seconds", "an agent recording with no status this long is stale",

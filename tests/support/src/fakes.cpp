@@ -305,21 +305,6 @@ std::vector<Notice> FakeEventPublisher::for_recording(const RecordingId& id) con
   return out;
 }
 
-std::string FakeUrlSigner::signature_of(const std::string& path, WallTime expires_at) {
-  const auto exp = std::chrono::duration_cast<std::chrono::seconds>(expires_at.time_since_epoch()).count();
-  return std::to_string(std::hash<std::string>{}(path + "|" + std::to_string(exp)));
-}
-
-SignedUrl FakeUrlSigner::sign(const std::string& path, WallTime expires_at) const {
-  const auto exp = std::chrono::duration_cast<std::chrono::seconds>(expires_at.time_since_epoch()).count();
-  return {path + "?exp=" + std::to_string(exp) + "&sig=" + signature_of(path, expires_at), expires_at};
-}
-
-bool FakeUrlSigner::verify(const std::string& path, WallTime expires_at, const std::string& signature,
-                           WallTime now) const {
-  return now < expires_at && signature == signature_of(path, expires_at);
-}
-
 Harness::Harness(Rules r, StoragePolicy storage_policy)
     : rules(r),
       service(Ports{clock, scheduler, repository, repository, chunks, finalizer, capture, agents, storage, events, oplog,

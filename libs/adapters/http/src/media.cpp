@@ -120,11 +120,55 @@ Response serve_media(const std::filesystem::path& media_root, const std::string&
 
 namespace recorder::adapters::http {
 
-void add_media_routes(Router& router, std::filesystem::path media_root, std::uint64_t max_body) {
-  router.add("GET", "/media/{dir}/{file}", [media_root, max_body](const Request& r) {
+void add_media_routes(Router& router, std::filesystem::path media_root, std::uint64_t max_body, MediaAccess access) {
+  router.add("GET", "/media/{dir}/{file}", [media_root, max_body, access = std::move(access)](const Request& r) {
+    if (access) {
+      if (auto allowed = access(r); !allowed) {
+        Response refused = error_response(allowed.error());
+        if (allowed.error().code == core::Errc::unauthenticated)
+          refused.set_header("WWW-Authenticate", "Bearer realm=\"recorderd\"");
+        return refused;
+      }
+    }
     return serve_media(media_root, r.params.at("dir"), r.params.at("file"), r.header("Range").value_or(""),
                        r.method == "HEAD", max_body);
   });
+}
+
+std::string encode_path_segment(std::string_view segment) {
+  std::string out;
+  out.reserve(segment.size());
+  for (const char c : segment) {
+    const auto u = static_cast<unsigned char>(c);
+    if ((u >= 'A' && u <= 'Z') || (u >= 'a' && u <= 'z') || (u >= '0' && u <= '9') || c == '-' || c == '.' ||
+        c == '_' || c == '~')
+      out += c;
+    else
+      out += fmt::format("%{:02X}", u);
+  }
+  return out;
+}
+
+MediaLinks::MediaLinks(const core::UrlSigner& signer, std::string public_base,
+                       std::function<std::string()> fallback_host)
+    : signer_(signer), public_base_(std::move(public_base)), fallback_host_(std::move(fallback_host)) {
+  while (!public_base_.empty() && public_base_.back() == '/') public_base_.pop_back();
+}
+
+MediaLinks::Link MediaLinks::link(std::string_view stored_path, std::string_view host, core::WallTime expires_at) const {
+  // Stored paths are "recordings/<dir>/<file>"; they are served as /media/<dir>/<file>.
+  constexpr std::string_view kPrefix = "recordings/";
+  if (stored_path.starts_with(kPrefix)) stored_path.remove_prefix(kPrefix.size());
+  std::string path = "/media";
+  while (!stored_path.empty()) {
+    const auto slash = stored_path.find('/');
+    path += "/" + encode_path_segment(stored_path.substr(0, slash));
+    stored_path = slash == std::string_view::npos ? std::string_view{} : stored_path.substr(slash + 1);
+  }
+  const std::string base = !public_base_.empty() ? public_base_
+                           : !host.empty()       ? fmt::format("http://{}", host)
+                                                 : fmt::format("http://{}", fallback_host_());
+  return Link{fmt::format("{}{}?{}", base, path, signer_.sign(path, expires_at)), expires_at};
 }
 
 void add_health_routes(Router& router, std::vector<ReadinessCheck> checks) {

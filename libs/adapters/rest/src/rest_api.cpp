@@ -91,10 +91,29 @@ std::string file_name(const std::string& path) {
   return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
+// The file a recording's URL opens: the converted one, else the original, else its first
+// segment; null when it has none.
+const core::MediaFile* main_file(const core::Recording& r) {
+  for (const auto role : {core::FileRole::converted, core::FileRole::original, core::FileRole::segment}) {
+    for (const auto& f : r.files) {
+      if (f.role == role) return &f;
+    }
+  }
+  return nullptr;
+}
+
+// What an answer needs to sign the URLs it carries: the links (none: no URLs), the Host the
+// caller used, and until when.
+struct Signing {
+  const http::MediaLinks* links = nullptr;
+  std::string host;
+  core::WallTime expires_at{};
+};
+
 // A recording as every answer shows it: recorderd's fields, seed 004's beside them
 // (session_id, recording_id, status / recording_status, ended_at, file_size_bytes,
-// deleted) and seed 000's outcome.
-void put_recording(Writer& w, const core::Recording& r, double elapsed_seconds) {
+// signed_url / expires_at, deleted) and seed 000's outcome.
+void put_recording(Writer& w, const core::Recording& r, double elapsed_seconds, const Signing& signing) {
   std::uint64_t file_bytes = 0;
   for (const auto& f : r.files) file_bytes += f.bytes;
   w.StartObject();
@@ -132,6 +151,15 @@ void put_recording(Writer& w, const core::Recording& r, double elapsed_seconds) 
   put(w, "missing_chunks", r.missing_chunks);
   put(w, "file_size_bytes", file_bytes);
   put(w, "current_file", r.current_file);
+  const bool signed_urls = signing.links && r.state != core::State::deleted;
+  const auto* main = signed_urls ? main_file(r) : nullptr;
+  if (main) {
+    put(w, "signed_url", signing.links->link(main->path, signing.host, signing.expires_at).url);
+    put_time(w, "expires_at", signing.expires_at);
+  } else {
+    put_null(w, "signed_url");
+    put_null(w, "expires_at");
+  }
   w.Key("files");
   w.StartArray();
   for (const auto& f : r.files) {
@@ -141,6 +169,7 @@ void put_recording(Writer& w, const core::Recording& r, double elapsed_seconds) 
     put(w, "role", core::to_string(f.role));
     put(w, "bytes", f.bytes);
     put_optional(w, "duration_seconds", f.duration_seconds);
+    if (signed_urls) put(w, "signed_url", signing.links->link(f.path, signing.host, signing.expires_at).url);
     w.EndObject();
   }
   w.EndArray();
@@ -148,10 +177,11 @@ void put_recording(Writer& w, const core::Recording& r, double elapsed_seconds) 
   w.EndObject();
 }
 
-Response recording_response(int status, const core::RecordingService& service, const core::Recording& r) {
+Response recording_response(int status, const core::RecordingService& service, const core::Recording& r,
+                            const Signing& signing) {
   rapidjson::StringBuffer buffer;
   Writer w(buffer);
-  put_recording(w, r, service.elapsed_seconds(r));
+  put_recording(w, r, service.elapsed_seconds(r), signing);
   return json_response(status, buffer);
 }
 
@@ -283,6 +313,11 @@ class Api : public std::enable_shared_from_this<Api> {
     };
   }
 
+  // URLs in answers are signed for 24 hours (seed 004), on the Host the caller used.
+  Signing signing(const Request& r, std::chrono::hours valid = std::chrono::hours{24}) const {
+    return Signing{ctx_.links, r.header("Host").value_or(""), ctx_.clock.wall_now() + valid};
+  }
+
   // A recording by its id, else by the caller's session_id (the newest with it).
   core::Result<core::Recording> resolve(const std::string& id) const {
     auto found = ctx_.service.get(id);
@@ -311,7 +346,8 @@ class Api : public std::enable_shared_from_this<Api> {
     w.StartObject();
     w.Key("recordings");
     w.StartArray();
-    for (const auto& r : *found) put_recording(w, r, ctx_.service.elapsed_seconds(r));
+    const auto sign = signing(request);
+    for (const auto& r : *found) put_recording(w, r, ctx_.service.elapsed_seconds(r), sign);
     w.EndArray();
     put(w, "count", static_cast<std::uint64_t>(found->size()));
     if (more) put(w, "next_cursor", encode_cursor(found->back()));
@@ -323,7 +359,7 @@ class Api : public std::enable_shared_from_this<Api> {
   Response show(const Request& request) const {
     auto r = resolve(request.params.at("id"));
     if (!r) return error_response(r.error());
-    return recording_response(200, ctx_.service, *r);
+    return recording_response(200, ctx_.service, *r, signing(request));
   }
 
   Response create(const Request& request, const core::ApiToken& who) const {
@@ -368,7 +404,7 @@ class Api : public std::enable_shared_from_this<Api> {
       auto started = ctx_.service.start_capture(
           core::CaptureStart{device->name, format, std::get<std::optional<core::Seconds>>(duration), who.name, session_id});
       if (!started) return error_response(started.error());
-      return recording_response(201, ctx_.service, *started);
+      return recording_response(201, ctx_.service, *started, signing(request));
     }
     if (kind == "agent") {
       for (const char* required : {"agent_id", "subject", "organizer", "start_time"}) {
@@ -382,7 +418,7 @@ class Api : public std::enable_shared_from_this<Api> {
           core::AgentStart{text["agent_id"], text["subject"], text["organizer"], text["start_time"],
                            std::get<std::optional<core::Seconds>>(expected), session_id});
       if (!started) return error_response(started.error());
-      return recording_response(201, ctx_.service, *started);
+      return recording_response(201, ctx_.service, *started, signing(request));
     }
     return bad_request(fmt::format("kind: expected \"capture\" or \"agent\"{}",
                                    kind.empty() ? "" : fmt::format(", got \"{}\"", kind.substr(0, 64))));
@@ -402,7 +438,7 @@ class Api : public std::enable_shared_from_this<Api> {
     const bool in_time = done.wait_for(ctx_.stop_wait) == std::future_status::ready;
     auto now = ctx_.service.get(r->id);
     if (!now) return error_response(now.error());
-    return recording_response(in_time ? 200 : 202, ctx_.service, *now);
+    return recording_response(in_time ? 200 : 202, ctx_.service, *now, signing(request));
   }
 
   // Seed 004's delete: admin only. A live recording is refused with 409 (stop it first):
@@ -420,7 +456,49 @@ class Api : public std::enable_shared_from_this<Api> {
     put(w, "deleted", true);
     put(w, "message", "Recording deleted successfully");
     w.Key("recording");
-    put_recording(w, *removed, ctx_.service.elapsed_seconds(*removed));
+    put_recording(w, *removed, ctx_.service.elapsed_seconds(*removed), signing(request));
+    w.EndObject();
+    return json_response(200, buffer);
+  }
+
+  // Seed 004's signed URL: {"session_id", "signed_url", "expires_at"}, and one per file.
+  Response url(const Request& request) const {
+    if (!ctx_.links) return error_response(core::Error{Errc::unavailable, "this recorderd signs no media URLs", {}});
+    std::int64_t hours = 24;
+    if (auto v = request.query_value("expiry_hours")) {
+      const auto n = to_number(*v);
+      if (!n || *n < 1 || *n > static_cast<std::uint64_t>(ctx_.max_url_hours.count()))
+        return bad_request(fmt::format("expiry_hours: '{}' is not a whole number of hours from 1 to {} "
+                                       "(media.max_url_hours)",
+                                       v->substr(0, 32), ctx_.max_url_hours.count()));
+      hours = static_cast<std::int64_t>(*n);
+    }
+    auto r = resolve(request.params.at("id"));
+    if (!r) return error_response(r.error());
+    const auto* main = r->state == core::State::deleted ? nullptr : main_file(*r);
+    if (!main)
+      return error_response(core::Error{Errc::invalid_state,
+                                        fmt::format("recording {} has no file to open yet (it is {})", r->id,
+                                                    core::to_string(r->state)),
+                                        {}});
+    const auto sign = signing(request, std::chrono::hours{hours});
+    rapidjson::StringBuffer buffer;
+    Writer w(buffer);
+    w.StartObject();
+    put(w, "session_id", r->meta.session_id.empty() ? r->id : r->meta.session_id);
+    put(w, "recording_id", r->id);
+    put(w, "signed_url", ctx_.links->link(main->path, sign.host, sign.expires_at).url);
+    put_time(w, "expires_at", sign.expires_at);
+    w.Key("files");
+    w.StartArray();
+    for (const auto& f : r->files) {
+      w.StartObject();
+      put(w, "name", file_name(f.path));
+      put(w, "role", core::to_string(f.role));
+      put(w, "signed_url", ctx_.links->link(f.path, sign.host, sign.expires_at).url);
+      w.EndObject();
+    }
+    w.EndArray();
     w.EndObject();
     return json_response(200, buffer);
   }
@@ -603,6 +681,9 @@ void add_rest_routes(http::Router& router, const RestContext& ctx) {
   router.add("GET", "/api/recordings/{id}/events",
              api->guarded(Role::viewer, "reading a recording's events",
                           bind([](Api& a, const Request& r, const core::ApiToken&) { return a.events(r); })));
+  router.add("GET", "/api/recordings/{id}/url",
+             api->guarded(Role::viewer, "signing a recording's URL",
+                          bind([](Api& a, const Request& r, const core::ApiToken&) { return a.url(r); })));
   router.add("GET", "/api/storage",
              api->guarded(Role::viewer, "reading storage",
                           bind([](Api& a, const Request&, const core::ApiToken&) { return a.storage(); })));

@@ -188,9 +188,11 @@ struct WsServer::Impl {
   }
 
   struct Connection final : Outbox, SessionHost, std::enable_shared_from_this<Connection> {
-    Connection(Impl& i, Hdl h) : impl(i), hdl(std::move(h)), strand(asio::make_strand(i.pool.get_executor())) {}
+    Connection(Impl& i, Hdl h, std::string host_header)
+        : impl(i), hdl(std::move(h)), host(std::move(host_header)), strand(asio::make_strand(i.pool.get_executor())) {}
     Impl& impl;
     Hdl hdl;
+    std::string host;  // the Host header of the handshake, for the URLs this client is given
     Strand strand;
     std::unique_ptr<DialectSession> session;
     std::atomic<std::size_t> pending{0};
@@ -206,6 +208,7 @@ struct WsServer::Impl {
       impl.watchers[id] = weak_from_this();
     }
     std::string download_url(const std::string& path) const override {
+      if (impl.config.media_url) return impl.config.media_url(path, host);
       // Stored paths are "recordings/<dir>/<file>"; they are served as /media/<dir>/<file>.
       const std::string prefix = "recordings/";
       const std::string rest = path.rfind(prefix, 0) == 0 ? path.substr(prefix.size()) : path;
@@ -279,7 +282,7 @@ struct WsServer::Impl {
     PathParams params;
     const DialectRoute* d = route(con->get_resource(), params);
     if (!d) return;  // refused in on_validate
-    auto c = std::make_shared<Connection>(*this, hdl);
+    auto c = std::make_shared<Connection>(*this, hdl, con->get_request_header("Host"));
     c->session = d->make(*c, params);
     {
       std::lock_guard lock(mutex);

@@ -16,7 +16,6 @@
 
 #include "recorder/core/app/outbox_dispatcher.hpp"
 #include "recorder/core/app/recording_service.hpp"
-#include "recorder/core/ports/url_signer.hpp"
 
 namespace recorder::testing {
 
@@ -225,15 +224,6 @@ class FakeSubscriber final : public NoticeSubscriber {
 
  private:
   std::string name_;
-};
-
-class FakeUrlSigner final : public UrlSigner {
- public:
-  // Port
-  SignedUrl sign(const std::string& path, WallTime expires_at) const override;
-  bool verify(const std::string& path, WallTime expires_at, const std::string& signature,
-              WallTime now) const override;
-  static std::string signature_of(const std::string& path, WallTime expires_at);
 };
 
 class SequentialIds final : public IdGenerator {

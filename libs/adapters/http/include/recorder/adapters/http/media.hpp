@@ -8,9 +8,11 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "recorder/adapters/http/router.hpp"
+#include "recorder/core/ports/url_signer.hpp"
 
 namespace recorder::adapters::http {
 
@@ -29,8 +31,36 @@ Response serve_media(const std::filesystem::path& media_root, const std::string&
 
 std::string content_type_for(const std::string& file_name);
 
-// GET /media/{dir}/{file}: finished recordings under `media_root`.
-void add_media_routes(Router& router, std::filesystem::path media_root, std::uint64_t max_body);
+// Who may fetch a media file: nothing when the request may, else why not (a signed URL
+// that does not verify is Errc::forbidden, no credentials Errc::unauthenticated).
+using MediaAccess = std::function<core::Result<void>(const Request&)>;
+
+// GET /media/{dir}/{file}: finished recordings under `media_root`, to requests `access`
+// lets through (none: to every request).
+void add_media_routes(Router& router, std::filesystem::path media_root, std::uint64_t max_body,
+                      MediaAccess access = {});
+
+// RFC 3986 percent-encoding of one path segment (everything but unreserved characters).
+std::string encode_path_segment(std::string_view segment);
+
+// The URLs recorderd hands out for stored media files ("recordings/<dir>/<file>"):
+// /media/<dir>/<file> with each segment percent-encoded, signed by `signer`, on
+// `public_base` (server.public_url) or, when that is empty, on http://<host> where host is
+// the request's Host header (else `fallback_host`, the listen address). Any thread.
+class MediaLinks {
+ public:
+  MediaLinks(const core::UrlSigner& signer, std::string public_base, std::function<std::string()> fallback_host);
+  struct Link {
+    std::string url;
+    core::WallTime expires_at;
+  };
+  Link link(std::string_view stored_path, std::string_view host, core::WallTime expires_at) const;
+
+ private:
+  const core::UrlSigner& signer_;
+  std::string public_base_;
+  std::function<std::string()> fallback_host_;
+};
 
 // GET /healthz: the process answers (cheap, touches nothing). GET /readyz: 200 only while
 // every check passes, else 503 with the reasons ({"ready": false, "reasons": [...]}).

@@ -4,24 +4,29 @@
 #include <string>
 #include <vector>
 
+#include "recorder/adapters/http/media.hpp"
 #include "recorder/adapters/http/router.hpp"
 #include "recorder/core/app/access_service.hpp"
 #include "recorder/core/app/recording_service.hpp"
 #include "recorder/core/domain/device.hpp"
+#include "recorder/core/ports/clock.hpp"
 
 namespace recorder::adapters::rest {
 
 struct RestContext {
   core::RecordingService& service;
   core::AccessService& access;
+  const core::Clock& clock;                  // for the expiry of signed URLs
   std::vector<core::Device> devices;         // what POST /api/recordings may capture
   std::chrono::seconds stop_wait{40};        // how long a stop waits for the recording to let go
+  const http::MediaLinks* links = nullptr;   // signed media URLs (none: answers carry no URLs)
+  std::chrono::hours max_url_hours{168};     // media.max_url_hours: the longest expiry_hours
 };
 
 // Adds every /api/* route (docs/protocol.md section 5) to `router`. Each needs a bearer
 // token (Authorization: Bearer, or ?access_token=) whose role allows it (section 6):
 //   viewer:   GET /api/recordings, /api/recordings/{id}, /api/recordings/{id}/events,
-//             /api/storage, /api/devices, /api/agents
+//             /api/recordings/{id}/url, /api/storage, /api/devices, /api/agents
 //   operator: POST /api/recordings, POST /api/recordings/{id}/stop
 //   admin:    DELETE /api/recordings/{id}, GET/POST /api/tokens, DELETE /api/tokens/{id}
 // Refusals are 401 (no or bad token) and 403 (role too low), checked before anything

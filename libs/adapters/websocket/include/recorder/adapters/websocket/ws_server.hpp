@@ -3,6 +3,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -31,6 +32,9 @@ struct WsServerConfig {
   const http::Router* http = nullptr;  // every HTTP request (must outlive the server); none: 404
   std::vector<core::Device> devices;  // capture devices for /rpc
   core::OperatorLog* log = nullptr;   // where the listener says it cannot accept (none: silent)
+  // The URL a dialect hands out for a stored media file ("recordings/<dir>/<file>"), given
+  // the Host header the client connected with. None: an unsigned http://host:port/media/… URL.
+  std::function<std::string(const std::string& stored_path, const std::string& host)> media_url;
 };
 
 // The one listener (websocketpp on standalone Asio): HTTP and WebSocket on one port.
