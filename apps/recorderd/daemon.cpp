@@ -102,7 +102,7 @@ std::size_t connection_cap(std::uint64_t configured) {
 
 adapters::websocket::WsServerConfig listener_config(const core::Config& c, const adapters::http::Router& router,
                                                     core::OperatorLog& log, const adapters::http::MediaLinks& links,
-                                                    const core::Clock& clock) {
+                                                    const core::Clock& clock, core::AccessService& access) {
   adapters::websocket::WsServerConfig w;
   w.host = c.listen_host;
   w.port = c.listen_port;
@@ -115,6 +115,20 @@ adapters::websocket::WsServerConfig listener_config(const core::Config& c, const
   w.devices = c.devices;
   w.http = &router;
   w.log = &log;
+  if (c.ingest_needs_token)
+    w.authorize = [&access](const std::string& authorization, const std::string& resource) -> core::Result<void> {
+      adapters::http::Request r;
+      r.target = resource;
+      if (!authorization.empty()) r.headers.emplace_back("Authorization", authorization);
+      if (const auto q = resource.find('?'); q != std::string::npos) {
+        if (auto query = adapters::http::parse_query(std::string_view(resource).substr(q + 1))) r.query = std::move(*query);
+      }
+      auto who = access.authenticate(adapters::rest::presented_token(r));
+      if (!who) return std::unexpected(who.error());
+      return core::AccessService::authorize(*who, core::Role::operator_,
+                                            fmt::format("recording over {} (auth.ingest = token)",
+                                                        resource.substr(0, resource.find('?'))));
+    };
   // Download URLs the dialects hand out are signed for 24 hours (seed 004).
   w.media_url = [&links, &clock](const std::string& stored_path, const std::string& host) {
     return links.link(stored_path, host, clock.wall_now() + std::chrono::hours{24}).url;
@@ -134,15 +148,15 @@ struct Daemon::Impl {
         finalizer(chunks, data_dir),
         converter(finalizer, data_dir),
         capture(c.devices, data_dir, c.keyframe_interval),
+        access(*store.tokens, secrets, clock),
         signer(std::move(keys)),
         links(signer, c.public_url, [this] { return fmt::format("{}:{}", config.listen_host, listener.port()); }),
-        listener(listener_config(c, router, oplog, links, clock)),
+        listener(listener_config(c, router, oplog, links, clock, access)),
         events(listener, [this] { wake_dispatcher(); }),
         service(core::Ports{clock, scheduler, *store.repository, *store.outbox, chunks, converter, capture, agents, probe,
                             events, oplog, ids},
                 c.rules, c.storage),
-        dispatcher(*store.outbox, oplog, clock),
-        access(*store.tokens, secrets, clock) {}
+        dispatcher(*store.outbox, oplog, clock) {}
 
   void add_routes();
   core::Result<void> media_access(const adapters::http::Request& r);
@@ -185,6 +199,8 @@ struct Daemon::Impl {
   adapters::gstreamer::GstConverter converter;  // then wav or mp4, when asked
   adapters::gstreamer::GstCaptureDriver capture;
   NoAgents agents;
+  adapters::crypto::OpenSslSecrets secrets;
+  core::AccessService access;     // before the listener, which checks tokens with it
   adapters::http::Router router;  // filled before the listener starts
   adapters::crypto::HmacUrlSigner signer;
   adapters::http::MediaLinks links;
@@ -193,8 +209,6 @@ struct Daemon::Impl {
   Announcer events;
   core::RecordingService service;
   core::OutboxDispatcher dispatcher;
-  adapters::crypto::OpenSslSecrets secrets;
-  core::AccessService access;
   std::mutex dispatch_mutex;
   std::condition_variable dispatch_wake;
   bool dispatch_woken = false;

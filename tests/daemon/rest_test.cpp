@@ -490,3 +490,39 @@ TEST_CASE("URLs are built on server.public_url - signed keys rotate across resta
   CHECK_THAT(error_message(gone), Catch::Contains("does not have (kid"));
   CHECK(http_request("GET", with_port(new_url, d)).body == "new key bytes");
 }
+
+TEST_CASE("auth.ingest = token: the dialects need an operator token - in the header or ?access_token=",
+          "[daemon][rest][tokens]") {
+  RunningDaemon d(Settings{{"auth.ingest", "token"}});
+  Api api{d};
+  const auto admin = admin_token(d);
+  const auto viewer = make_token(api, admin, "screen", "viewer");
+  const auto op = make_token(api, admin, "recorder page", "operator");
+  const auto refused = [&](const std::string& path, const std::vector<std::pair<std::string, std::string>>& headers,
+                           const std::string& status) {
+    std::string error;
+    auto c = WsClient::connect(d.url(path), error, std::chrono::seconds(5), headers);
+    INFO(path << ": " << error);
+    CHECK_FALSE(c);
+    CHECK_THAT(error, Catch::Contains("(HTTP " + status + ")"));
+  };
+  for (const char* path : {"/ws/record", "/ws/session-1", "/rpc", "/ws/agent"}) {
+    refused(path, {}, "401");
+    refused(path, {{"Authorization", "Bearer rec_nope"}}, "401");
+    refused(path, {{"Authorization", "Bearer " + viewer}}, "403");
+  }
+  std::string error;
+  auto c = WsClient::connect(d.url("/ws/record"), error, std::chrono::seconds(5), {{"Authorization", "Bearer " + op}});
+  INFO(error);
+  REQUIRE(c);
+  c->send_text(R"({"event":"start","data":{"recordId":"with-token"}})");
+  CHECK(c->next_containing("\"started\""));
+  auto by_query = WsClient::connect(d.url("/rpc?access_token=" + op), error);
+  INFO(error);
+  REQUIRE(by_query);
+  by_query->send_text(R"({"jsonrpc":"2.0","method":"ping","id":1})");
+  CHECK(by_query->next_containing("\"result\""));
+  // HTTP routes are unchanged: the page and health stay open.
+  CHECK(http_request("GET", api.url("/healthz")).status == 200);
+  CHECK(http_request("GET", api.url("/")).status == 200);
+}

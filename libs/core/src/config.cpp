@@ -163,6 +163,16 @@ std::vector<ConfigKey> make_keys() {
                     return ok();
                   },
                   [](const Config& c) { return c.public_url; }});
+  keys.push_back({"auth.ingest",
+                  "open (the seeds' clients work unchanged) or token: /ws/record, /ws/{session_id}, /rpc and /ws/agent "
+                  "need an operator token",
+                  [](Config& c, std::string_view t) -> Result<void> {
+                    if (t != "open" && t != "token")
+                      return fail(Errc::invalid_argument, fmt::format("auth.ingest = '{}': expected open or token", t));
+                    c.ingest_needs_token = t == "token";
+                    return ok();
+                  },
+                  [](const Config& c) { return std::string(c.ingest_needs_token ? "token" : "open"); }});
   keys.push_back({"media.signing_key_file",
                   "file of the keys that sign media URLs (created with one key if absent); empty: media.keys in "
                   "the data directory",

@@ -41,7 +41,8 @@ WsClient::WsClient(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 WsClient::~WsClient() = default;
 
 std::unique_ptr<WsClient> WsClient::connect(const std::string& url, std::string& error,
-                                            std::chrono::milliseconds timeout) {
+                                            std::chrono::milliseconds timeout,
+                                            const std::vector<std::pair<std::string, std::string>>& headers) {
   auto impl = std::make_unique<Impl>();
   Impl& i = *impl;
   i.client.clear_access_channels(websocketpp::log::alevel::all);
@@ -61,6 +62,8 @@ std::unique_ptr<WsClient> WsClient::connect(const std::string& url, std::string&
       i.close_code = con->get_remote_close_code();
       i.reason = con->get_remote_close_reason();
       if (i.reason.empty()) i.reason = con->get_ec().message();
+      if (!i.open && con->get_response_code() != websocketpp::http::status_code::uninitialized)
+        i.reason += " (HTTP " + std::to_string(static_cast<int>(con->get_response_code())) + ")";
     }
     i.done = true;
     i.changed.notify_all();
@@ -78,6 +81,7 @@ std::unique_ptr<WsClient> WsClient::connect(const std::string& url, std::string&
     error = ec.message();
     return nullptr;
   }
+  for (const auto& [name, value] : headers) con->append_header(name, value);
   i.hdl = con->get_handle();
   i.client.connect(con);
   i.thread = std::thread([&i] { i.client.run(); });

@@ -336,8 +336,18 @@ struct WsServer::Impl {
   bool on_validate(const Hdl& hdl) {
     auto con = server.get_con_from_hdl(hdl);
     PathParams params;
-    if (route(con->get_resource(), params)) return true;
-    con->set_status(websocketpp::http::status_code::not_found);
+    if (!route(con->get_resource(), params)) {
+      con->set_status(websocketpp::http::status_code::not_found);
+      return false;
+    }
+    if (!config.authorize) return true;
+    auto allowed = config.authorize(con->get_request_header("Authorization"), con->get_resource());
+    if (allowed) return true;
+    const auto refused = http::error_response(allowed.error());
+    con->set_status(static_cast<websocketpp::http::status_code::value>(refused.status));
+    con->set_body(refused.body);
+    con->replace_header("Content-Type", "application/json");
+    if (refused.status == 401) con->replace_header("WWW-Authenticate", "Bearer realm=\"recorderd\"");
     return false;
   }
 

@@ -19,9 +19,11 @@ struct WsMessage {
 
 class WsClient {
  public:
-  // Connects to ws://host:port/path; nothing (and `error` says why) on failure.
+  // Connects to ws://host:port/path with `headers` in the handshake; nothing (and `error`
+  // says why, with the HTTP status of a refused handshake: "... (HTTP 401)") on failure.
   static std::unique_ptr<WsClient> connect(const std::string& url, std::string& error,
-                                           std::chrono::milliseconds timeout = std::chrono::seconds(5));
+                                           std::chrono::milliseconds timeout = std::chrono::seconds(5),
+                                           const std::vector<std::pair<std::string, std::string>>& headers = {});
   ~WsClient();
   WsClient(const WsClient&) = delete;
   WsClient& operator=(const WsClient&) = delete;

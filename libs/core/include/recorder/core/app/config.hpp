@@ -35,6 +35,7 @@ struct Config {
   std::string public_url;             // the base of every URL handed out; empty: the Host the client used
   std::string media_key_file;         // the media URL signing keys; empty: <data_dir>/media.keys
   std::uint32_t max_url_hours = 168;  // the longest a signed media URL may be asked to last
+  bool ingest_needs_token = false;    // auth.ingest = token: the dialects need an operator token
 
   Rules rules;
   StreamLimits action_limits;  // /ws/{session_id} (seed 002)

@@ -35,6 +35,10 @@ struct WsServerConfig {
   // The URL a dialect hands out for a stored media file ("recordings/<dir>/<file>"), given
   // the Host header the client connected with. None: an unsigned http://host:port/media/… URL.
   std::function<std::string(const std::string& stored_path, const std::string& host)> media_url;
+  // Whether a WebSocket handshake may open a dialect, given its Authorization header and its
+  // resource (path and query). None: every handshake may (auth.ingest = open). A refusal
+  // answers the handshake with the error's HTTP status (401, 403, 503) and JSON body.
+  std::function<core::Result<void>(const std::string& authorization, const std::string& resource)> authorize;
 };
 
 // The one listener (websocketpp on standalone Asio): HTTP and WebSocket on one port.
