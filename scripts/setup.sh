@@ -10,6 +10,8 @@ packages=(
   libasio-dev libwebsocketpp-dev rapidjson-dev libfmt-dev libpqxx-dev
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev catch2
   libsqlite3-dev libcurl4-openssl-dev libssl-dev libcli11-dev zlib1g-dev
+  # /metrics: the Prometheus client library (core and its text serializer)
+  prometheus-cpp-dev
   # servers and media runtime used by the tests
   postgresql postgresql-contrib
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
@@ -17,6 +19,8 @@ packages=(
   gstreamer1.0-plugins-base-apps
   # fault injection for the storage tests
   fiu-utils libfiu-dev
+  # a real Prometheus text-format parser for the metrics test
+  python3-prometheus-client
   # the fuzz targets (scripts/fuzz.sh): clang 19 (14 lacks std::expected) and its libFuzzer
   clang-19 libclang-rt-19-dev
   # the browser test: Debian's chromium, driven by puppeteer-core (npm, tests/browser)

@@ -29,6 +29,7 @@
 #include "recorder/adapters/system/system_clock.hpp"
 #include "recorder/adapters/system/thread_scheduler.hpp"
 #include "recorder/adapters/http/media.hpp"
+#include "recorder/adapters/metrics/prometheus_metrics.hpp"
 #include "recorder/adapters/http/router.hpp"
 #include "recorder/adapters/rest/rest_api.hpp"
 #include "recorder/adapters/websocket/ws_server.hpp"
@@ -57,15 +58,18 @@ class NoAgents final : public core::AgentChannel {
 // recording) and a wake-up for the outbox dispatcher, which delivers from the store.
 class Announcer final : public core::EventPublisher {
  public:
-  Announcer(core::EventPublisher& listener, std::function<void()> wake) : listener_(listener), wake_(std::move(wake)) {}
+  Announcer(core::EventPublisher& listener, core::EventPublisher& metrics, std::function<void()> wake)
+      : listener_(listener), metrics_(metrics), wake_(std::move(wake)) {}
   // Port
   void publish(const core::NoticeBody& n) override {
     listener_.publish(n);
+    metrics_.publish(n);
     wake_();
   }
 
  private:
   core::EventPublisher& listener_;
+  core::EventPublisher& metrics_;
   std::function<void()> wake_;
 };
 
@@ -152,7 +156,15 @@ struct Daemon::Impl {
         signer(std::move(keys)),
         links(signer, c.public_url, [this] { return fmt::format("{}:{}", config.listen_host, listener.port()); }),
         listener(listener_config(c, router, oplog, links, clock, access)),
-        events(listener, [this] { wake_dispatcher(); }),
+        metrics(adapters::metrics::Readings{
+            [this] { return service.live(); },
+            [this] { return service.storage_status(); },
+            [this] { return listener.connections_by_dialect(); },
+            [this] { return listener.open_connections(); },
+            [this] { return listener.refused_connections(); },
+            [this] { return store.outbox->pending(log_notices.name()); },
+        }),
+        events(listener, metrics, [this] { wake_dispatcher(); }),
         service(core::Ports{clock, scheduler, *store.repository, *store.outbox, chunks, converter, capture, agents, probe,
                             events, oplog, ids},
                 c.rules, c.storage),
@@ -206,6 +218,7 @@ struct Daemon::Impl {
   adapters::http::MediaLinks links;
   std::atomic<bool> stopping{false};
   adapters::websocket::WsServer listener;
+  adapters::metrics::PrometheusMetrics metrics;  // reads the service at scrapes only, after start
   Announcer events;
   core::RecordingService service;
   core::OutboxDispatcher dispatcher;
@@ -245,6 +258,16 @@ void Daemon::Impl::add_routes() {
   // websocketpp keeps whole bodies in memory: larger files are served by Range (ADR 0007).
   http::add_media_routes(router, data_dir / "recordings", 256ull * 1024 * 1024,
                          [this](const http::Request& r) { return media_access(r); });
+  router.add("GET", "/metrics", [this](const http::Request& r) {
+    auto who = access.authenticate(adapters::rest::presented_token(r));
+    if (!who) {
+      auto refused = http::error_response(who.error());
+      if (who.error().code == core::Errc::unauthenticated)
+        refused.set_header("WWW-Authenticate", "Bearer realm=\"recorderd\"");
+      return refused;
+    }
+    return http::text(200, metrics.render(), "text/plain; version=0.0.4; charset=utf-8");
+  });
   adapters::rest::RestContext rest{service, access, clock, config.devices};
   rest.links = &links;
   rest.max_url_hours = std::chrono::hours{config.max_url_hours};
@@ -322,6 +345,7 @@ core::Result<std::unique_ptr<Daemon>> Daemon::start(const core::Config& config) 
   auto impl = std::make_unique<Impl>(config, data_dir, std::move(*store), std::move(*keys));
   Impl& i = *impl;
   i.capture.bind(i.service);
+  i.service.set_observer(&i.metrics);
   i.listener.attach(i.service);
   i.scheduler.set_handler([&i](const core::RecordingId& id, core::DeadlineKind kind) { i.service.on_deadline(id, kind); });
   i.scheduler.set_executor([&i](adapters::system::ThreadScheduler::Task task) { i.deadline_workers.post(std::move(task)); });
@@ -340,7 +364,10 @@ core::Result<std::unique_ptr<Daemon>> Daemon::start(const core::Config& config) 
 
   // Errors of both reach the log and the outbox inside the service; the results are figures.
   (void)i.service.check_storage();
-  i.maintenance.every(std::chrono::seconds{1}, [&i] { (void)i.service.flush(); });
+  i.maintenance.every(std::chrono::seconds{1}, [&i] {
+    const std::size_t unsaved = i.service.flush();
+    i.metrics.store_tick(i.service.store_reachable().has_value(), unsaved, std::chrono::seconds{1});
+  });
   i.maintenance.every(config.storage_check_interval, [&i] { (void)i.service.check_storage(); });
   i.maintenance.start();
 

@@ -166,6 +166,7 @@ std::optional<std::vector<NoticeBody>> RecordingService::persist(Held& h, const 
   std::ranges::move(notices, std::back_inserter(pending.notices));
   auto saved = ports_.repository.save(r, pending.events, pending.notices);
   if (saved) return saved_now(h, r.id, was_unsaved);
+  if (observer_) observer_->save_failed();
   if (!was_unsaved) {
     // The recording goes on in memory; its rows and notices are written with its next
     // change or by flush(). One alert per outage of a recording, not one per change: to
@@ -515,7 +516,11 @@ Result<ChunkAck> RecordingService::receive_chunk(const RecordingId& id, std::opt
 
   // The recording's own lock is held across the write: nothing else of this recording can
   // move in between, and other recordings write in parallel.
+  const MonoTime writing = ports_.clock.monotonic_now();
   if (auto stored = ports_.chunks.put(id, admission->index, bytes); !stored) return std::unexpected(stored.error());
+  if (observer_)
+    observer_->chunk_stored(current->kind, bytes.size(),
+                            std::chrono::duration_cast<Duration>(ports_.clock.monotonic_now() - writing));
   auto after = step(h, *current, ev::ChunkStored{admission->index, bytes.size()});
   if (!after)
     return fail(after.error().code, fmt::format("chunk {} was written, but {}", admission->index, after.error().message));

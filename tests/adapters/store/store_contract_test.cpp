@@ -297,10 +297,14 @@ TEST_CASE("outbox contract", "[store][outbox]") {
     CHECK(bodies(for_a) == std::vector{started, alert});
     CHECK(bodies(outbox.undelivered("b", 10)) == std::vector{alert});
     CHECK(bodies(outbox.undelivered("a", 1)) == std::vector{started});
+    CHECK(outbox.pending("a") == 2u);
+    CHECK(outbox.pending("b") == 1u);
     const std::vector<std::uint64_t> first{(*for_a)[0].seq};
     REQUIRE(outbox.mark_delivered("a", first));
     REQUIRE(outbox.mark_delivered("a", first));  // twice changes nothing
     CHECK(bodies(outbox.undelivered("a", 10)) == std::vector{alert});
+    CHECK(outbox.pending("a") == 1u);
+    CHECK(outbox.pending("nobody") == 0u);
     CHECK(bodies(outbox.undelivered("b", 10)) == std::vector{alert});
     CHECK(outbox.undelivered("nobody", 10)->empty());
 

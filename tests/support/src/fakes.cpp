@@ -114,6 +114,12 @@ Result<void> FakeRepository::mark_delivered(std::string_view subscriber, std::sp
   return ok();
 }
 
+Result<std::uint64_t> FakeRepository::pending(std::string_view subscriber) {
+  auto left = undelivered(subscriber, outbox.size() + 1);
+  if (!left) return left.error().code == Errc::not_found ? Result<std::uint64_t>{0} : std::unexpected(left.error());
+  return left->size();
+}
+
 std::size_t FakeRepository::count_notices(std::string_view type) const {
   std::lock_guard lock(mutex_);
   return static_cast<std::size_t>(

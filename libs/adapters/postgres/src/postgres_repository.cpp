@@ -312,4 +312,11 @@ Result<void> PostgresRepository::touch_token(const std::string& id, core::WallTi
   });
 }
 
+Result<std::uint64_t> PostgresRepository::pending(std::string_view subscriber) {
+  return impl_->with_transaction<std::uint64_t>([&](pqxx::work& tx) -> Result<std::uint64_t> {
+    const auto result = run(tx, sc::pending_sql(sc::Dialect::postgres), {std::string(subscriber)});
+    return result.empty() ? 0 : result[0][0].as<std::uint64_t>();
+  });
+}
+
 }  // namespace recorder::adapters::postgres

@@ -353,4 +353,14 @@ Result<void> SqliteRepository::touch_token(const std::string& id, core::WallTime
   return st.run();
 }
 
+Result<std::uint64_t> SqliteRepository::pending(std::string_view subscriber) {
+  std::lock_guard lock(mutex_);
+  Statement st(db_, sc::pending_sql(sc::Dialect::sqlite));
+  if (auto b = st.bind({std::string(subscriber)}); !b) return std::unexpected(b.error());
+  auto rows = st.rows(std::array{sc::Column{"count", sc::ColumnType::integer}});
+  if (!rows) return std::unexpected(rows.error());
+  const auto* n = rows->empty() ? nullptr : std::get_if<std::int64_t>(&rows->front()[0]);
+  return n ? static_cast<std::uint64_t>(*n) : 0;
+}
+
 }  // namespace recorder::adapters::sqlite

@@ -169,6 +169,13 @@ std::string undelivered_sql(Dialect d) {
       placeholder(d, 1), placeholder(d, 2));
 }
 
+std::string pending_sql(Dialect d) {
+  return fmt::format(
+      "SELECT COUNT(*) FROM outbox o JOIN outbox_subscribers s ON s.name = {0} AND o.seq >= s.since_seq "
+      "WHERE NOT EXISTS (SELECT 1 FROM outbox_deliveries d WHERE d.subscriber = {0} AND d.seq = o.seq)",
+      placeholder(d, 1));
+}
+
 std::string mark_delivered_sql(Dialect d) {
   return fmt::format("INSERT INTO outbox_deliveries (subscriber, seq, delivered_at) VALUES ({}, {}, {}) "
                      "ON CONFLICT (subscriber, seq) DO NOTHING",

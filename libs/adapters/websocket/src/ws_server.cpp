@@ -188,11 +188,16 @@ struct WsServer::Impl {
   }
 
   struct Connection final : Outbox, SessionHost, std::enable_shared_from_this<Connection> {
-    Connection(Impl& i, Hdl h, std::string host_header)
-        : impl(i), hdl(std::move(h)), host(std::move(host_header)), strand(asio::make_strand(i.pool.get_executor())) {}
+    Connection(Impl& i, Hdl h, std::string host_header, std::string dialect_path)
+        : impl(i),
+          hdl(std::move(h)),
+          host(std::move(host_header)),
+          dialect(std::move(dialect_path)),
+          strand(asio::make_strand(i.pool.get_executor())) {}
     Impl& impl;
     Hdl hdl;
-    std::string host;  // the Host header of the handshake, for the URLs this client is given
+    std::string host;     // the Host header of the handshake, for the URLs this client is given
+    std::string dialect;  // the dialect's path pattern (/ws/record, /rpc, ...)
     Strand strand;
     std::unique_ptr<DialectSession> session;
     std::atomic<std::size_t> pending{0};
@@ -282,7 +287,7 @@ struct WsServer::Impl {
     PathParams params;
     const DialectRoute* d = route(con->get_resource(), params);
     if (!d) return;  // refused in on_validate
-    auto c = std::make_shared<Connection>(*this, hdl, con->get_request_header("Host"));
+    auto c = std::make_shared<Connection>(*this, hdl, con->get_request_header("Host"), d->pattern);
     c->session = d->make(*c, params);
     {
       std::lock_guard lock(mutex);
@@ -447,6 +452,14 @@ std::uint16_t WsServer::port() const { return impl_->bound_port; }
 std::size_t WsServer::connections() const {
   std::lock_guard lock(impl_->mutex);
   return impl_->connections.size();
+}
+
+std::map<std::string, std::size_t> WsServer::connections_by_dialect() const {
+  std::map<std::string, std::size_t> out;
+  for (const auto& d : impl_->table) out[d.pattern] = 0;
+  std::lock_guard lock(impl_->mutex);
+  for (const auto& [h, c] : impl_->connections) ++out[c->dialect];
+  return out;
 }
 
 std::size_t WsServer::open_connections() const { return impl_->open_now.load(std::memory_order_relaxed); }

@@ -78,6 +78,7 @@ class FakeRepository final : public RecordingRepository, public OutboxStore {
   Result<void> add_subscriber(std::string_view subscriber) override;
   Result<std::vector<OutboxEntry>> undelivered(std::string_view subscriber, std::size_t limit) override;
   Result<void> mark_delivered(std::string_view subscriber, std::span<const std::uint64_t> seqs) override;
+  Result<std::uint64_t> pending(std::string_view subscriber) override;
 
   // The outbox's notices of one type ("recording.ready", "alert.critical", ...).
   std::size_t count_notices(std::string_view type) const;

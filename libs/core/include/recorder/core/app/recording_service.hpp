@@ -27,6 +27,7 @@
 #include "recorder/core/ports/outbox.hpp"
 #include "recorder/core/ports/recording_repository.hpp"
 #include "recorder/core/ports/scheduler.hpp"
+#include "recorder/core/ports/service_observer.hpp"
 #include "recorder/core/ports/storage_probe.hpp"
 
 namespace recorder::core {
@@ -208,6 +209,9 @@ class RecordingService {
   // in the store so that a restart resumes them.
   void shutdown();
 
+  // Before serving: who is told of stored chunks and failed saves (metrics). None by default.
+  void set_observer(ServiceObserver* observer) { observer_ = observer; }
+
  private:
   struct Slot;
   class Held;
@@ -248,6 +252,7 @@ class RecordingService {
   std::optional<Recording> snapshot(const RecordingId& id) const;
 
   Ports ports_;
+  ServiceObserver* observer_ = nullptr;
   Rules rules_;
   StoragePolicy storage_policy_;
 

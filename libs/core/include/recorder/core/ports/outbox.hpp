@@ -83,6 +83,8 @@ class OutboxStore {
   // Marks notices delivered to `subscriber`, in one transaction.
   [[nodiscard]] virtual Result<void> mark_delivered(std::string_view subscriber,
                                                     std::span<const std::uint64_t> seqs) = 0;
+  // How many notices `subscriber` has not been handed yet (metrics).
+  [[nodiscard]] virtual Result<std::uint64_t> pending(std::string_view subscriber) = 0;
 };
 
 }  // namespace recorder::core

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <utility>
@@ -66,8 +67,9 @@ class WsServer final : public core::EventPublisher {
   // Stops accepting, sends every client a close frame (1001), waits for the sessions to
   // finish what they received, and joins the threads.
   void stop();
-  // WebSocket sessions open.
+  // WebSocket sessions open, in all and by dialect path pattern (every dialect listed).
   std::size_t connections() const;
+  std::map<std::string, std::size_t> connections_by_dialect() const;
   // TCP connections open (HTTP and WebSocket, handshakes included), and how many were
   // refused for the cap since start.
   std::size_t open_connections() const;
