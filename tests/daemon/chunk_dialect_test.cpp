@@ -242,9 +242,11 @@ TEST_CASE("stopping the daemon sends close frames and leaves streams resumable a
 TEST_CASE("HTTP: health - the recording page - and clear errors", "[daemon][http]") {
   RunningDaemon d;
   const std::string base = "http://127.0.0.1:" + std::to_string(d.daemon->port());
-  auto health = http_get(base + "/healthz");
+  auto health = http_request("GET", base + "/healthz");
   CHECK(health.status == 200);
   CHECK(health.body == "ok\n");
+  // websocketpp closes HTTP connections after one answer; clients must be told.
+  CHECK(health.header("connection") == "close");
   auto page = http_get(base + "/");
   CHECK(page.status == 200);
   CHECK(page.body.find("MediaRecorder") != std::string::npos);

@@ -374,6 +374,10 @@ struct WsServer::Impl {
         con->set_status(static_cast<websocketpp::http::status_code::value>(r.status));
         con->set_body(r.body);  // first: a HEAD reply's own Content-Length must win
         for (const auto& [k, v] : r.headers) con->replace_header(k, v);
+        // websocketpp closes an HTTP connection after its one response: say so, or a
+        // keep-alive client (curl, fetch) sends its next request into a closed socket
+        // (found by the REST benchmark: "Failed sending data to the peer").
+        con->replace_header("Connection", "close");
         websocketpp::lib::error_code ec;
         con->send_http_response(ec);
       });
