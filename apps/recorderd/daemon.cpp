@@ -151,7 +151,7 @@ struct Daemon::Impl {
         chunks(data_dir / "chunks"),
         finalizer(chunks, data_dir),
         converter(finalizer, data_dir),
-        capture(c.devices, data_dir, c.keyframe_interval),
+        capture(c.devices, data_dir, c.keyframe_interval, c.allowed_urls),
         access(*store.tokens, secrets, clock),
         signer(std::move(keys)),
         links(signer, c.public_url, [this] { return fmt::format("{}:{}", config.listen_host, listener.port()); }),
@@ -268,9 +268,8 @@ void Daemon::Impl::add_routes() {
     }
     return http::text(200, metrics.render(), "text/plain; version=0.0.4; charset=utf-8");
   });
-  adapters::rest::RestContext rest{service, access, clock, config.devices};
-  rest.links = &links;
-  rest.max_url_hours = std::chrono::hours{config.max_url_hours};
+  const adapters::rest::RestContext rest{service,       access, clock, config.devices, config.allowed_urls,
+                                         std::chrono::seconds{40}, &links, std::chrono::hours{config.max_url_hours}};
   adapters::rest::add_rest_routes(router, rest);
 }
 

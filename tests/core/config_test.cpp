@@ -109,3 +109,29 @@ TEST_CASE("every key's default reads back and sets itself", "[config]") {
     CHECK_FALSE(key.description.empty());
   }
 }
+
+TEST_CASE("capture.allowed_urls: patterns with a scheme - a URL matches by glob - quotes and spaces never do",
+          "[core][config]") {
+  ConfigBuilder b;
+  REQUIRE(b.set("capture.allowed_urls", "rtsp://10.0.0.*/*;https://cams.example.com/live/*", "test"));
+  auto c = b.build();
+  REQUIRE(c);
+  REQUIRE(c->allowed_urls.size() == 2);
+  CHECK(url_allowed(c->allowed_urls, "rtsp://10.0.0.7/stream1"));
+  CHECK(url_allowed(c->allowed_urls, "https://cams.example.com/live/a/b"));
+  CHECK_FALSE(url_allowed(c->allowed_urls, "rtsp://10.0.1.7/stream1"));
+  CHECK_FALSE(url_allowed(c->allowed_urls, "https://cams.example.com/admin"));
+  CHECK_FALSE(url_allowed(c->allowed_urls, "rtsp://10.0.0.7/a b"));
+  CHECK_FALSE(url_allowed(c->allowed_urls, "rtsp://10.0.0.7/a\"!filesink"));
+  CHECK_FALSE(url_allowed(c->allowed_urls, "rtsp://10.0.0.7/a\\b"));
+  CHECK_FALSE(url_allowed({}, "rtsp://10.0.0.7/x"));
+  CHECK(url_allowed(std::vector<std::string>{"*://*"}, "srt://x"));
+  CHECK_FALSE(url_allowed(std::vector<std::string>{"*"}, "not a url"));
+  for (const char* bad : {"10.0.0.*", "*://x", "://x"}) {
+    ConfigBuilder bb;
+    auto r = bb.set("capture.allowed_urls", bad, "test");
+    INFO(bad);
+    REQUIRE_FALSE(r);  // refused as it is set
+    CHECK_THAT(r.error().message, Catch::Contains("capture.allowed_urls"));
+  }
+}

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "daemon_fixture.hpp"
+#include "recorder/adapters/gstreamer/gst_media.hpp"
 #include "recorder/core/domain/time_text.hpp"
 #include "json_util.hpp"
 
@@ -525,4 +526,46 @@ TEST_CASE("auth.ingest = token: the dialects need an operator token - in the hea
   // HTTP routes are unchanged: the page and health stay open.
   CHECK(http_request("GET", api.url("/healthz")).status == 200);
   CHECK(http_request("GET", api.url("/")).status == 200);
+}
+
+TEST_CASE("an admin captures a URL that capture.allowed_urls names - nobody else - nothing else", "[daemon][rest][capture]") {
+  TempDir media;
+  const auto file = media.path() / "lecture.webm";
+  REQUIRE(adapters::gstreamer::run_pipeline(
+      "videotestsrc num-buffers=60 ! video/x-raw,width=320,height=240,framerate=30/1 ! vp8enc deadline=1 ! webmmux ! "
+      "filesink location=" + file.string(),
+      std::chrono::seconds(60)));
+  RunningDaemon d(Settings{{"capture.allowed_urls", "file:///tmp/*;rtsp://cameras.example.com/*"}});
+  Api api{d};
+  const auto admin = admin_token(d);
+  const auto op = make_token(api, admin, "scheduler", "operator");
+  const std::string url = "file://" + file.string();
+
+  auto by_operator = api.call("POST", "/api/recordings", op, R"({"kind":"capture","url":")" + url + R"("})");
+  CHECK(by_operator.status == 403);
+  CHECK_THAT(error_message(by_operator), Catch::Contains("capturing a URL needs the admin role"));
+  for (const auto& [other, words] : std::vector<std::pair<std::string, std::string>>{
+           {"rtsp://10.0.0.1/cam", "matches no capture.allowed_urls pattern"},
+           {"file:///etc/passwd", "matches no capture.allowed_urls pattern"},
+           {"rtsp://cameras.example.com/a\\\" ! filesink location=/tmp/x", "matches no capture.allowed_urls pattern"},
+           {"http://169.254.169.254/latest", "matches no capture.allowed_urls pattern"}}) {
+    INFO(other);
+    auto refused = api.call("POST", "/api/recordings", admin, R"({"kind":"capture","url":")" + other + R"("})");
+    CHECK(refused.status == 403);
+    CHECK_THAT(error_message(refused), Catch::Contains(words));
+  }
+  CHECK(api.call("POST", "/api/recordings", admin, R"({"kind":"capture","url":")" + url + R"(","device":"x"})").status ==
+        400);
+
+  auto started = api.call("POST", "/api/recordings", admin, R"({"kind":"capture","url":")" + url + R"("})");
+  REQUIRE(started.status == 201);
+  const std::string id = parse_json(started.body)["id"].GetString();
+  CHECK(std::string(parse_json(started.body)["device"].GetString()) == url);
+  // GStreamer reads the file (not live: as fast as it can) until it ends: the capture holds
+  // its segments and says why it stopped.
+  const auto done = d.wait_finished(id, std::chrono::seconds(30));
+  INFO(done.error);
+  CHECK_THAT(done.error, Catch::Contains("ended the stream"));
+  REQUIRE_FALSE(done.files.empty());
+  CHECK(done.files.front().bytes > 0);
 }

@@ -254,6 +254,31 @@ std::vector<ConfigKey> make_keys() {
                     }
                     return out;
                   }});
+  keys.push_back({"capture.allowed_urls",
+                  "URL patterns an admin may capture over REST besides the devices, as p1;p2 ('*' is any "
+                  "run of characters, e.g. rtsp://10.0.0.*/*); empty: none",
+                  [](Config& c, std::string_view t) -> Result<void> {
+                    std::vector<std::string> patterns;
+                    while (!t.empty()) {
+                      const auto semi = t.find(';');
+                      const std::string_view item = t.substr(0, semi);
+                      const auto scheme = item.find("://");
+                      if (scheme == std::string_view::npos || scheme == 0 || item.substr(0, scheme).find('*') != std::string_view::npos)
+                        return fail(Errc::invalid_argument,
+                                    fmt::format("capture.allowed_urls: '{}' is not a URL pattern (scheme://..., the "
+                                                "scheme written out)",
+                                                item));
+                      patterns.emplace_back(item);
+                      t = semi == std::string_view::npos ? std::string_view{} : t.substr(semi + 1);
+                    }
+                    c.allowed_urls = std::move(patterns);
+                    return ok();
+                  },
+                  [](const Config& c) {
+                    std::string out;
+                    for (const auto& p : c.allowed_urls) out += (out.empty() ? "" : ";") + p;
+                    return out;
+                  }});
   keys.push_back(duration_key("capture.keyframe_seconds", "key-frame interval of captures; segments cut on key frames",
                               60, [](auto& c) -> auto& { return c.keyframe_interval; }));
   keys.push_back(number_key("capture.rotation_minutes", "capture segment length (seed 003: 1 to 1440)", 1, 1440,

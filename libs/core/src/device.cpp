@@ -33,4 +33,36 @@ const Device* find_device(std::span<const Device> devices, std::string_view name
   return it == devices.end() ? nullptr : &*it;
 }
 
+namespace {
+// Glob with '*' only, iterative (a pattern cannot make it recurse or backtrack badly).
+bool glob(std::string_view pattern, std::string_view text) {
+  std::size_t p = 0, t = 0, star = std::string_view::npos, mark = 0;
+  while (t < text.size()) {
+    if (p < pattern.size() && pattern[p] == '*') {
+      star = p++;
+      mark = t;
+    } else if (p < pattern.size() && pattern[p] == text[t]) {
+      ++p;
+      ++t;
+    } else if (star != std::string_view::npos) {
+      p = star + 1;
+      t = ++mark;
+    } else {
+      return false;
+    }
+  }
+  while (p < pattern.size() && pattern[p] == '*') ++p;
+  return p == pattern.size();
+}
+}  // namespace
+
+bool url_allowed(std::span<const std::string> patterns, std::string_view url) {
+  if (url.find("://") == std::string_view::npos) return false;
+  for (char c : url) {
+    // No spaces or controls in a URL, nor what could leave a quoted pipeline argument.
+    if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f || c == '"' || c == '\\') return false;
+  }
+  return std::ranges::any_of(patterns, [&](const std::string& p) { return glob(p, url); });
+}
+
 }  // namespace recorder::core

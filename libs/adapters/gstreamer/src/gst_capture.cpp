@@ -55,10 +55,32 @@ struct GstCaptureDriver::Capture {
 
 namespace {
 
+// What a segment's file name starts with: the device's name (seed 003: cam0_<time>.mp4),
+// for a URL its scheme and host (rtsp_cameras.example.com_<time>.mp4); only [A-Za-z0-9._-],
+// anything else '_', at most 64 characters: a name can never leave the recording's directory.
+std::string segment_prefix(std::string_view device) {
+  if (const auto scheme = device.find("://"); scheme != std::string_view::npos) {
+    const auto rest = device.substr(scheme + 3);
+    device = device.substr(0, scheme + 3 + rest.find('/'));
+  }
+  std::string out;
+  for (const char c : device.substr(0, 64)) {
+    const bool safe = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+                      c == '-' || c == '_';
+    if (safe) out += c;
+    else if (out.empty() || out.back() != '_') out += '_';
+  }
+  while (!out.empty() && (out.back() == '_' || out.front() == '.')) {
+    if (out.back() == '_') out.pop_back();
+    else out.erase(0, 1);
+  }
+  return out.empty() ? "capture" : out;
+}
+
 // splitmuxsink asks for each fragment's file name.
 gchar* on_format_location(GstElement*, guint fragment, GstSample*, gpointer data) {
   auto* c = static_cast<GstCaptureDriver::Capture*>(data);
-  std::string name = fmt::format("{}_{}", c->device, stamp(std::time(nullptr)));
+  std::string name = fmt::format("{}_{}", segment_prefix(c->device), stamp(std::time(nullptr)));
   if (name == c->last_name) {
     name += fmt::format("_{}", ++c->collisions);
   } else {
@@ -72,8 +94,11 @@ gchar* on_format_location(GstElement*, guint fragment, GstSample*, gpointer data
 }  // namespace
 
 GstCaptureDriver::GstCaptureDriver(std::vector<core::Device> devices, std::filesystem::path data_dir,
-                                   std::chrono::seconds keyframe_interval)
-    : devices_(std::move(devices)), data_dir_(std::move(data_dir)), keyframe_interval_(keyframe_interval) {
+                                   std::chrono::seconds keyframe_interval, std::vector<std::string> allowed_urls)
+    : devices_(std::move(devices)),
+      allowed_urls_(std::move(allowed_urls)),
+      data_dir_(std::move(data_dir)),
+      keyframe_interval_(keyframe_interval) {
   gst_init(nullptr, nullptr);
 }
 
@@ -109,8 +134,15 @@ void GstCaptureDriver::start(const core::Recording& r) {
   c->thread = std::thread([this, c] {
     auto report_start_failed = [&](const std::string& why) { service_->on_capture_start_failed(c->id, why); };
     const auto device = std::ranges::find(devices_, c->device, &core::Device::name);
-    if (device == devices_.end()) return report_start_failed(fmt::format("no device '{}' is configured", c->device));
-    const std::string source = source_description(device->source);
+    std::optional<core::DeviceSource> from_url;
+    if (device == devices_.end()) {
+      if (!core::url_allowed(allowed_urls_, c->device))
+        return report_start_failed(fmt::format("no device '{}' is configured, and it is no URL capture.allowed_urls "
+                                               "allows",
+                                               c->device));
+      from_url = core::DeviceSource{core::DeviceSource::Type::uri, c->device};
+    }
+    const std::string source = source_description(from_url ? *from_url : device->source);
     std::error_code ec;
     std::filesystem::create_directories(c->dir, ec);
     if (ec) return report_start_failed(fmt::format("cannot create {}: {}", c->dir.string(), ec.message()));

@@ -366,15 +366,17 @@ class Api : public std::enable_shared_from_this<Api> {
     auto parsed = object_body(request);
     if (auto* refused = std::get_if<Response>(&parsed)) return std::move(*refused);
     const auto& body = std::get<rapidjson::Document>(parsed);
-    static constexpr std::array kKnown{"kind", "device", "format", "duration_seconds", "session_id", "agent_id",
-                                       "subject", "organizer", "start_time", "duration_expected", "notify"};
+    static constexpr std::array kKnown{"kind",       "device",    "url",       "format",     "duration_seconds",
+                                       "session_id", "agent_id",  "subject",   "organizer",  "start_time",
+                                       "duration_expected", "notify"};
     for (const auto& m : body.GetObject()) {
       const std::string_view key(m.name.GetString(), m.name.GetStringLength());
       if (std::ranges::find(kKnown, key) == kKnown.end())
         return bad_request(fmt::format("unknown field '{}'; expected one of {}", key.substr(0, 64), fmt::join(kKnown, ", ")));
     }
     std::map<std::string, std::string, std::less<>> text;
-    for (const char* name : {"kind", "device", "format", "session_id", "agent_id", "subject", "organizer", "start_time"}) {
+    for (const char* name :
+         {"kind", "device", "url", "format", "session_id", "agent_id", "subject", "organizer", "start_time"}) {
       auto v = string_field(body, name);
       if (auto* refused = std::get_if<Response>(&v)) return std::move(*refused);
       if (auto s = std::get<std::optional<std::string>>(std::move(v))) text[name] = std::move(*s);
@@ -392,17 +394,33 @@ class Api : public std::enable_shared_from_this<Api> {
     }
     const std::string kind = text.contains("kind") ? text["kind"] : "";
     if (kind == "capture") {
-      if (!text.contains("device")) return bad_request("device: required for a capture (GET /api/devices lists them)");
-      const auto& name = text["device"];
-      const auto* device = core::find_device(ctx_.devices, name);
-      if (!device)
-        return bad_request(fmt::format("device: '{}' is not a configured device (GET /api/devices lists them)",
-                                       name.substr(0, 200)));
+      std::string source;
+      if (text.contains("url")) {
+        // A URL is a request the server makes on the caller's behalf: admins only, and only
+        // to addresses capture.allowed_urls names.
+        if (text.contains("device")) return bad_request("device and url: give one, not both");
+        if (auto allowed = core::AccessService::authorize(who, core::Role::admin, "capturing a URL"); !allowed)
+          return error_response(allowed.error());
+        if (!core::url_allowed(ctx_.allowed_urls, text["url"]))
+          return error_response(core::Error{
+              Errc::forbidden,
+              fmt::format("url: '{}' matches no capture.allowed_urls pattern", text["url"].substr(0, 200)), {}});
+        source = text["url"];
+      } else {
+        if (!text.contains("device"))
+          return bad_request("device: required for a capture (GET /api/devices lists them), or url (admin)");
+        const auto& name = text["device"];
+        const auto* device = core::find_device(ctx_.devices, name);
+        if (!device)
+          return bad_request(fmt::format("device: '{}' is not a configured device (GET /api/devices lists them)",
+                                         name.substr(0, 200)));
+        source = device->name;
+      }
       auto duration = seconds("duration_seconds");
       if (auto* refused = std::get_if<Response>(&duration)) return std::move(*refused);
       const std::string format = text.contains("format") ? text["format"] : "mp4";
       auto started = ctx_.service.start_capture(
-          core::CaptureStart{device->name, format, std::get<std::optional<core::Seconds>>(duration), who.name, session_id});
+          core::CaptureStart{source, format, std::get<std::optional<core::Seconds>>(duration), who.name, session_id});
       if (!started) return error_response(started.error());
       return recording_response(201, ctx_.service, *started, signing(request));
     }

@@ -43,6 +43,7 @@ struct Config {
   StoragePolicy storage;
   Seconds storage_check_interval{10};
   std::vector<Device> devices;                  // capture devices (capture.devices)
+  std::vector<std::string> allowed_urls;        // URLs an admin may capture over REST (capture.allowed_urls)
   Seconds keyframe_interval{2};                 // capture key frames (rotation cuts on them)
   std::uint32_t rotation_minutes = 30;          // seed 003's RECORDING_ROTATION_MINUTES
   std::optional<std::uint32_t> rotation_seconds; // finer override, for tests

@@ -40,4 +40,9 @@ std::string device_path(const Device& d);
 // either); null when none matches.
 const Device* find_device(std::span<const Device> devices, std::string_view name_or_path);
 
+// Whether `url` (scheme://...) matches one of `patterns` (capture.allowed_urls), where '*'
+// stands for any run of characters and everything else for itself. A URL outside the
+// patterns is never captured: no server-side request goes to an arbitrary address.
+bool url_allowed(std::span<const std::string> patterns, std::string_view url);
+
 }  // namespace recorder::core

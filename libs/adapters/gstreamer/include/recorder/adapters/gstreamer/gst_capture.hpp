@@ -26,8 +26,11 @@ namespace recorder::adapters::gstreamer {
 // Everything that happens is reported to the service from the capture's own thread.
 class GstCaptureDriver final : public core::CaptureDriver {
  public:
+  // `allowed_urls`: a recording whose device is no configured device's name is captured
+  // from that URL when it matches one of these patterns (capture.allowed_urls).
   GstCaptureDriver(std::vector<core::Device> devices, std::filesystem::path data_dir,
-                   std::chrono::seconds keyframe_interval = std::chrono::seconds(2));
+                   std::chrono::seconds keyframe_interval = std::chrono::seconds(2),
+                   std::vector<std::string> allowed_urls = {});
   ~GstCaptureDriver() override;
   GstCaptureDriver(const GstCaptureDriver&) = delete;
   GstCaptureDriver& operator=(const GstCaptureDriver&) = delete;
@@ -48,6 +51,7 @@ class GstCaptureDriver final : public core::CaptureDriver {
 
  private:
   std::vector<core::Device> devices_;
+  std::vector<std::string> allowed_urls_;
   std::filesystem::path data_dir_;
   std::chrono::seconds keyframe_interval_;
   core::RecordingService* service_ = nullptr;

@@ -18,6 +18,7 @@ struct RestContext {
   core::AccessService& access;
   const core::Clock& clock;                  // for the expiry of signed URLs
   std::vector<core::Device> devices;         // what POST /api/recordings may capture
+  std::vector<std::string> allowed_urls;     // and, for admins, URLs matching these (capture.allowed_urls)
   std::chrono::seconds stop_wait{40};        // how long a stop waits for the recording to let go
   const http::MediaLinks* links = nullptr;   // signed media URLs (none: answers carry no URLs)
   std::chrono::hours max_url_hours{168};     // media.max_url_hours: the longest expiry_hours
