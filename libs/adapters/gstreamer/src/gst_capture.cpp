@@ -136,10 +136,10 @@ void GstCaptureDriver::start(const core::Recording& r) {
     const auto device = std::ranges::find(devices_, c->device, &core::Device::name);
     std::optional<core::DeviceSource> from_url;
     if (device == devices_.end()) {
+      if (c->device.find("://") == std::string::npos)
+        return report_start_failed(fmt::format("no device '{}' is configured", c->device));
       if (!core::url_allowed(allowed_urls_, c->device))
-        return report_start_failed(fmt::format("no device '{}' is configured, and it is no URL capture.allowed_urls "
-                                               "allows",
-                                               c->device));
+        return report_start_failed(fmt::format("the URL '{}' matches no capture.allowed_urls pattern", c->device));
       from_url = core::DeviceSource{core::DeviceSource::Type::uri, c->device};
     }
     const std::string source = source_description(from_url ? *from_url : device->source);
