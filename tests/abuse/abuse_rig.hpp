@@ -60,6 +60,14 @@ class HonestClient {
     if (thread_.joinable()) thread_.join();
   }
 
+  // Waits until the first chunk is acknowledged: the recording's files are open then.
+  void wait_first_ack() {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (sent_ < 1 && failures_ == 0 && std::chrono::steady_clock::now() < until)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    REQUIRE(sent_ >= 1);
+  }
+
   // Stops streaming and the recording; checks that every chunk was acknowledged in time
   // and that the finished file is exactly what was sent.
   void finish() {

@@ -367,6 +367,9 @@ TEST_CASE("a connection flood past the file limit is refused - said once - and s
   // 256 descriptors for recorderd, no connection cap below them, 600 connections: it runs
   // out, as it would if server.max_connections were set above the descriptor limit.
   Rig rig({"/usr/bin/prlimit", "--nofile=256:256", "--"}, {"--set", "server.max_connections=100000"});
+  // Its files are open before the flood: a recording that starts while descriptors are
+  // exhausted cannot open them (the cap in the case above is what prevents that).
+  rig.honest->wait_first_ack();
   std::vector<int> flood;
   for (int i = 0; i < 600; ++i) flood.push_back(connect_loopback(rig.port));
   REQUIRE(wait_for_text(rig.log, "cannot accept connections", 1, 10s));

@@ -27,12 +27,15 @@
 #include <fmt/format.h>
 
 #include "daemon.hpp"
+#include "http_hammer.hpp"
 #include "recorder/adapters/postgres/postgres_repository.hpp"
 #include "recorder/adapters/sqlite/sqlite_repository.hpp"
 #include "recorder/core/app/config.hpp"
 
 using namespace recorder;
 using Clock = std::chrono::steady_clock;
+using recorder::bench::Figures;
+using recorder::bench::hammer;
 namespace fs = std::filesystem;
 
 namespace {
@@ -61,69 +64,6 @@ core::Recording finished(std::size_t i) {
   r.files = {core::MediaFile{"recordings/" + r.id + "/original.webm", core::FileRole::original, 65536, 60.0}};
   r.duration_seconds = 60.0;
   return r;
-}
-
-std::size_t write_back(char*, std::size_t size, std::size_t n, void* out) {
-  *static_cast<std::size_t*>(out) += size * n;
-  return size * n;
-}
-
-struct Figures {
-  std::uint64_t requests = 0;
-  std::uint64_t errors = 0;
-  double seconds = 0;
-  std::vector<double> latencies_ms;
-  double percentile(double p) {
-    if (latencies_ms.empty()) return 0;
-    std::ranges::sort(latencies_ms);
-    return latencies_ms[std::min(latencies_ms.size() - 1, static_cast<std::size_t>(p * static_cast<double>(latencies_ms.size())))];
-  }
-};
-
-// `clients` threads, each with its own curl handle, GET path_of(rng) for `seconds`.
-template <typename PathOf>
-Figures hammer(int port, const std::string& token, int clients, double seconds, PathOf path_of) {
-  std::vector<Figures> per(static_cast<std::size_t>(clients));
-  std::vector<std::thread> threads;
-  const auto until = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
-  const auto start = Clock::now();
-  for (int c = 0; c < clients; ++c) {
-    threads.emplace_back([&, c] {
-      Figures& f = per[static_cast<std::size_t>(c)];
-      std::mt19937_64 rng(static_cast<std::uint64_t>(c) * 7919 + 1);
-      CURL* curl = curl_easy_init();
-      std::size_t received = 0;
-      curl_slist* headers = curl_slist_append(nullptr, ("Authorization: Bearer " + token).c_str());
-      curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-      curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, write_back);
-      curl_easy_setopt(curl, CURLOPT_WRITEDATA, &received);
-      while (Clock::now() < until) {
-        const std::string url = fmt::format("http://127.0.0.1:{}{}", port, path_of(rng));
-        curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-        const auto t0 = Clock::now();
-        const CURLcode rc = curl_easy_perform(curl);
-        long status = 0;
-        curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-        f.latencies_ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
-        ++f.requests;
-        if (rc != CURLE_OK || status != 200) {
-          ++f.errors;
-          if (f.errors == 1) fmt::print(stderr, "rest_bench: {}: {} (HTTP {})\n", url, curl_easy_strerror(rc), status);
-        }
-      }
-      curl_slist_free_all(headers);
-      curl_easy_cleanup(curl);
-    });
-  }
-  for (auto& t : threads) t.join();
-  Figures all;
-  all.seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  for (auto& f : per) {
-    all.requests += f.requests;
-    all.errors += f.errors;
-    all.latencies_ms.insert(all.latencies_ms.end(), f.latencies_ms.begin(), f.latencies_ms.end());
-  }
-  return all;
 }
 
 long peak_rss_mib() {

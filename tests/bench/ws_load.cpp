@@ -4,13 +4,15 @@
 // append+fdatasync baseline of the same bytes in the same run.
 //
 //   ws_load RECORDERD [--streams 200] [--seconds 5] [--rate-streams 1000] [--idle 5000]
-//                     [--churn 20] [--runs 3]
+//                     [--churn 20] [--api-clients 50] [--runs 3]
 //
 // Scenarios: (1) N streams send 64 KiB binary chunks as fast as acks allow (4 in flight
 // each); (2) M streams send one 64 KiB chunk a second; (3) K idle connections; (4) as (2)
 // while C new recordings a second start, take one chunk and stop (each on its own
-// connection, as browser tabs do). (2) and (4) alternate --runs times on fresh servers, so
-// that the cost of the starts is a difference within one run of the program.
+// connection, as browser tabs do); (5) as (2) while A HTTP clients ask for
+// GET /api/recordings?limit=100 as fast as they are answered (the REST API hammered). (2),
+// (4) and (5) alternate --runs times on fresh servers, so that each cost is a difference
+// within one run of the program.
 
 #include <signal.h>
 #include <sys/resource.h>
@@ -21,6 +23,7 @@
 #include <websocketpp/config/asio_no_tls_client.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <deque>
 #include <fstream>
 #include <iterator>
@@ -30,6 +33,7 @@
 #include <fmt/format.h>
 
 #include "baseline.hpp"
+#include "http_hammer.hpp"
 #include "recorder/testing/process.hpp"
 
 using Client = websocketpp::client<websocketpp::config::asio_client>;
@@ -281,7 +285,7 @@ LoadFigures drive(int port, int count, double seconds, std::chrono::milliseconds
 int main(int argc, char** argv) {
   if (argc < 2) {
     fmt::print(stderr, "usage: ws_load RECORDERD [--streams N] [--seconds S] [--rate-streams M] [--idle K] "
-                       "[--churn C] [--runs R]\n");
+                       "[--churn C] [--api-clients A] [--runs R]\n");
     return 2;
   }
   const std::string binary = argv[1];
@@ -290,6 +294,7 @@ int main(int argc, char** argv) {
   int rate_streams = 1000;
   int idle = 5000;
   int churn = 20;
+  int api_clients = 50;
   int runs = 3;
   for (int i = 2; i + 1 < argc; i += 2) {
     const std::string a = argv[i];
@@ -298,6 +303,7 @@ int main(int argc, char** argv) {
     else if (a == "--rate-streams") rate_streams = std::stoi(argv[i + 1]);
     else if (a == "--idle") idle = std::stoi(argv[i + 1]);
     else if (a == "--churn") churn = std::stoi(argv[i + 1]);
+    else if (a == "--api-clients") api_clients = std::stoi(argv[i + 1]);
     else if (a == "--runs") runs = std::stoi(argv[i + 1]);
   }
   rlimit nofile{};
@@ -357,6 +363,32 @@ int main(int argc, char** argv) {
                    percentile(f.churn_start_ms, 0.99), percentile(f.churn_stop_ms, 0.5),
                    percentile(f.churn_stop_ms, 0.99), st.rss_kib / 1024);
       }
+      ::kill(s.pid, SIGTERM);
+      recorder::testing::wait_exit(s.pid, std::chrono::seconds(30));
+    }
+    if (api_clients > 0) {
+      Server s = start_server(binary, dir / "run2");
+      std::ifstream token_file(dir / "run2" / "data" / "admin.token");
+      std::string token;
+      std::getline(token_file, token);
+      std::atomic<bool> done{false};
+      recorder::bench::Figures api;
+      std::thread hammering([&] {
+        api = recorder::bench::hammer_until(
+            s.port, token, api_clients, [](auto&) { return std::string("/api/recordings?limit=100"); },
+            [&] { return done.load(); });
+      });
+      auto f = drive(s.port, rate_streams, seconds, std::chrono::milliseconds(1000), 1, "hammered");
+      done = true;
+      hammering.join();
+      const auto st = proc_stats(s.pid);
+      const double p99 = percentile(f.latency_ms, 0.99);
+      fmt::print("5) run {}: the same as 2) while {} clients hammer GET /api/recordings?limit=100: {} chunks in {:.1f} "
+                 "s, ack p50 {:.2f} ms p99 {:.2f} ms max {:.2f} ms ({:+.2f} ms p99 against 2); the API answered "
+                 "{:.0f} req/s, p50 {:.1f} ms p99 {:.1f} ms, {} errors; server RSS {} MiB\n",
+                 run, api_clients, f.chunks, f.seconds, percentile(f.latency_ms, 0.5), p99,
+                 percentile(f.latency_ms, 1.0), p99 - p99_without, static_cast<double>(api.requests) / api.seconds,
+                 api.percentile(0.5), api.percentile(0.99), api.errors, st.rss_kib / 1024);
       ::kill(s.pid, SIGTERM);
       recorder::testing::wait_exit(s.pid, std::chrono::seconds(30));
     }

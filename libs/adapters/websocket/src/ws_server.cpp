@@ -5,9 +5,12 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <asio/executor_work_guard.hpp>
+#include <asio/io_context.hpp>
 #include <asio/post.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/strand.hpp>
@@ -53,6 +56,13 @@ struct WsServer::Impl {
   // destroyed may hold a Connection, whose strand belongs to the pool (the other order was
   // a use-after-free at exit, found by the abuse suite under ASan).
   asio::thread_pool pool;
+  // HTTP requests (REST, media, metrics) run on threads of their own at a lower CPU
+  // priority (nice +10), apart from the connections' strands: a burst of API calls queues
+  // among itself and yields the CPU to chunk storage, so streams keep their ack latency
+  // while the API is hammered (measured: docs/performance.md, ws_load scenario 5).
+  asio::io_context http_io;
+  asio::executor_work_guard<asio::io_context::executor_type> http_work{http_io.get_executor()};
+  std::vector<std::thread> http_threads;
   asio::io_context io;
   Server server;
   std::thread io_thread;
@@ -65,7 +75,9 @@ struct WsServer::Impl {
   using PathParams = std::map<std::string, std::string, std::less<>>;
 
   explicit Impl(WsServerConfig c)
-      : config(std::move(c)), pool(std::max<std::size_t>(config.workers, 1)), table(dialects()) {}
+      : config(std::move(c)),
+        pool(std::max<std::size_t>(config.workers, 1)),
+        table(dialects()) {}
   ~Impl() {
     if (spare_fd >= 0) ::close(spare_fd);
   }
@@ -367,7 +379,7 @@ struct WsServer::Impl {
     for (const auto& [k, v] : con->get_request().get_headers()) request.headers.emplace_back(k, v);
     request.body = con->get_request_body();
     con->defer_http_response();
-    asio::post(pool, [this, con, request = std::move(request)]() mutable {
+    asio::post(http_io, [this, con, request = std::move(request)]() mutable {
       http::Response r = config.http ? config.http->handle(std::move(request))
                                      : http::json_error(404, "not_found", "no HTTP routes are served");
       asio::post(io, [con, r = std::move(r)] {
@@ -447,6 +459,13 @@ core::Result<void> WsServer::start() {
   i.accept_next();
   auto local = i.server.get_local_endpoint(ec);
   i.bound_port = local.port();
+  for (std::size_t n = 0; n < std::max<std::size_t>(i.config.http_workers, 1); ++n) {
+    i.http_threads.emplace_back([&i] {
+      // Per thread on Linux: only these threads yield; failing to lower it changes nothing else.
+      (void)::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), i.config.http_nice);
+      i.http_io.run();
+    });
+  }
   i.io_thread = std::thread([&i] { i.server.run(); });
   return core::ok();
 }
@@ -492,6 +511,9 @@ void WsServer::stop() {
   }
   i.server.stop();
   i.io_thread.join();
+  i.http_work.reset();
+  for (auto& t : i.http_threads) t.join();
+  i.http_threads.clear();
   i.pool.join();
 }
 

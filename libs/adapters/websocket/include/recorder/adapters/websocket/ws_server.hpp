@@ -27,6 +27,8 @@ struct WsServerConfig {
   core::StreamLimits action_limits;  // /ws/{session_id}
   core::StreamLimits record_limits;  // /ws/record
   std::size_t workers = 32;                          // threads that store chunks (they block in fdatasync)
+  std::size_t http_workers = 4;                      // threads that answer HTTP requests (REST, media, metrics)
+  int http_nice = 10;                                // their CPU priority: below chunk storage
   std::size_t max_outgoing_bytes = 4 * 1024 * 1024;  // per connection; a client that reads no more is closed
   std::size_t max_pending_bytes = 32 * 1024 * 1024;  // per connection; received, not yet stored: reading pauses
   std::size_t max_connections = 0;  // open TCP connections (HTTP and WebSocket); past it 503 and close; 0: no cap
@@ -48,7 +50,7 @@ struct WsServerConfig {
 //   /ws/agent            reserved for the agent dialect (seed 000): a clear error until it lands
 //   /rpc                 JSON-RPC 2.0 (seed 003)
 //   /ws/{session_id}     the action dialect (seed 002)
-// Every HTTP request goes to the http router, run on the worker pool, never on the network
+// Every HTTP request goes to the http router, run on its own lower-priority threads, never on the network
 // thread. One network thread does only socket work; each connection's messages run in
 // order on a strand of the worker pool, where the service stores chunks. It is also the
 // event publisher that tells a connection when its recording is ready.
