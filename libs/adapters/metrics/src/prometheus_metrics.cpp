@@ -170,8 +170,9 @@ struct PrometheusMetrics::Impl {
   std::array<prometheus::Counter*, 3> chunks{};
   std::array<prometheus::Counter*, 3> bytes{};
 
-  std::mutex mutex;  // guards the maps below and the scrape
+  std::mutex mutex;  // guards processing_since; never held while calling out
   std::unordered_map<core::RecordingId, core::WallTime> processing_since;
+  std::mutex scrape_mutex;  // one scrape at a time; the readings are called with it held
   double refused_seen = 0;
 
   void scrape() {
@@ -269,7 +270,9 @@ void PrometheusMetrics::store_tick(bool reachable, std::size_t unsaved, std::chr
 }
 
 std::string PrometheusMetrics::render() {
-  std::lock_guard lock(impl_->mutex);
+  // Not `mutex`: notices are published with a recording's lock held, and the readings
+  // take the service's own locks, so holding both here could close a cycle.
+  std::lock_guard lock(impl_->scrape_mutex);
   impl_->scrape();
   std::ostringstream out;
   prometheus::TextSerializer().Serialize(out, impl_->registry->Collect());
