@@ -86,10 +86,14 @@ void RecordingService::release(const std::string& key) {
 }
 
 std::optional<Recording> RecordingService::snapshot(const RecordingId& id) const {
-  std::lock_guard lock(registry_mutex_);
-  auto it = live_.find(id);
-  if (it == live_.end()) return std::nullopt;
-  return *it->second;
+  std::shared_ptr<const Recording> snap;  // immutable: copied out of the lock
+  {
+    std::lock_guard lock(registry_mutex_);
+    auto it = live_.find(id);
+    if (it == live_.end()) return std::nullopt;
+    snap = it->second;
+  }
+  return *snap;
 }
 
 Result<Recording> RecordingService::load(Held& h, const RecordingId& id) {
@@ -688,12 +692,17 @@ Result<Recording> RecordingService::get(const RecordingId& id) const {
 }
 
 std::vector<Recording> RecordingService::live() const {
-  std::vector<Recording> out;
+  // The registry lock is every chunk's way in: hold it only to take the (immutable)
+  // snapshots, and copy them after.
+  std::vector<std::shared_ptr<const Recording>> snaps;
   {
     std::lock_guard lock(registry_mutex_);
-    out.reserve(live_.size());
-    for (const auto& [id, r] : live_) out.push_back(*r);
+    snaps.reserve(live_.size());
+    for (const auto& [id, r] : live_) snaps.push_back(r);
   }
+  std::vector<Recording> out;
+  out.reserve(snaps.size());
+  for (const auto& r : snaps) out.push_back(*r);
   std::ranges::sort(out, {}, &Recording::created_at);
   return out;
 }
@@ -706,8 +715,16 @@ Result<std::vector<Recording>> RecordingService::list(const RecordingQuery& q) c
   auto stored = ports_.repository.list(q);
   if (!stored) return stored;
   // Live recordings are newer in memory than in their rows (chunks are not saved one by one).
-  for (Recording& r : *stored) {
-    if (auto live = snapshot(r.id)) r = std::move(*live);
+  // One pass under the registry lock for the whole page, copies after it.
+  std::vector<std::shared_ptr<const Recording>> snaps(stored->size());
+  {
+    std::lock_guard lock(registry_mutex_);
+    for (std::size_t i = 0; i < stored->size(); ++i) {
+      if (auto it = live_.find((*stored)[i].id); it != live_.end()) snaps[i] = it->second;
+    }
+  }
+  for (std::size_t i = 0; i < stored->size(); ++i) {
+    if (snaps[i]) (*stored)[i] = *snaps[i];
   }
   return stored;
 }
