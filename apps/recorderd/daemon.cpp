@@ -259,13 +259,7 @@ void Daemon::Impl::add_routes() {
   http::add_media_routes(router, data_dir / "recordings", 256ull * 1024 * 1024,
                          [this](const http::Request& r) { return media_access(r); });
   router.add("GET", "/metrics", [this](const http::Request& r) {
-    auto who = access.authenticate(adapters::rest::presented_token(r));
-    if (!who) {
-      auto refused = http::error_response(who.error());
-      if (who.error().code == core::Errc::unauthenticated)
-        refused.set_header("WWW-Authenticate", "Bearer realm=\"recorderd\"");
-      return refused;
-    }
+    if (auto who = access.authenticate(adapters::rest::presented_token(r)); !who) return http::error_response(who.error());
     return http::text(200, metrics.render(), "text/plain; version=0.0.4; charset=utf-8");
   });
   const adapters::rest::RestContext rest{service,       access, clock, config.devices, config.allowed_urls,

@@ -1,7 +1,9 @@
 #include "recorder/testing/fakes.hpp"
 
+
 #include <algorithm>
 #include <functional>
+#include <limits>
 #include <stdexcept>
 
 namespace recorder::testing {
@@ -115,7 +117,7 @@ Result<void> FakeRepository::mark_delivered(std::string_view subscriber, std::sp
 }
 
 Result<std::uint64_t> FakeRepository::pending(std::string_view subscriber) {
-  auto left = undelivered(subscriber, outbox.size() + 1);
+  auto left = undelivered(subscriber, std::numeric_limits<std::size_t>::max());
   if (!left) return left.error().code == Errc::not_found ? Result<std::uint64_t>{0} : std::unexpected(left.error());
   return left->size();
 }

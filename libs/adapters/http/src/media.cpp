@@ -123,12 +123,7 @@ namespace recorder::adapters::http {
 void add_media_routes(Router& router, std::filesystem::path media_root, std::uint64_t max_body, MediaAccess access) {
   router.add("GET", "/media/{dir}/{file}", [media_root, max_body, access = std::move(access)](const Request& r) {
     if (access) {
-      if (auto allowed = access(r); !allowed) {
-        Response refused = error_response(allowed.error());
-        if (allowed.error().code == core::Errc::unauthenticated)
-          refused.set_header("WWW-Authenticate", "Bearer realm=\"recorderd\"");
-        return refused;
-      }
+      if (auto allowed = access(r); !allowed) return error_response(allowed.error());
     }
     return serve_media(media_root, r.params.at("dir"), r.params.at("file"), r.header("Range").value_or(""),
                        r.method == "HEAD", max_body);

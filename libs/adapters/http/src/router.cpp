@@ -70,7 +70,9 @@ Response json_error(int status, std::string_view code, std::string_view message)
   w.String(message.data(), static_cast<rapidjson::SizeType>(message.size()));
   w.EndObject();
   w.EndObject();
-  return Response{status, {{"Content-Type", "application/json"}}, std::string(buffer.GetString(), buffer.GetSize())};
+  Response r{status, {{"Content-Type", "application/json"}}, std::string(buffer.GetString(), buffer.GetSize())};
+  if (status == 401) r.set_header("WWW-Authenticate", std::string(kBearerChallenge));
+  return r;
 }
 
 Response error_response(const core::Error& e) {
@@ -161,6 +163,11 @@ Response Router::handle(Request request) const {
     Response response;
     try {
       response = route.handler(request);
+      // Every 401, however a route built it, says how to authenticate (RFC 6750).
+      if (response.status == 401 && !std::ranges::any_of(response.headers, [](const auto& h) {
+            return iequal(h.first, "WWW-Authenticate");
+          }))
+        response.set_header("WWW-Authenticate", std::string(kBearerChallenge));
     } catch (const std::exception& e) {
       // A handler's bug is this request's 500, not the daemon's end.
       response = json_error(500, "internal", fmt::format("{} {} failed: {}", request.method, path, e.what()));

@@ -39,8 +39,7 @@ Response json_response(int status, const rapidjson::StringBuffer& body) {
   return Response{status, {{"Content-Type", "application/json"}}, std::string(body.GetString(), body.GetSize())};
 }
 
-// {"error": {"code", "message"[, "recording_id"]}} with the error's status. A 401 says how
-// to authenticate (RFC 6750).
+// {"error": {"code", "message"[, "recording_id"]}} with the error's status.
 Response error_response(const core::Error& e) {
   rapidjson::StringBuffer buffer;
   Writer w(buffer);
@@ -52,9 +51,7 @@ Response error_response(const core::Error& e) {
   if (!e.related_id.empty()) put(w, "recording_id", e.related_id);
   w.EndObject();
   w.EndObject();
-  Response r = json_response(core::http_status(e.code), buffer);
-  if (e.code == Errc::unauthenticated) r.set_header("WWW-Authenticate", "Bearer realm=\"recorderd\"");
-  return r;
+  return json_response(core::http_status(e.code), buffer);  // the router adds a 401's challenge
 }
 
 Response bad_request(std::string message) { return error_response(core::Error{Errc::invalid_argument, std::move(message), {}}); }

@@ -363,8 +363,7 @@ struct WsServer::Impl {
     const auto refused = http::error_response(allowed.error());
     con->set_status(static_cast<websocketpp::http::status_code::value>(refused.status));
     con->set_body(refused.body);
-    con->replace_header("Content-Type", "application/json");
-    if (refused.status == 401) con->replace_header("WWW-Authenticate", "Bearer realm=\"recorderd\"");
+    for (const auto& [k, v] : refused.headers) con->replace_header(k, v);
     return false;
   }
 

@@ -41,7 +41,10 @@ struct Response {
   void set_header(std::string name, std::string value);
 };
 
-// {"error": {"code": ..., "message": ...}} with `status`.
+// The challenge every 401 carries (json_error and the router add it).
+inline constexpr std::string_view kBearerChallenge = "Bearer realm=\"recorderd\"";
+
+// {"error": {"code": ..., "message": ...}} with `status`; a 401 with WWW-Authenticate.
 Response json_error(int status, std::string_view code, std::string_view message);
 // A core error with its HTTP status (ADR 0002) and its code's name.
 Response error_response(const core::Error& e);
