@@ -450,6 +450,18 @@ TEST_CASE("media opens with the signed URLs recorderd hands out or a token - not
              Catch::Contains("expiry_hours: '0' is not a whole number of hours from 1 to 168 (media.max_url_hours)"));
   CHECK(api.call("GET", "/api/recordings/meeting%20%231%20%C3%BC/url?expiry_hours=169", viewer).status == 400);
   CHECK(api.call("GET", "/api/recordings/nobody/url", viewer).status == 404);
+
+  // An id with a '/' is addressed with %2F; its media URL works like any other.
+  const std::string slashed = "room 4/lecture";
+  const auto slashed_url = record_and_get_url(d, slashed, data);
+  CHECK(http_request("GET", slashed_url).body == data);
+  auto by_slash = api.call("GET", "/api/recordings/room%204%2Flecture", viewer);
+  REQUIRE(by_slash.status == 200);
+  CHECK(std::string(parse_json(by_slash.body)["id"].GetString()) == slashed);
+  CHECK(http_request("GET", parse_json(api.call("GET", "/api/recordings/room%204%2Flecture/url", viewer).body)["signed_url"]
+                                .GetString())
+            .body == data);
+  CHECK(api.call("GET", "/api/recordings/room%204/lecture", viewer).status == 404);
 }
 
 TEST_CASE("URLs are built on server.public_url - signed keys rotate across restarts", "[daemon][rest][signed]") {

@@ -130,7 +130,7 @@ std::optional<std::map<std::string, std::string, std::less<>>> match_path(std::s
     const std::string_view w = want[i];
     if (w.size() > 2 && w.front() == '{' && w.back() == '}') {
       auto value = percent_decode(have[i]);
-      if (!value || value->empty() || value->find('/') != std::string::npos) return std::nullopt;
+      if (!value || value->empty()) return std::nullopt;
       params.emplace(std::string(w.substr(1, w.size() - 2)), std::move(*value));
     } else if (w != have[i]) {
       return std::nullopt;

@@ -55,8 +55,9 @@ std::optional<std::string> percent_decode(std::string_view s, bool plus_is_space
 // a=1&b=x%20y -> {{"a","1"},{"b","x y"}}; an error names the malformed part.
 core::Result<std::vector<std::pair<std::string, std::string>>> parse_query(std::string_view query);
 
-// Matches "/ws/{session_id}" against "/ws/abc": the parameters, or nothing. Segments are
-// percent-decoded; a decoded segment may not contain '/'.
+// Matches "/ws/{session_id}" against "/ws/abc": the parameters, or nothing. The path is split
+// at '/' first and each parameter then percent-decoded, so "%2F" puts a '/' in a parameter (a
+// recording id may hold one); a route that turns a parameter into a file name checks it itself.
 std::optional<std::map<std::string, std::string, std::less<>>> match_path(std::string_view pattern,
                                                                           std::string_view path);
 
