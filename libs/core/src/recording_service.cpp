@@ -34,9 +34,30 @@ struct RecordingService::Unsaved {
   std::vector<NoticeBody> notices;
 };
 
+// A live recording's latest state for readers (see live_mutex_ in the header). Its own
+// lock is held only to swap or copy a pointer: a reader descheduled there would hold up
+// this one recording for that long, not every chunk. (std::atomic<std::shared_ptr> would
+// do the same, but TSan cannot see libstdc++ 12's lock bit in it and reports races.)
+struct RecordingService::LiveCell {
+  explicit LiveCell(std::shared_ptr<const Recording> s) : snap(std::move(s)) {}
+  std::shared_ptr<const Recording> load() const {
+    std::lock_guard lock(mutex);
+    return snap;
+  }
+  void store(std::shared_ptr<const Recording> s) {
+    std::lock_guard lock(mutex);
+    snap.swap(s);
+  }  // the old snapshot is freed here, out of the lock
+
+ private:
+  mutable std::mutex mutex;
+  std::shared_ptr<const Recording> snap;
+};
+
 // One recording's (or one agent key's) lock and what only its holder may touch.
 struct RecordingService::Slot {
   std::mutex mutex;
+  std::shared_ptr<LiveCell> cell;  // while the recording is live: the one in live_
   std::optional<Recording> current;  // as this process knows it; empty: read it from the store
   Unsaved unsaved;
   std::deque<Event> queue;           // events raised while carrying out effects
@@ -82,18 +103,57 @@ void RecordingService::release(const std::string& key) {
   std::lock_guard lock(registry_mutex_);
   auto it = slots_.find(key);
   if (it == slots_.end()) return;
-  if (--it->second.users == 0 && !it->second.unsaved && !live_.contains(key)) slots_.erase(it);
+  if (--it->second.users == 0 && !it->second.unsaved && !it->second.live) slots_.erase(it);
+}
+
+void RecordingService::publish(Held& h, const Recording& r) {
+  Slot& slot = h.slot();
+  const bool frees_device = !is_live(r.state) && !r.meta.device.empty();
+  auto free_device = [&] {
+    if (auto it = devices_.find(r.meta.device); it != devices_.end() && it->second == r.id) devices_.erase(it);
+  };
+  if (is_terminal(r.state)) {
+    const bool was_live = slot.cell != nullptr;
+    slot.cell.reset();
+    {
+      std::lock_guard lock(live_mutex_);
+      live_.erase(r.id);
+      if (frees_device) free_device();
+    }
+    if (was_live) {
+      std::lock_guard lock(registry_mutex_);
+      if (auto it = slots_.find(r.id); it != slots_.end()) it->second.live = false;
+    }
+    return;
+  }
+  auto snap = std::make_shared<const Recording>(r);
+  if (slot.cell) {
+    // The common case (a chunk): no lock a reader takes.
+    slot.cell->store(std::move(snap));
+    if (!frees_device) return;
+    std::lock_guard lock(live_mutex_);
+    free_device();
+    return;
+  }
+  slot.cell = std::make_shared<LiveCell>(std::move(snap));
+  {
+    std::lock_guard lock(live_mutex_);
+    live_.insert_or_assign(r.id, slot.cell);
+    if (frees_device) free_device();
+  }
+  std::lock_guard lock(registry_mutex_);
+  slots_[r.id].live = true;  // the holder's entry: it exists
 }
 
 std::optional<Recording> RecordingService::snapshot(const RecordingId& id) const {
-  std::shared_ptr<const Recording> snap;  // immutable: copied out of the lock
+  std::shared_ptr<LiveCell> cell;
   {
-    std::lock_guard lock(registry_mutex_);
+    std::lock_guard lock(live_mutex_);
     auto it = live_.find(id);
     if (it == live_.end()) return std::nullopt;
-    snap = it->second;
+    cell = it->second;
   }
-  return *snap;
+  return *cell->load();  // immutable: copied out of the lock
 }
 
 Result<Recording> RecordingService::load(Held& h, const RecordingId& id) {
@@ -138,15 +198,7 @@ Result<Recording> RecordingService::commit(Held& h, const Recording& before, Ste
 
   const RecordingId id = after.id;
   h.slot().current = after;
-  {
-    auto snap = is_terminal(after.state) ? nullptr : std::make_shared<const Recording>(after);
-    std::lock_guard lock(registry_mutex_);
-    if (snap) live_.insert_or_assign(id, std::move(snap));
-    else live_.erase(id);
-    if (!is_live(after.state)) {
-      if (auto it = devices_.find(after.meta.device); it != devices_.end() && it->second == id) devices_.erase(it);
-    }
-  }
+  publish(h, after);
   const bool released = is_live(before.state) && !is_live(after.state);
   if (released) ports_.scheduler.cancel_all(id);
   run_effects(h, after, step.effects);
@@ -270,11 +322,11 @@ Result<RecoveryReport> RecordingService::recover() {
     }
     const RecordingId id = r.id;
     Held h(*this, id);
-    {
-      std::lock_guard lock(registry_mutex_);
-      if (is_live(r.state) && !r.meta.device.empty()) devices_.emplace(r.meta.device, id);
-      live_.insert_or_assign(id, std::make_shared<const Recording>(r));
+    if (is_live(r.state) && !r.meta.device.empty()) {
+      std::lock_guard lock(live_mutex_);
+      devices_.emplace(r.meta.device, id);
     }
+    publish(h, r);
     h.slot().current = std::move(r);
     if (auto step = dispatch(h, id, ev::Recovered{std::move(ledger)}); step) {
       ++report.recovered;
@@ -375,7 +427,7 @@ Result<StorageStatus> RecordingService::measure_storage() const {
 
 Result<void> RecordingService::reserve_device(const std::string& device, const RecordingId& id) {
   if (device.empty()) return ok();
-  std::lock_guard lock(registry_mutex_);
+  std::lock_guard lock(live_mutex_);
   auto [it, inserted] = devices_.emplace(device, id);
   if (!inserted)
     return fail(Errc::device_busy, fmt::format("device '{}' is already recording (session {})", device, it->second),
@@ -384,7 +436,7 @@ Result<void> RecordingService::reserve_device(const std::string& device, const R
 }
 
 void RecordingService::release_device(const std::string& device, const RecordingId& id) {
-  std::lock_guard lock(registry_mutex_);
+  std::lock_guard lock(live_mutex_);
   if (auto it = devices_.find(device); it != devices_.end() && it->second == id) devices_.erase(it);
 }
 
@@ -421,11 +473,7 @@ Result<Recording> RecordingService::create(Held& h, NewRecording spec, bool star
   if (auto committed = persist(h, r, Transition{State::starting, State::starting, "created", StopReason::none, ""}, {}))
     announce(*committed);
   h.slot().current = r;
-  {
-    auto snap = std::make_shared<const Recording>(r);
-    std::lock_guard lock(registry_mutex_);
-    live_.insert_or_assign(r.id, std::move(snap));
-  }
+  publish(h, r);
   run_effects(h, r, effects);
   drain(h, r.id);
   return *h.slot().current;
@@ -609,9 +657,8 @@ Result<Recording> RecordingService::agent_event(const AgentReport& report, const
 
   std::optional<RecordingId> id;
   {
-    std::lock_guard lock(registry_mutex_);
-    for (const auto& [live_id, r] : live_) {
-      if (r->kind == SourceKind::agent && agent_key(r->meta) == key) id = live_id;
+    for (const auto& r : live_snapshots()) {
+      if (r->kind == SourceKind::agent && agent_key(r->meta) == key) id = r->id;
     }
   }
   if (!id) {
@@ -622,7 +669,7 @@ Result<Recording> RecordingService::agent_event(const AgentReport& report, const
     // A recording started on the agent itself (or whose start_confirmed was lost).
     const RecordingId new_id = ports_.ids.next();
     {
-      std::lock_guard lock(registry_mutex_);
+      std::lock_guard lock(live_mutex_);
       devices_.emplace(meta.device, new_id);  // kept by an earlier live recording of the agent, if any
     }
     NewRecording spec;
@@ -691,15 +738,22 @@ Result<Recording> RecordingService::get(const RecordingId& id) const {
   return std::move(**stored);
 }
 
-std::vector<Recording> RecordingService::live() const {
-  // The registry lock is every chunk's way in: hold it only to take the (immutable)
-  // snapshots, and copy them after.
-  std::vector<std::shared_ptr<const Recording>> snaps;
+std::vector<std::shared_ptr<const Recording>> RecordingService::live_snapshots() const {
+  std::vector<std::shared_ptr<LiveCell>> cells;
   {
-    std::lock_guard lock(registry_mutex_);
-    snaps.reserve(live_.size());
-    for (const auto& [id, r] : live_) snaps.push_back(r);
+    std::lock_guard lock(live_mutex_);
+    cells.reserve(live_.size());
+    for (const auto& [id, cell] : live_) cells.push_back(cell);
   }
+  std::vector<std::shared_ptr<const Recording>> out;
+  out.reserve(cells.size());
+  for (const auto& cell : cells) out.push_back(cell->load());
+  return out;
+}
+
+std::vector<Recording> RecordingService::live() const {
+  // The (immutable) snapshots are taken under the lock and copied after it.
+  const auto snaps = live_snapshots();
   std::vector<Recording> out;
   out.reserve(snaps.size());
   for (const auto& r : snaps) out.push_back(*r);
@@ -715,27 +769,31 @@ Result<std::vector<Recording>> RecordingService::list(const RecordingQuery& q) c
   auto stored = ports_.repository.list(q);
   if (!stored) return stored;
   // Live recordings are newer in memory than in their rows (chunks are not saved one by one).
-  // One pass under the registry lock for the whole page, copies after it.
-  std::vector<std::shared_ptr<const Recording>> snaps(stored->size());
+  // One pass under the readers' lock for the whole page, copies after it.
+  std::vector<std::shared_ptr<LiveCell>> cells(stored->size());
   {
-    std::lock_guard lock(registry_mutex_);
+    std::lock_guard lock(live_mutex_);
     for (std::size_t i = 0; i < stored->size(); ++i) {
-      if (auto it = live_.find((*stored)[i].id); it != live_.end()) snaps[i] = it->second;
+      if (auto it = live_.find((*stored)[i].id); it != live_.end()) cells[i] = it->second;
     }
   }
   for (std::size_t i = 0; i < stored->size(); ++i) {
-    if (snaps[i]) (*stored)[i] = *snaps[i];
+    if (cells[i]) (*stored)[i] = *cells[i]->load();
   }
   return stored;
 }
 
 std::optional<Recording> RecordingService::live_on(const std::string& device) const {
-  std::lock_guard lock(registry_mutex_);
-  auto it = devices_.find(device);
-  if (it == devices_.end()) return std::nullopt;
-  auto r = live_.find(it->second);
-  if (r == live_.end()) return std::nullopt;
-  return *r->second;
+  std::shared_ptr<LiveCell> cell;
+  {
+    std::lock_guard lock(live_mutex_);
+    auto it = devices_.find(device);
+    if (it == devices_.end()) return std::nullopt;
+    auto r = live_.find(it->second);
+    if (r == live_.end()) return std::nullopt;
+    cell = r->second;
+  }
+  return *cell->load();
 }
 
 double RecordingService::elapsed_seconds(const Recording& r) const {
@@ -778,11 +836,8 @@ Result<StorageStatus> RecordingService::check_storage() {
   if (status->level == StorageLevel::block) {
     // Agents record on their own disks; streams and captures write to ours.
     std::vector<RecordingId> running;
-    {
-      std::lock_guard registry(registry_mutex_);
-      for (const auto& [id, r] : live_) {
-        if (r->kind != SourceKind::agent && is_live(r->state) && r->state != State::stopping) running.push_back(id);
-      }
+    for (const auto& r : live_snapshots()) {
+      if (r->kind != SourceKind::agent && is_live(r->state) && r->state != State::stopping) running.push_back(r->id);
     }
     for (const RecordingId& id : running) {
       Held h(*this, id);
@@ -796,11 +851,8 @@ Result<StorageStatus> RecordingService::check_storage() {
 
 void RecordingService::shutdown() {
   std::vector<RecordingId> captures;
-  {
-    std::lock_guard lock(registry_mutex_);
-    for (const auto& [id, r] : live_) {
-      if (r->kind == SourceKind::capture && is_live(r->state) && r->state != State::stopping) captures.push_back(id);
-    }
+  for (const auto& r : live_snapshots()) {
+    if (r->kind == SourceKind::capture && is_live(r->state) && r->state != State::stopping) captures.push_back(r->id);
   }
   for (const RecordingId& id : captures) {
     Held h(*this, id);

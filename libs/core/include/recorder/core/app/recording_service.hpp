@@ -250,6 +250,8 @@ class RecordingService {
   Result<Recording> agent_event(const AgentReport& report, const Event& e);
   void on_finalize_done(const RecordingId& id, Result<FinalizeResult> result, bool processing);
   std::optional<Recording> snapshot(const RecordingId& id) const;
+  // Every live recording's latest state, taken under live_mutex_ only.
+  std::vector<std::shared_ptr<const Recording>> live_snapshots() const;
 
   Ports ports_;
   ServiceObserver* observer_ = nullptr;
@@ -257,15 +259,28 @@ class RecordingService {
   StoragePolicy storage_policy_;
 
   // The registry: never held across I/O, never held while waiting for a recording's lock.
+  // Commands (every chunk among them) take it to find their slot; readers never do.
   struct Entry {
     std::shared_ptr<Slot> slot;
     std::size_t users = 0;
     bool unsaved = false;  // a save failed; flush() retries it
+    bool live = false;     // in live_: the slot stays while the recording is live
   };
   mutable std::mutex registry_mutex_;
-  std::unordered_map<std::string, Entry> slots_;                           // in use, live or unsaved
-  std::unordered_map<RecordingId, std::shared_ptr<const Recording>> live_;  // every recording not yet terminal
-  std::map<std::string, RecordingId> devices_;                              // device -> its live recording
+  std::unordered_map<std::string, Entry> slots_;  // in use, live or unsaved
+
+  // What readers (REST, RPC status, metrics) see of live recordings. A live recording's
+  // latest state is published into its cell, which its slot holds too: a chunk replaces the
+  // cell's snapshot without any lock that a reader takes, so a reader that is descheduled
+  // while it holds live_mutex_ (HTTP threads run at a lower priority) never stalls a chunk.
+  // live_mutex_ is taken by writers only when a recording becomes live or terminal, or a
+  // device is reserved or released. Never held together with registry_mutex_.
+  struct LiveCell;
+  mutable std::mutex live_mutex_;
+  std::unordered_map<RecordingId, std::shared_ptr<LiveCell>> live_;  // every recording not yet terminal
+  std::map<std::string, RecordingId> devices_;                       // device -> its live recording
+  // Publishes `r` (a live recording's state) for readers, or retires it once terminal.
+  void publish(Held& h, const Recording& r);
 
   std::mutex storage_mutex_;  // the level last announced; held across the periodic check only
   StorageLevel storage_level_ = StorageLevel::normal;
