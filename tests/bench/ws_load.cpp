@@ -4,7 +4,8 @@
 // append+fdatasync baseline of the same bytes in the same run.
 //
 //   ws_load RECORDERD [--streams 200] [--seconds 5] [--rate-streams 1000] [--idle 5000]
-//                     [--churn 20] [--api-clients 50] [--runs 3]
+//                     [--churn 20] [--api-clients 50] [--api-path /api/recordings?limit=100]
+//                     [--runs 3] [--only 5]
 //
 // Scenarios: (1) N streams send 64 KiB binary chunks as fast as acks allow (4 in flight
 // each); (2) M streams send one 64 KiB chunk a second; (3) K idle connections; (4) as (2)
@@ -12,7 +13,7 @@
 // connection, as browser tabs do); (5) as (2) while A HTTP clients ask for
 // GET /api/recordings?limit=100 as fast as they are answered (the REST API hammered). (2),
 // (4) and (5) alternate --runs times on fresh servers, so that each cost is a difference
-// within one run of the program.
+// within one run of the program. --only N runs scenario N alone (with 2 beside 4 and 5).
 
 #include <signal.h>
 #include <sys/resource.h>
@@ -285,7 +286,7 @@ LoadFigures drive(int port, int count, double seconds, std::chrono::milliseconds
 int main(int argc, char** argv) {
   if (argc < 2) {
     fmt::print(stderr, "usage: ws_load RECORDERD [--streams N] [--seconds S] [--rate-streams M] [--idle K] "
-                       "[--churn C] [--api-clients A] [--runs R]\n");
+                       "[--churn C] [--api-clients A] [--api-path P] [--runs R] [--only N]\n");
     return 2;
   }
   const std::string binary = argv[1];
@@ -296,6 +297,8 @@ int main(int argc, char** argv) {
   int churn = 20;
   int api_clients = 50;
   int runs = 3;
+  int only = 0;
+  std::string api_path = "/api/recordings?limit=100";
   for (int i = 2; i + 1 < argc; i += 2) {
     const std::string a = argv[i];
     if (a == "--streams") streams = std::stoi(argv[i + 1]);
@@ -305,6 +308,8 @@ int main(int argc, char** argv) {
     else if (a == "--churn") churn = std::stoi(argv[i + 1]);
     else if (a == "--api-clients") api_clients = std::stoi(argv[i + 1]);
     else if (a == "--runs") runs = std::stoi(argv[i + 1]);
+    else if (a == "--only") only = std::stoi(argv[i + 1]);
+    else if (a == "--api-path") api_path = argv[i + 1];
   }
   rlimit nofile{};
   ::getrlimit(RLIMIT_NOFILE, &nofile);
@@ -315,7 +320,7 @@ int main(int argc, char** argv) {
   fmt::print("ws_load: {} cores, chunks of {} KiB, {} s per scenario\n", std::thread::hardware_concurrency(),
              kChunk / 1024, seconds);
 
-  {
+  if (only == 0 || only == 1) {
     const auto base = recorder::bench::raw_append_fdatasync(dir / "baseline", streams, kChunk, seconds);
     Server s = start_server(binary, dir / "run1");
     const auto before = proc_stats(s.pid);
@@ -330,7 +335,7 @@ int main(int argc, char** argv) {
     ::kill(s.pid, SIGTERM);
     recorder::testing::wait_exit(s.pid, std::chrono::seconds(30));
   }
-  for (int run = 1; run <= runs; ++run) {
+  for (int run = 1; run <= runs && (only == 0 || only == 2 || only == 4 || only == 5); ++run) {
     // The disk alone, with and without the file-system work of the starts: what the
     // server's difference is to be compared with.
     auto disk = recorder::bench::paced_disk_latencies_ms(dir / "disk", rate_streams, kChunk, seconds, 0);
@@ -342,6 +347,7 @@ int main(int argc, char** argv) {
                percentile(disk_churn, 0.99) - percentile(disk, 0.99));
     double p99_without = 0;
     for (const int with_churn : {0, churn}) {
+      if (with_churn != 0 && only != 0 && only != 4) continue;
       Server s = start_server(binary, dir / "run2");
       auto f = drive(s.port, rate_streams, seconds, std::chrono::milliseconds(1000), 1, "paced", with_churn);
       const auto st = proc_stats(s.pid);
@@ -366,7 +372,7 @@ int main(int argc, char** argv) {
       ::kill(s.pid, SIGTERM);
       recorder::testing::wait_exit(s.pid, std::chrono::seconds(30));
     }
-    if (api_clients > 0) {
+    if (api_clients > 0 && (only == 0 || only == 5)) {
       Server s = start_server(binary, dir / "run2");
       std::ifstream token_file(dir / "run2" / "data" / "admin.token");
       std::string token;
@@ -375,7 +381,7 @@ int main(int argc, char** argv) {
       recorder::bench::Figures api;
       std::thread hammering([&] {
         api = recorder::bench::hammer_until(
-            s.port, token, api_clients, [](auto&) { return std::string("/api/recordings?limit=100"); },
+            s.port, token, api_clients, [&](auto&) { return api_path; },
             [&] { return done.load(); });
       });
       auto f = drive(s.port, rate_streams, seconds, std::chrono::milliseconds(1000), 1, "hammered");
@@ -383,17 +389,17 @@ int main(int argc, char** argv) {
       hammering.join();
       const auto st = proc_stats(s.pid);
       const double p99 = percentile(f.latency_ms, 0.99);
-      fmt::print("5) run {}: the same as 2) while {} clients hammer GET /api/recordings?limit=100: {} chunks in {:.1f} "
+      fmt::print("5) run {}: the same as 2) while {} clients hammer GET {}: {} chunks in {:.1f} "
                  "s, ack p50 {:.2f} ms p99 {:.2f} ms max {:.2f} ms ({:+.2f} ms p99 against 2); the API answered "
                  "{:.0f} req/s, p50 {:.1f} ms p99 {:.1f} ms, {} errors; server RSS {} MiB\n",
-                 run, api_clients, f.chunks, f.seconds, percentile(f.latency_ms, 0.5), p99,
+                 run, api_clients, api_path, f.chunks, f.seconds, percentile(f.latency_ms, 0.5), p99,
                  percentile(f.latency_ms, 1.0), p99 - p99_without, static_cast<double>(api.requests) / api.seconds,
                  api.percentile(0.5), api.percentile(0.99), api.errors, st.rss_kib / 1024);
       ::kill(s.pid, SIGTERM);
       recorder::testing::wait_exit(s.pid, std::chrono::seconds(30));
     }
   }
-  {
+  if (only == 0 || only == 3) {
     Server s = start_server(binary, dir / "run3");
     const auto before = proc_stats(s.pid);
     Client client;
