@@ -37,9 +37,11 @@ struct Figures {
   }
 };
 
-// `clients` threads, each with its own curl handle, GET path_of(rng) until `done()`.
+// `clients` threads, each with its own curl handle, GET path_of(rng) until `done()`: as fast
+// as they are answered, or, with `rate` > 0, `rate` requests a second in all (each client
+// sends on its own fixed schedule; a late answer delays only that client's next request).
 template <typename PathOf, typename Done>
-Figures hammer_until(int port, const std::string& token, int clients, PathOf path_of, Done done) {
+Figures hammer_until(int port, const std::string& token, int clients, PathOf path_of, Done done, double rate = 0) {
   std::vector<Figures> per(static_cast<std::size_t>(clients));
   std::vector<std::thread> threads;
   using Clock = std::chrono::steady_clock;
@@ -57,7 +59,16 @@ Figures hammer_until(int port, const std::string& token, int clients, PathOf pat
       curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
       curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, write_back);
       curl_easy_setopt(curl, CURLOPT_WRITEDATA, &received);
+      const auto interval = std::chrono::duration_cast<Clock::duration>(
+          std::chrono::duration<double>(rate > 0 ? clients / rate : 0.0));
+      // Spread the clients' schedules over one interval so that they do not send in bursts.
+      auto next = start + interval * c / clients;
       while (!done()) {
+        if (rate > 0) {
+          std::this_thread::sleep_until(next);
+          next += interval;
+          if (done()) break;
+        }
         const std::string url = fmt::format("http://127.0.0.1:{}{}", port, path_of(rng));
         curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
         const auto t0 = Clock::now();

@@ -5,13 +5,14 @@
 //
 //   ws_load RECORDERD [--streams 200] [--seconds 5] [--rate-streams 1000] [--idle 5000]
 //                     [--churn 20] [--api-clients 50] [--api-path /api/recordings?limit=100]
-//                     [--runs 3] [--only 5]
+//                     [--api-rate 0] [--runs 3] [--only 5]
 //
 // Scenarios: (1) N streams send 64 KiB binary chunks as fast as acks allow (4 in flight
 // each); (2) M streams send one 64 KiB chunk a second; (3) K idle connections; (4) as (2)
 // while C new recordings a second start, take one chunk and stop (each on its own
 // connection, as browser tabs do); (5) as (2) while A HTTP clients ask for
-// GET /api/recordings?limit=100 as fast as they are answered (the REST API hammered). (2),
+// GET /api/recordings?limit=100 as fast as they are answered (the REST API hammered), or
+// --api-rate requests a second in all (an API in ordinary heavy use). (2),
 // (4) and (5) alternate --runs times on fresh servers, so that each cost is a difference
 // within one run of the program. --only N runs scenario N alone (with 2 beside 4 and 5).
 
@@ -286,7 +287,7 @@ LoadFigures drive(int port, int count, double seconds, std::chrono::milliseconds
 int main(int argc, char** argv) {
   if (argc < 2) {
     fmt::print(stderr, "usage: ws_load RECORDERD [--streams N] [--seconds S] [--rate-streams M] [--idle K] "
-                       "[--churn C] [--api-clients A] [--api-path P] [--runs R] [--only N]\n");
+                       "[--churn C] [--api-clients A] [--api-path P] [--api-rate Q] [--runs R] [--only N]\n");
     return 2;
   }
   const std::string binary = argv[1];
@@ -298,6 +299,7 @@ int main(int argc, char** argv) {
   int api_clients = 50;
   int runs = 3;
   int only = 0;
+  double api_rate = 0;
   std::string api_path = "/api/recordings?limit=100";
   for (int i = 2; i + 1 < argc; i += 2) {
     const std::string a = argv[i];
@@ -310,6 +312,11 @@ int main(int argc, char** argv) {
     else if (a == "--runs") runs = std::stoi(argv[i + 1]);
     else if (a == "--only") only = std::stoi(argv[i + 1]);
     else if (a == "--api-path") api_path = argv[i + 1];
+    else if (a == "--api-rate") api_rate = std::stod(argv[i + 1]);
+    else {
+      fmt::print(stderr, "ws_load: unknown option '{}'\n", a);
+      return 2;
+    }
   }
   rlimit nofile{};
   ::getrlimit(RLIMIT_NOFILE, &nofile);
@@ -382,17 +389,18 @@ int main(int argc, char** argv) {
       std::thread hammering([&] {
         api = recorder::bench::hammer_until(
             s.port, token, api_clients, [&](auto&) { return api_path; },
-            [&] { return done.load(); });
+            [&] { return done.load(); }, api_rate);
       });
       auto f = drive(s.port, rate_streams, seconds, std::chrono::milliseconds(1000), 1, "hammered");
       done = true;
       hammering.join();
       const auto st = proc_stats(s.pid);
       const double p99 = percentile(f.latency_ms, 0.99);
-      fmt::print("5) run {}: the same as 2) while {} clients hammer GET {}: {} chunks in {:.1f} "
+      const std::string pace = api_rate > 0 ? fmt::format(" at {:.0f} req/s in all", api_rate) : std::string();
+      fmt::print("5) run {}: the same as 2) while {} clients hammer GET {}{}: {} chunks in {:.1f} "
                  "s, ack p50 {:.2f} ms p99 {:.2f} ms max {:.2f} ms ({:+.2f} ms p99 against 2); the API answered "
                  "{:.0f} req/s, p50 {:.1f} ms p99 {:.1f} ms, {} errors; server RSS {} MiB\n",
-                 run, api_clients, api_path, f.chunks, f.seconds, percentile(f.latency_ms, 0.5), p99,
+                 run, api_clients, api_path, pace, f.chunks, f.seconds, percentile(f.latency_ms, 0.5), p99,
                  percentile(f.latency_ms, 1.0), p99 - p99_without, static_cast<double>(api.requests) / api.seconds,
                  api.percentile(0.5), api.percentile(0.99), api.errors, st.rss_kib / 1024);
       ::kill(s.pid, SIGTERM);
