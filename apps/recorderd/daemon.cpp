@@ -52,6 +52,7 @@ class NoAgents final : public core::AgentChannel {
   core::Result<void> send(const core::Recording& r, core::AgentCommandKind) override {
     return core::fail(core::Errc::agent_unavailable, "agent " + r.meta.agent_id + " is not connected");
   }
+  bool connected(const std::string&) const override { return false; }
 };
 
 // What the service announces after each commit: the listener (a client waiting for its

@@ -189,13 +189,121 @@ TEST_CASE("an agent that never confirms a start is retried - then failed with an
   CHECK(h.alerts.count(Severity::critical) == 1);
 }
 
-TEST_CASE("an agent that is not connected fails the start attempt at once", "[agent]") {
+TEST_CASE("a remote start for an agent that is not connected is refused and creates nothing", "[agent]") {
   Harness h;
-  h.agents.connected = false;
+  h.agents.online = false;
+  auto refused = h.service.start_agent_recording(remote_start(3600s));
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().code == Errc::agent_unavailable);
+  CHECK(refused.error().message == "agent 'room-1' is not connected: it cannot be told to start recording");
+  CHECK(h.service.live().empty());
+  CHECK(h.agents.sent.empty());
+}
+
+TEST_CASE("an agent that goes away after the start is retried with back-off, then fails", "[agent]") {
+  Harness h;
   const RecordingId id = h.service.start_agent_recording(remote_start(3600s))->id;
+  h.agents.online = false;
+  h.run_for(30s);  // no start_confirmed: the retry finds the agent gone
   CHECK(h.get(id).state == State::starting);
+  h.run_for(5s + 10s + 30s);
+  CHECK(h.get(id).state == State::failed);
   CHECK(h.get(id).error.find("not connected") != std::string::npos);
-  CHECK(h.scheduler.armed(id, DeadlineKind::retry));
+  CHECK(h.alerts.count(Severity::critical) == 1);
+}
+
+TEST_CASE("the same meeting written with or without an offset is one recording", "[agent]") {
+  Harness h;
+  AgentReport naive = report();
+  naive.start_time = "2025-10-30T15:00:00";
+  const RecordingId id = h.service.agent_start_confirmed(naive)->id;
+  for (const char* same : {"2025-10-30T15:00:00Z", "2025-10-30T17:00:00+02:00", "2025-10-30T10:00:00-0500"}) {
+    AgentReport r = report();
+    r.start_time = same;
+    auto status = h.service.agent_status(r);
+    REQUIRE(status);
+    CHECK(status->id == id);
+  }
+  CHECK(h.get(id).meta.start_time == "2025-10-30T15:00:00Z");
+  CHECK(h.service.live().size() == 1);
+
+  AgentReport garbage = report();
+  garbage.start_time = "tomorrow at three";
+  auto refused = h.service.agent_status(garbage);
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().code == Errc::invalid_argument);
+  CHECK(refused.error().message.starts_with("start_time: 'tomorrow at three' is not an ISO 8601 date and time"));
+  CHECK(h.service.live().size() == 1);
+  CHECK(normalize_start_time("2025-10-30T15:00:00.250+01:00").value() == "2025-10-30T14:00:00.25Z");
+}
+
+TEST_CASE("the agent's status, elapsed, remaining and timestamp are kept", "[agent]") {
+  Harness h;
+  AgentReport first = report();
+  first.timestamp = "2025-10-30T15:00:01.000001";
+  const RecordingId id = h.service.agent_start_confirmed(first)->id;
+  CHECK(h.get(id).agent.timestamp == "2025-10-30T15:00:01.000001");
+  AgentReport status = report();
+  status.status = "recording";
+  status.elapsed = 310;
+  status.remaining = 3290;
+  status.timestamp = "2025-10-30T15:05:10.123456";
+  REQUIRE(h.service.agent_status(status));
+  const Recording r = h.get(id);
+  CHECK(r.agent == AgentReportState{"recording", 310.0, 3290.0, "2025-10-30T15:05:10.123456"});
+}
+
+TEST_CASE("a status before start_confirmed starts the recording - the confirmation was lost", "[agent]") {
+  Harness h;
+  const RecordingId id = h.service.start_agent_recording(remote_start(3600s))->id;
+  REQUIRE(h.get(id).state == State::starting);
+  REQUIRE(h.service.agent_status(report()));
+  CHECK(h.get(id).state == State::recording);
+}
+
+TEST_CASE("a stale recording that stays silent fails with reason stale", "[agent]") {
+  Harness h;
+  const RecordingId id = h.service.agent_start_confirmed(report())->id;
+  h.run_for(60s);
+  REQUIRE(h.get(id).state == State::stale);
+  h.run_for(h.rules.stale_give_up - 1s);
+  CHECK(h.get(id).state == State::stale);
+  h.run_for(1s);
+  const Recording r = h.get(id);
+  CHECK(r.state == State::failed);
+  CHECK(r.stop_reason == StopReason::stale);
+  CHECK(r.error.find("given up") != std::string::npos);
+  CHECK(h.alerts.count(Severity::critical) == 1);
+}
+
+TEST_CASE("stop_confirmed with success is completed whatever its reason - unless manual and short", "[agent]") {
+  // Seed 000's handle_stop_confirmed, exactly.
+  const auto outcome_of = [](StopReason reason, double actual) {
+    Harness h;
+    REQUIRE(h.service.agent_start_confirmed(report()));
+    AgentReport stop = report(actual, 3600s);
+    stop.reason = reason;
+    return h.service.agent_stop_confirmed(stop)->outcome;
+  };
+  CHECK(outcome_of(StopReason::completed, 3605) == Outcome::completed);
+  CHECK(outcome_of(StopReason::manual, 600) == Outcome::stopped_early);
+  CHECK(outcome_of(StopReason::manual, 3550) == Outcome::completed);
+  CHECK(outcome_of(StopReason::premature, 600) == Outcome::completed);
+  CHECK(outcome_of(StopReason::error, 600) == Outcome::completed);
+}
+
+TEST_CASE("the uploaded video is attached once - the same again changes nothing", "[agent]") {
+  Harness h;
+  const RecordingId id = h.service.agent_start_confirmed(report())->id;
+  REQUIRE(h.service.agent_stop_confirmed(report(3605, 3600s)));
+  auto attached = h.service.attach_video(id, UploadedVideo{"https://files.example/standup.mp4", 123456789});
+  REQUIRE(attached);
+  CHECK(attached->video.url == "https://files.example/standup.mp4");
+  CHECK(attached->video.file_size == 123456789u);
+  CHECK(h.get(id).video == attached->video);
+  CHECK(h.service.attach_video(id, attached->video)->video == attached->video);
+  CHECK(h.service.attach_video(id, UploadedVideo{"", 1}).error().code == Errc::invalid_argument);
+  CHECK(h.service.attach_video("nobody", attached->video).error().code == Errc::not_found);
 }
 
 TEST_CASE("an agent that does not confirm a stop fails the recording after the stop timeout", "[agent]") {

@@ -145,7 +145,7 @@ TEST_CASE("the storage guard: warn alerts once - block refuses new recordings an
   const RecordingId capture = start_capture(h);
   auto stream = h.service.start_stream(StreamStart{"s1", "", "", "", {}});
   REQUIRE(stream);
-  auto agent = h.service.agent_start_confirmed(AgentReport{"room", "s", "o", "t", {}, {}, {}, "", true});
+  auto agent = h.service.agent_start_confirmed(AgentReport{"room", "s", "o", "2025-10-30T15:00:00Z", {}, {}, {}, "", true, "", "", {}, {}});
   REQUIRE(agent);
 
   h.storage.set_used_percent(79.9);

@@ -102,7 +102,7 @@ TEST_CASE("a stream whose chunks cannot be verified is left alone and reported",
 
 TEST_CASE("an agent recording gets a fresh stale window after a restart", "[recovery][agent]") {
   Harness before;
-  AgentReport report{"room-1", "s", "o", "t", {}, {}, {}, "", true};
+  AgentReport report{"room-1", "s", "o", "2025-10-30T15:00:00Z", {}, {}, {}, "", true, "", "", {}, {}};
   const RecordingId id = before.service.agent_start_confirmed(report)->id;
   auto h = before.restarted(30s);
   REQUIRE(h->service.recover());

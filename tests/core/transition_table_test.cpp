@@ -79,6 +79,9 @@ using D = DeadlineKind;
 
 std::vector<Case> cases() {
   const auto stale_agent = [](Recording& r) { r.timing.last_activity = kNow.mono - kRules.stale_after; };
+  const auto given_up = [](Recording& r) {
+    r.timing.last_activity = kNow.mono - kRules.stale_after - kRules.stale_give_up;
+  };
   const auto over_limit = [](Recording& r) {
     r.timing.started = kNow.mono - kRules.hard_limit;
     r.started_at = kNow.wall - kRules.hard_limit;
@@ -166,6 +169,13 @@ std::vector<Case> cases() {
       {stale, "stop_confirmed", failed, in_state(K::agent, stale), failed_stop()},
       {stale, "premature_stop_reported", ready, in_state(K::agent, stale), ev::PrematureStopReported{}},
       {stale, "stop_requested", stopping, in_state(K::agent, stale), ev::StopRequested{}},
+      {stale, "deadline:stale", failed, with(in_state(K::agent, stale), given_up), ev::DeadlineReached{D::stale},
+       [](const Step& s) {
+         CHECK(s.recording.stop_reason == StopReason::stale);
+         CHECK(s.recording.outcome == Outcome::failed);
+         CHECK(has_effect<fx::Alert>(s));
+         CHECK(publishes(s, Notice::failed));
+       }},
       {stale, "deadline:limit", stopping, with(in_state(K::agent, stale), over_limit), ev::DeadlineReached{D::limit}},
       {stale, "deadline:limit", ready, with(with(in_state(K::agent, stale), over_limit), manual_agent),
        ev::DeadlineReached{D::limit}},

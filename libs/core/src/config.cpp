@@ -187,6 +187,9 @@ std::vector<ConfigKey> make_keys() {
                               [](auto& c) -> auto& { return c.rules.hard_limit; }));
   keys.push_back(duration_key("limits.stale_seconds", "an agent recording with no status this long is stale",
                               kDay, [](auto& c) -> auto& { return c.rules.stale_after; }));
+  keys.push_back(duration_key("limits.stale_give_up_seconds",
+                              "a stale agent recording silent this much longer ends failed (reason stale)", 7 * kDay,
+                              [](auto& c) -> auto& { return c.rules.stale_give_up; }));
   keys.push_back(duration_key("limits.premature_threshold_seconds",
                               "a manual stop this far short of the expected duration is stopped_early", kDay,
                               [](auto& c) -> auto& { return c.rules.premature_threshold; }));

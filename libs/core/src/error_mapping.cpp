@@ -10,6 +10,7 @@ int http_status(Errc code) {
     case Errc::not_started:
     case Errc::invalid_state:
     case Errc::id_taken:
+    case Errc::agent_unavailable:  // the agent is not connected: a conflict with its state, not ours
     case Errc::device_busy: return 409;
     case Errc::chunk_too_large:
     case Errc::total_size_exceeded:
@@ -20,7 +21,6 @@ int http_status(Errc code) {
     case Errc::storage_full: return 507;
     case Errc::storage_critical:  // nothing new starts: the service is unavailable for it
     case Errc::storage_unavailable:
-    case Errc::agent_unavailable:
     case Errc::unavailable: return 503;
     case Errc::io_error:
     case Errc::internal: return 500;

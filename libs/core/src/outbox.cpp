@@ -21,6 +21,7 @@ std::string notice_type(const NoticeBody& n) {
       case StorageLevel::block: return "storage.critical";
     }
   }
+  if (const auto* a = std::get_if<AgentNotice>(&n)) return a->connected ? "agent.connected" : "agent.disconnected";
   return fmt::format("alert.{}", to_string(std::get<Alert>(n).severity));
 }
 

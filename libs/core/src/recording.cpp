@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "recorder/core/domain/error.hpp"
+#include "recorder/core/domain/time_text.hpp"
 
 namespace recorder::core {
 namespace {
@@ -107,6 +108,20 @@ bool is_live(State s) {
 }
 
 std::string agent_key(const Metadata& m) { return m.organizer + ":" + m.subject + ":" + m.start_time; }
+
+Result<std::string> normalize_start_time(std::string_view text) {
+  auto t = parse_iso8601(text);
+  if (!t) return fail(Errc::invalid_argument, "start_time: " + t.error().message);
+  const auto us = std::chrono::duration_cast<std::chrono::microseconds>(t->time_since_epoch()).count() % 1000000;
+  std::string out = format_utc(*t);
+  if (us != 0) {
+    out.pop_back();  // the Z
+    std::string fraction = fmt::format("{:06}", us < 0 ? us + 1000000 : us);
+    while (fraction.back() == '0') fraction.pop_back();
+    out += "." + fraction + "Z";
+  }
+  return out;
+}
 
 std::size_t segment_count(const Recording& r) {
   return static_cast<std::size_t>(std::ranges::count(r.files, FileRole::segment, &MediaFile::role));

@@ -622,6 +622,13 @@ void RecordingService::on_capture_failed(const RecordingId& id, const std::strin
 Result<Recording> RecordingService::start_agent_recording(const AgentStart& cmd) {
   if (cmd.agent_id.empty() || cmd.subject.empty() || cmd.organizer.empty() || cmd.start_time.empty())
     return fail(Errc::invalid_argument, "an agent recording needs agent_id, subject, organizer and start_time");
+  auto start_time = normalize_start_time(cmd.start_time);
+  if (!start_time) return std::unexpected(start_time.error());
+  // Refused rather than queued: a command that waits for an agent to come back would start
+  // a meeting's recording at some unknown later time (docs/protocol.md, section 5).
+  if (!ports_.agents.connected(cmd.agent_id))
+    return fail(Errc::agent_unavailable,
+                fmt::format("agent '{}' is not connected: it cannot be told to start recording", cmd.agent_id));
   const RecordingId id = ports_.ids.next();
   if (auto reserved = reserve_device(cmd.agent_id, id); !reserved) return std::unexpected(reserved.error());
   if (auto admitted = admit_storage(std::nullopt); !admitted) {
@@ -633,7 +640,7 @@ Result<Recording> RecordingService::start_agent_recording(const AgentStart& cmd)
   spec.kind = SourceKind::agent;
   spec.meta.subject = cmd.subject;
   spec.meta.organizer = cmd.organizer;
-  spec.meta.start_time = cmd.start_time;
+  spec.meta.start_time = *start_time;
   spec.meta.agent_id = cmd.agent_id;
   spec.meta.device = cmd.agent_id;
   spec.meta.session_id = cmd.session_id;
@@ -643,11 +650,15 @@ Result<Recording> RecordingService::start_agent_recording(const AgentStart& cmd)
   return create(h, std::move(spec), true);
 }
 
-Result<Recording> RecordingService::agent_event(const AgentReport& report, const Event& e) {
+Result<Recording> RecordingService::agent_event(const AgentReport& report, Event e) {
+  if (report.agent_id.empty() || report.subject.empty() || report.organizer.empty() || report.start_time.empty())
+    return fail(Errc::invalid_argument, "an agent report needs subject, organizer and start_time (and an agent_id)");
+  auto start_time = normalize_start_time(report.start_time);
+  if (!start_time) return std::unexpected(start_time.error());
   Metadata meta;
   meta.subject = report.subject;
   meta.organizer = report.organizer;
-  meta.start_time = report.start_time;
+  meta.start_time = *start_time;
   meta.agent_id = report.agent_id;
   meta.device = report.agent_id;
   const std::string key = agent_key(meta);
@@ -680,31 +691,51 @@ Result<Recording> RecordingService::agent_event(const AgentReport& report, const
     Held h(*this, new_id);
     auto created = create(h, std::move(spec), false);
     if (!created) return created;
-    auto started = dispatch(h, new_id, ev::Started{});
+    auto started = dispatch(h, new_id, ev::Started{report.timestamp});
     if (!started || holds<ev::Started>(e)) return started;
     return dispatch(h, new_id, e);
   }
   Held h(*this, *id);
+  if (holds<ev::StatusReported>(e)) {
+    // A status while recorderd still waits for start_confirmed: the agent records, so the
+    // confirmation was lost; take the status as one.
+    auto current = load(h, *id);
+    if (current && current->state == State::starting) {
+      if (auto started = dispatch(h, *id, ev::Started{report.timestamp}); !started) return started;
+    }
+  }
   return dispatch(h, *id, e);
 }
 
 Result<Recording> RecordingService::agent_start_confirmed(const AgentReport& report) {
-  return agent_event(report, ev::Started{});
+  return agent_event(report, ev::Started{report.timestamp});
 }
 
 Result<Recording> RecordingService::agent_status(const AgentReport& report) {
-  return agent_event(report, ev::StatusReported{});
+  return agent_event(report, ev::StatusReported{AgentReportState{report.status, report.elapsed, report.remaining,
+                                                                  report.timestamp}});
 }
 
 Result<Recording> RecordingService::agent_stop_confirmed(const AgentReport& report) {
   return agent_event(report,
-                     ev::StopConfirmed{report.success, report.reason, report.duration_actual, report.duration_expected});
+                     ev::StopConfirmed{report.success, report.reason, report.duration_actual, report.duration_expected,
+                                       report.timestamp});
 }
 
 Result<Recording> RecordingService::agent_premature_stop(const AgentReport& report) {
   const StopReason reason = report.reason == StopReason::none ? StopReason::premature : report.reason;
   return agent_event(report, ev::PrematureStopReported{reason, report.duration_actual, report.duration_expected,
-                                                       report.reason_text});
+                                                       report.reason_text, report.timestamp});
+}
+
+Result<Recording> RecordingService::attach_video(const RecordingId& id, const UploadedVideo& video) {
+  if (video.url.empty()) return fail(Errc::invalid_argument, "video_url: required");
+  Held h(*this, id);
+  return dispatch(h, id, ev::VideoAttached{video});
+}
+
+void RecordingService::agent_presence(const std::string& agent_id, bool connected, const std::string& detail) {
+  raise({AgentNotice{ports_.ids.next(), ports_.clock.wall_now(), agent_id, connected, detail}});
 }
 
 Result<Recording> RecordingService::stop(const RecordingId& id, StopReason reason) {

@@ -50,6 +50,7 @@ constexpr std::array kTable{
     TransitionRow{stale, "stop_confirmed", "failed", failed},
     TransitionRow{stale, "premature_stop_reported", "", ready},
     TransitionRow{stale, "stop_requested", "", stopping},
+    TransitionRow{stale, "deadline:stale", "silent for stale_after + stale_give_up", failed},
     TransitionRow{stale, "deadline:limit", "started by recorderd", stopping},
     TransitionRow{stale, "deadline:limit", "started on the agent", ready},
     TransitionRow{stopping, "segment_opened", "capture", stopping},
@@ -210,7 +211,7 @@ class Machine {
  public:
   Machine(const Recording& r, const Rules& rules, Now now) : r_(r), rules_(rules), now_(now) {}
 
-  Result<Step> operator()(const ev::Started&) {
+  Result<Step> operator()(const ev::Started& e) {
     if (r_.state != starting) {
       // A second start_confirmed, or a capture that reports twice: nothing new.
       if (is_live(r_.state)) return unchanged(r_);
@@ -223,6 +224,7 @@ class Machine {
       r.timing.started = now_.mono;
     }
     touch(r, now_);
+    if (!e.agent_timestamp.empty()) r.agent.timestamp = e.agent_timestamp;
     b.cancel(DeadlineKind::start_timeout).cancel(DeadlineKind::retry);
     b.arm(DeadlineKind::limit, limit_deadline(r, rules_));
     if (r.kind == SourceKind::agent) b.arm(DeadlineKind::stale, now_.mono + rules_.stale_after);
@@ -295,11 +297,12 @@ class Machine {
     return std::move(b).done();
   }
 
-  Result<Step> operator()(const ev::StatusReported&) {
+  Result<Step> operator()(const ev::StatusReported& e) {
     if (r_.kind != SourceKind::agent) return not_applicable(r_, "a status report");
     if (r_.state != recording && r_.state != stale) return unchanged(r_);  // late report
     Builder b = make("status_reported");
     touch(b.rec(), now_);
+    b.rec().agent = e.report;
     b.arm(DeadlineKind::stale, now_.mono + rules_.stale_after);
     if (r_.state == stale) b.move_to(recording, "status received again").publish(Notice::revived);
     return std::move(b).done();
@@ -318,6 +321,7 @@ class Machine {
                         : r.stop_reason != StopReason::none ? r.stop_reason
                                                             : StopReason::completed;
     take_reported(r, e.duration_actual, e.duration_expected);
+    if (!e.agent_timestamp.empty()) r.agent.timestamp = e.agent_timestamp;
     b.mark_stopped(reason);
     r.stop_reason = reason;
     if (!e.success) {
@@ -325,8 +329,23 @@ class Machine {
                                              to_string(reason)));
       b.end_failed(fmt::format("the agent reported failure (reason {})", to_string(reason)));
     } else {
-      b.end_ready(classify(reason, r.expected_duration, r.duration_seconds, rules_.premature_threshold));
+      // Seed 000's handler, exactly: success is "completed", unless the stop was manual and
+      // more than the threshold short ("stopped_early"). A success with reason premature or
+      // error is still completed; the reason is kept as the stop reason.
+      const bool manual_and_short = reason == StopReason::manual &&
+                                    classify(reason, r.expected_duration, r.duration_seconds,
+                                             rules_.premature_threshold) == Outcome::stopped_early;
+      b.end_ready(manual_and_short ? Outcome::stopped_early : Outcome::completed);
     }
+    return std::move(b).done();
+  }
+
+  Result<Step> operator()(const ev::VideoAttached& e) {
+    if (r_.kind != SourceKind::agent) return not_applicable(r_, "an uploaded video (only agent recordings have one)");
+    if (r_.state == deleted) return not_applicable(r_, "an uploaded video");
+    if (r_.video == e.video) return unchanged(r_);
+    Builder b = make("video_attached");
+    b.rec().video = e.video;
     return std::move(b).done();
   }
 
@@ -336,6 +355,7 @@ class Machine {
     Builder b = make("premature_stop_reported");
     Recording& r = b.rec();
     take_reported(r, e.duration_actual, e.duration_expected);
+    if (!e.agent_timestamp.empty()) r.agent.timestamp = e.agent_timestamp;
     b.mark_stopped(e.reason);
     r.stop_reason = e.reason;
     b.alert(Severity::warning,
@@ -485,7 +505,9 @@ class Machine {
         }
         break;
       case stale:
-        b.arm(DeadlineKind::limit, limit_deadline(r, rules_));
+        // A fresh window: silent for stale_give_up from now, it fails.
+        r.timing.last_activity = now_.mono - rules_.stale_after;
+        b.arm(DeadlineKind::limit, limit_deadline(r, rules_)).arm(DeadlineKind::stale, now_.mono + rules_.stale_give_up);
         break;
       case starting:
         if (r.kind == SourceKind::capture) {
@@ -518,12 +540,24 @@ class Machine {
         if (r_.state != interrupted || now_.mono < r_.timing.interrupted + rules_.grace) return unchanged(r_);
         return std::move(make("deadline:grace").finalize(StopReason::disconnect, r_.timing.interrupted)).done();
       case DeadlineKind::stale: {
-        if (r_.kind != SourceKind::agent || r_.state != recording ||
-            now_.mono < r_.timing.last_activity + rules_.stale_after)
-          return unchanged(r_);
+        if (r_.kind != SourceKind::agent) return unchanged(r_);
+        const MonoTime give_up = r_.timing.last_activity + rules_.stale_after + rules_.stale_give_up;
+        if (r_.state == stale) {
+          if (now_.mono < give_up) return unchanged(r_);
+          // Silent far past its stale threshold: nobody will confirm a stop any more.
+          Builder b = make("deadline:stale");
+          const std::string msg = fmt::format("no status from agent {} for {}: given up", r_.meta.agent_id,
+                                              seconds_text(rules_.stale_after + rules_.stale_give_up));
+          b.alert(Severity::critical, fmt::format("Recording {} failed: {}", describe(r_), msg));
+          b.mark_stopped(StopReason::stale, r_.timing.last_activity);
+          b.end_failed(msg);
+          return std::move(b).done();
+        }
+        if (r_.state != recording || now_.mono < r_.timing.last_activity + rules_.stale_after) return unchanged(r_);
         Builder b = make("deadline:stale");
         b.alert(Severity::warning, fmt::format("Stale recording detected: {}: no status for {}", describe(r_),
                                                seconds_text(rules_.stale_after)));
+        b.arm(DeadlineKind::stale, give_up);
         b.move_to(stale).publish(Notice::stale);
         return std::move(b).done();
       }
@@ -673,6 +707,7 @@ std::string event_name(const Event& e) {
     }
     std::string operator()(const ev::DeleteRequested&) const { return "delete_requested"; }
     std::string operator()(const ev::Recovered&) const { return "recovered"; }
+    std::string operator()(const ev::VideoAttached&) const { return "video_attached"; }
   };
   return std::visit(Names{}, e);
 }

@@ -260,7 +260,7 @@ std::size_t FakeFinalizer::pending(const RecordingId& id, bool processing) const
 }
 
 Result<void> FakeAgentChannel::send(const Recording& r, AgentCommandKind command) {
-  if (!connected) return fail(Errc::agent_unavailable, "agent " + r.meta.agent_id + " is not connected");
+  if (!online) return fail(Errc::agent_unavailable, "agent " + r.meta.agent_id + " is not connected");
   sent.push_back({r.id, command, r.stop_reason});
   return ok();
 }
@@ -287,6 +287,7 @@ void FakeEventPublisher::publish(const NoticeBody& n) {
   std::lock_guard lock(mutex_);
   if (const auto* r = std::get_if<RecordingNotice>(&n)) notices.push_back(*r);
   else if (const auto* s = std::get_if<StorageNotice>(&n)) storage.push_back(*s);
+  else if (const auto* a = std::get_if<AgentNotice>(&n)) agents.push_back(*a);
   else alerts.alerts.push_back(std::get<Alert>(n));
 }
 

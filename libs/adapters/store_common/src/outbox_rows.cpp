@@ -77,6 +77,9 @@ std::string payload_of(const core::NoticeBody& n) {
     put(w, "level", core::to_string(s->level));
     w.Key("used_percent");
     w.Double(s->used_percent);
+  } else if (const auto* g = std::get_if<core::AgentNotice>(&n)) {
+    put(w, "agent_id", g->agent_id);
+    put(w, "detail", g->detail);
   } else {
     const auto& a = std::get<core::Alert>(n);
     put(w, "severity", core::to_string(a.severity));
@@ -142,6 +145,12 @@ Result<core::OutboxEntry> outbox_from_row(const Row& row) {
     if (!severity) return wrong("unknown severity");
     entry.body = core::Alert{*id, when, *severity, doc["message"].GetString(),
                              recording ? std::optional<core::RecordingId>{*recording} : std::nullopt};
+  } else if (*type == "agent.connected" || *type == "agent.disconnected") {
+    if (!doc.HasMember("agent_id") || !doc["agent_id"].IsString() || !doc.HasMember("detail") ||
+        !doc["detail"].IsString())
+      return wrong("no agent_id or detail");
+    entry.body = core::AgentNotice{*id, when, doc["agent_id"].GetString(), *type == "agent.connected",
+                                   doc["detail"].GetString()};
   } else {
     return wrong("unknown type");
   }

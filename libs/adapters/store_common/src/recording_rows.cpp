@@ -52,6 +52,12 @@ constexpr std::array kRecordingColumns{
     Column{"error", text},
     Column{"current_file", text},
     Column{"session_id", text},
+    Column{"agent_status", text},
+    Column{"agent_elapsed", real},
+    Column{"agent_remaining", real},
+    Column{"agent_timestamp", text},
+    Column{"video_url", text},
+    Column{"video_file_size", integer},
 };
 
 constexpr std::array kEventColumns{
@@ -241,6 +247,23 @@ CREATE TABLE api_tokens (
 CREATE INDEX recordings_created_id ON recordings (created_at, id);
 ALTER TABLE recordings ADD COLUMN session_id TEXT NOT NULL DEFAULT '';
 CREATE INDEX recordings_session_id ON recordings (session_id);
+)sql"},
+    Migration{4, "agent recordings keep the agent's last status and its uploaded video",
+              R"sql(
+ALTER TABLE recordings ADD COLUMN agent_status TEXT NOT NULL DEFAULT '';
+ALTER TABLE recordings ADD COLUMN agent_elapsed REAL;
+ALTER TABLE recordings ADD COLUMN agent_remaining REAL;
+ALTER TABLE recordings ADD COLUMN agent_timestamp TEXT NOT NULL DEFAULT '';
+ALTER TABLE recordings ADD COLUMN video_url TEXT NOT NULL DEFAULT '';
+ALTER TABLE recordings ADD COLUMN video_file_size INTEGER;
+)sql",
+              R"sql(
+ALTER TABLE recordings ADD COLUMN agent_status TEXT NOT NULL DEFAULT '';
+ALTER TABLE recordings ADD COLUMN agent_elapsed DOUBLE PRECISION;
+ALTER TABLE recordings ADD COLUMN agent_remaining DOUBLE PRECISION;
+ALTER TABLE recordings ADD COLUMN agent_timestamp TEXT NOT NULL DEFAULT '';
+ALTER TABLE recordings ADD COLUMN video_url TEXT NOT NULL DEFAULT '';
+ALTER TABLE recordings ADD COLUMN video_file_size BIGINT;
 )sql"},
 };
 
@@ -478,6 +501,12 @@ Row to_row(const Recording& r) {
       r.error,
       r.current_file,
       r.meta.session_id,
+      r.agent.status,
+      r.agent.elapsed ? Value{*r.agent.elapsed} : Value{},
+      r.agent.remaining ? Value{*r.agent.remaining} : Value{},
+      r.agent.timestamp,
+      r.video.url,
+      r.video.file_size ? Value{count(*r.video.file_size)} : Value{},
   };
 }
 
@@ -520,6 +549,15 @@ Result<Recording> from_row(const Row& row) {
   r.error = in.text("error");
   r.current_file = in.text("current_file");
   r.meta.session_id = in.text("session_id");
+  r.agent.status = in.text("agent_status");
+  r.agent.elapsed = in.real("agent_elapsed");
+  r.agent.remaining = in.real("agent_remaining");
+  r.agent.timestamp = in.text("agent_timestamp");
+  r.video.url = in.text("video_url");
+  if (auto size = in.optional_int("video_file_size")) {
+    if (*size < 0) in.fail("video_file_size", "is negative");
+    else r.video.file_size = static_cast<std::uint64_t>(*size);
+  }
   if (!in.error.empty())
     return core::fail(Errc::internal, fmt::format("recording {} is stored wrongly: {}", r.id, in.error));
   return r;

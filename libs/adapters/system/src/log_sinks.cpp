@@ -23,6 +23,9 @@ core::Result<void> LogNoticeSubscriber::deliver(const core::OutboxEntry& entry) 
     log(s->level == core::StorageLevel::normal ? LogLevel::info : LogLevel::warn,
         "msg=\"storage.level\" level={} used_percent={:.1f} notice_id={}", core::to_string(s->level), s->used_percent,
         id);
+  } else if (const auto* g = std::get_if<core::AgentNotice>(&entry.body)) {
+    log(LogLevel::info, "msg=\"{}\" agent={} notice_id={} detail={}", core::notice_type(entry.body),
+        quote_value(g->agent_id), id, quote_value(g->detail));
   } else {
     const auto& a = std::get<core::Alert>(entry.body);
     log(level_of(a.severity), "msg=\"alert\" severity={} recording={} alert_id={} text={}", core::to_string(a.severity),

@@ -158,8 +158,9 @@ class FakeAgentChannel final : public AgentChannel {
   };
   // Port
   Result<void> send(const Recording& r, AgentCommandKind command) override;
+  bool connected(const std::string&) const override { return online; }
 
-  bool connected = true;
+  bool online = true;
   std::vector<Sent> sent;
 };
 
@@ -189,6 +190,7 @@ class FakeEventPublisher final : public EventPublisher {
   std::vector<Notice> for_recording(const RecordingId& id) const;
   std::vector<RecordingNotice> notices;
   std::vector<StorageNotice> storage;
+  std::vector<AgentNotice> agents;
   AlertLog alerts;
 
  private:

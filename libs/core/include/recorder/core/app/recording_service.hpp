@@ -94,7 +94,8 @@ struct AgentStart {
   std::string session_id;  // the caller's own key (REST), kept with the recording
 };
 
-// One of seed 000's agent messages, decoded.
+// One of seed 000's agent messages, decoded. start_time as the agent sent it (any ISO 8601
+// form): the service normalises it.
 struct AgentReport {
   std::string agent_id;
   std::string subject;
@@ -105,6 +106,10 @@ struct AgentReport {
   StopReason reason = StopReason::none;  // parsed from the agent's reason, when it is one
   std::string reason_text;               // the agent's own words
   bool success = true;                   // stop_confirmed's status
+  std::string timestamp;                 // the message's own timestamp, as sent
+  std::string status;                    // recording_status: status, elapsed, remaining
+  std::optional<double> elapsed;
+  std::optional<double> remaining;
 };
 
 // What recover() found in the store at start-up.
@@ -160,6 +165,11 @@ class RecordingService {
   [[nodiscard]] Result<Recording> agent_status(const AgentReport& report);
   [[nodiscard]] Result<Recording> agent_stop_confirmed(const AgentReport& report);
   [[nodiscard]] Result<Recording> agent_premature_stop(const AgentReport& report);
+  // The agent's uploaded video (seed 000); the same again changes nothing.
+  [[nodiscard]] Result<Recording> attach_video(const RecordingId& id, const UploadedVideo& video);
+  // An agent connected or went away: agent.connected / agent.disconnected to the outbox.
+  // A connected agent's recording that was stale is not revived by this (only a status is).
+  void agent_presence(const std::string& agent_id, bool connected, const std::string& detail);
 
   // Any kind. Stop is idempotent: stopping a stopped recording returns it unchanged.
   [[nodiscard]] Result<Recording> stop(const RecordingId& id, StopReason reason = StopReason::manual);
@@ -247,7 +257,7 @@ class RecordingService {
   void release_device(const std::string& device, const RecordingId& id);
   Result<void> admit_storage(std::optional<Seconds> capture_duration) const;
   Result<StorageStatus> measure_storage() const;
-  Result<Recording> agent_event(const AgentReport& report, const Event& e);
+  Result<Recording> agent_event(const AgentReport& report, Event e);
   void on_finalize_done(const RecordingId& id, Result<FinalizeResult> result, bool processing);
   std::optional<Recording> snapshot(const RecordingId& id) const;
   // Every live recording's latest state, taken under live_mutex_ only.

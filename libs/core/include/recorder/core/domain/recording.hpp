@@ -67,7 +67,7 @@ struct Metadata {
   std::string owner;
   std::string device;     // capture device or agent room; one live recording per device
   std::string agent_id;   // agent kind: which agent records it
-  std::string start_time; // agent kind: the meeting's start_time exactly as the agent sends it
+  std::string start_time; // agent kind: the meeting's start_time, normalised (normalize_start_time)
   std::string mime_type;  // stream kind: what the client sends (video/webm, ...)
   std::string session_id; // the caller's own key for it (REST "session_id", seed 004); may be empty
 
@@ -76,6 +76,30 @@ struct Metadata {
 
 // seed 000's recording key: organizer:subject:start_time
 std::string agent_key(const Metadata& m);
+
+// An agent's start_time as the key holds it: ISO 8601 with or without an offset (naive is
+// UTC) becomes UTC, "2025-10-30T15:00:00Z" (with the fraction of a second when it has one),
+// so that "…T15:00:00", "…T15:00:00Z" and "…T17:00:00+02:00" are one meeting.
+// Errc::invalid_argument naming what was expected.
+Result<std::string> normalize_start_time(std::string_view text);
+
+// What an agent said last in its recording_status (seed 000), and its own clock.
+struct AgentReportState {
+  std::string status;                // "recording", ... as the agent words it
+  std::optional<double> elapsed;     // seconds
+  std::optional<double> remaining;   // seconds
+  std::string timestamp;             // the agent's timestamp of its last message, as sent
+
+  bool operator==(const AgentReportState&) const = default;
+};
+
+// The agent's finished video, uploaded elsewhere (seed 000's video_url, file_size).
+struct UploadedVideo {
+  std::string url;
+  std::optional<std::uint64_t> file_size;
+
+  bool operator==(const UploadedVideo&) const = default;
+};
 
 // A recording id as a file or directory name that cannot leave its parent: the id itself
 // when it is made of [A-Za-z0-9._-] and does not start with '.', else '%' and its bytes in
@@ -149,6 +173,8 @@ struct Recording {
   std::optional<double> duration_seconds;  // actual duration: reported, probed, or measured
   std::uint32_t start_attempts = 0;
   std::string error;                       // the last error, in words
+  AgentReportState agent;                  // agent kind: its last report (kept in memory between transitions)
+  UploadedVideo video;                     // agent kind: the uploaded video, once attached
 
   bool operator==(const Recording&) const = default;
 };

@@ -23,6 +23,7 @@ struct RetryPolicy {
 struct Rules {
   Seconds hard_limit{10800};           // seed 000: no recording runs longer than 3 h
   Seconds stale_after{60};             // seed 000: an agent silent this long is stale
+  Seconds stale_give_up{1800};         // a stale agent recording silent this much longer fails (reason stale)
   Seconds premature_threshold{60};     // seed 000: manual stop this far short is "early"
   Seconds grace{5};                    // seed 001: wait for a dropped stream client
   Duration stop_timeout = Seconds{30}; // wait for a producer to confirm a stop

@@ -27,25 +27,33 @@ std::string_view to_string(DeadlineKind k);
 
 // Inputs of the state machine. Each names something that happened.
 namespace ev {
-struct Started {};                                  // the producer runs (stream: at once)
+struct Started {                                    // the producer runs (stream: at once)
+  std::string agent_timestamp;                      // agent: start_confirmed's own timestamp
+};
 struct StartFailed { std::string error; };
 struct ChunkStored { ChunkIndex index; std::uint64_t bytes; };  // durable
 struct StopRequested { StopReason reason = StopReason::manual; };
 struct Disconnected {};                             // a stream client's connection dropped
 struct Resumed {};                                  // a stream client is back
-struct StatusReported {};                           // agent: recording_status
+struct StatusReported {                             // agent: recording_status
+  AgentReportState report;                          // status, elapsed, remaining, the agent's timestamp
+};
 struct StopConfirmed {                              // agent: stop_confirmed; capture: EOS done
   bool success = true;
   StopReason reason = StopReason::none;             // none: keep the recording's own
   std::optional<double> duration_actual;
   std::optional<Seconds> duration_expected;
+  std::string agent_timestamp;
 };
 struct PrematureStopReported {                      // agent: recording_stopped_premature
   StopReason reason = StopReason::premature;
   std::optional<double> duration_actual;
   std::optional<Seconds> duration_expected;
   std::string detail;                               // the agent's own words
+  std::string agent_timestamp;
 };
+// agent: its uploaded video (POST /api/recordings/{id}/video); the same again changes nothing
+struct VideoAttached { UploadedVideo video; };
 struct SegmentOpened { std::string path; };          // capture: a new segment file is being written
 struct SegmentClosed { MediaFile file; };
 struct ProducerFailed { std::string error; };       // capture pipeline error while recording
@@ -70,7 +78,7 @@ using Event = std::variant<ev::Started, ev::StartFailed, ev::ChunkStored, ev::St
                            ev::ProducerFailed,
                            ev::Finalized, ev::FinalizeFailed, ev::Processed,
                            ev::ProcessingFailed, ev::DeadlineReached, ev::DeleteRequested,
-                           ev::Recovered>;
+                           ev::Recovered, ev::VideoAttached>;
 
 // The event's name as the transition table and the event log spell it.
 std::string event_name(const Event& e);

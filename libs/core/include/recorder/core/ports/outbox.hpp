@@ -47,8 +47,19 @@ struct Alert {
   bool operator==(const Alert&) const = default;
 };
 
+// A recorder agent connected or went away (agent.connected / agent.disconnected).
+struct AgentNotice {
+  std::string id;
+  WallTime at;
+  std::string agent_id;
+  bool connected = true;
+  std::string detail;  // where from, or why it went
+
+  bool operator==(const AgentNotice&) const = default;
+};
+
 // What the outbox holds: every notice webhooks, alerts, the dashboard and the log carry.
-using NoticeBody = std::variant<RecordingNotice, StorageNotice, Alert>;
+using NoticeBody = std::variant<RecordingNotice, StorageNotice, Alert, AgentNotice>;
 
 const std::string& notice_id(const NoticeBody& n);
 WallTime notice_time(const NoticeBody& n);
