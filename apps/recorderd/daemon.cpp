@@ -45,15 +45,6 @@ using adapters::system::log;
 using adapters::system::LogLevel;
 using adapters::system::quote_value;
 
-// The agent dialect is not served yet: no agent is ever connected.
-class NoAgents final : public core::AgentChannel {
- public:
-  // Port
-  core::Result<void> send(const core::Recording& r, core::AgentCommandKind) override {
-    return core::fail(core::Errc::agent_unavailable, "agent " + r.meta.agent_id + " is not connected");
-  }
-  bool connected(const std::string&) const override { return false; }
-};
 
 // What the service announces after each commit: the listener (a client waiting for its
 // recording) and a wake-up for the outbox dispatcher, which delivers from the store.
@@ -107,8 +98,10 @@ std::size_t connection_cap(std::uint64_t configured) {
 
 adapters::websocket::WsServerConfig listener_config(const core::Config& c, const adapters::http::Router& router,
                                                     core::OperatorLog& log, const adapters::http::MediaLinks& links,
-                                                    const core::Clock& clock, core::AccessService& access) {
+                                                    const core::Clock& clock, core::AccessService& access,
+                                                    adapters::websocket::AgentHub& agents) {
   adapters::websocket::WsServerConfig w;
+  w.agents = &agents;
   w.host = c.listen_host;
   w.port = c.listen_port;
   w.action_limits = c.action_limits;
@@ -153,10 +146,11 @@ struct Daemon::Impl {
         finalizer(chunks, data_dir),
         converter(finalizer, data_dir),
         capture(c.devices, data_dir, c.keyframe_interval, c.allowed_urls),
+        agents(clock),
         access(*store.tokens, secrets, clock),
         signer(std::move(keys)),
         links(signer, c.public_url, [this] { return fmt::format("{}:{}", config.listen_host, listener.port()); }),
-        listener(listener_config(c, router, oplog, links, clock, access)),
+        listener(listener_config(c, router, oplog, links, clock, access, agents)),
         metrics(adapters::metrics::Readings{
             [this] { return service.live(); },
             [this] { return service.storage_status(); },
@@ -211,7 +205,7 @@ struct Daemon::Impl {
   adapters::fs::FsFinalizer finalizer;        // the original file
   adapters::gstreamer::GstConverter converter;  // then wav or mp4, when asked
   adapters::gstreamer::GstCaptureDriver capture;
-  NoAgents agents;
+  adapters::websocket::AgentHub agents;  // /ws/agent's registry, and the core's channel to agents
   adapters::crypto::OpenSslSecrets secrets;
   core::AccessService access;     // before the listener, which checks tokens with it
   adapters::http::Router router;  // filled before the listener starts
@@ -264,7 +258,8 @@ void Daemon::Impl::add_routes() {
     return http::text(200, metrics.render(), "text/plain; version=0.0.4; charset=utf-8");
   });
   const adapters::rest::RestContext rest{service,       access, clock, config.devices, config.allowed_urls,
-                                         std::chrono::seconds{40}, &links, std::chrono::hours{config.max_url_hours}};
+                                         std::chrono::seconds{40}, &links, std::chrono::hours{config.max_url_hours},
+                                         &agents};
   adapters::rest::add_rest_routes(router, rest);
 }
 

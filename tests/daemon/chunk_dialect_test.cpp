@@ -265,14 +265,3 @@ TEST_CASE("HTTP: health - the recording page - and clear errors", "[daemon][http
   CHECK(ready.status == 200);
   CHECK(ready.body.find(R"("ready":true)") != std::string::npos);
 }
-
-TEST_CASE("/ws/agent does not land in the action dialect - it answers a clear error", "[daemon][http]") {
-  RunningDaemon d;
-  auto c = d.connect("/ws/agent?agent_id=room-1");
-  auto first = c->next_containing("\"type\":\"error\"");
-  REQUIRE(first);
-  CHECK(first->find("agent dialect") != std::string::npos);
-  c->send_text(R"({"type":"recording_status","timestamp":"2025-10-30T15:00:00Z","data":{}})");
-  REQUIRE(c->next_containing("agent dialect"));
-  CHECK(d.daemon->service().live().empty());
-}

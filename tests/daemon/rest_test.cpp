@@ -14,6 +14,7 @@
 #include "daemon_fixture.hpp"
 #include "recorder/adapters/gstreamer/gst_media.hpp"
 #include "recorder/core/domain/time_text.hpp"
+#include "api_client.hpp"
 #include "json_util.hpp"
 
 using namespace recorder;
@@ -22,31 +23,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-struct Api {
-  const RunningDaemon& d;
 
-  std::string url(const std::string& path) const { return "http://127.0.0.1:" + std::to_string(d.daemon->port()) + path; }
-  HttpAnswer call(const std::string& method, const std::string& path, const std::string& token,
-                  const std::string& body = "") const {
-    std::vector<std::string> headers;
-    if (!token.empty()) headers.push_back("Authorization: Bearer " + token);
-    if (!body.empty()) headers.push_back("Content-Type: application/json");
-    auto a = http_request(method, url(path), headers, body);
-    INFO(method << " " << path << " -> " << a.status << " " << a.body.substr(0, 400) << a.error);
-    REQUIRE(a.error.empty());
-    return a;
-  }
-};
-
-// The token recorderd wrote at its first start into `data` (its data directory).
-std::string admin_token(const std::filesystem::path& data) {
-  auto text = read_file(data / "admin.token");
-  REQUIRE(text.size() > 10);
-  REQUIRE(text.back() == '\n');
-  text.pop_back();
-  return text;
-}
-std::string admin_token(const RunningDaemon& d) { return admin_token(d.dir.path()); }
 
 std::string make_token(const Api& api, const std::string& admin, const std::string& name, const std::string& role) {
   auto made = api.call("POST", "/api/tokens", admin, R"({"name":")" + name + R"(","role":")" + role + R"("})");
@@ -354,7 +331,7 @@ TEST_CASE("REST bad input is a 400 naming the field - unknown ids are 404 - toke
   CHECK(storage["total_bytes"].GetUint64() > 0);
   CHECK(storage["warn_percent"].GetDouble() == 80.0);
   CHECK(std::string(storage["level"].GetString()).size() > 0);
-  CHECK(std::string(api.call("GET", "/api/agents", viewer).body) == R"({"agents":[]})");
+  CHECK(std::string(api.call("GET", "/api/agents", viewer).body) == R"({"agents":[],"count":0})");
   REQUIRE(api.call("DELETE", "/api/tokens/" + id, admin).status == 200);
   CHECK(api.call("DELETE", "/api/tokens/" + id, admin).status == 404);
   auto refused = api.call("GET", "/api/storage", viewer);

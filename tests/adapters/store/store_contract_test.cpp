@@ -87,6 +87,8 @@ core::Recording rich_recording(const std::string& id, int minute) {
   r.start_attempts = 2;
   r.error = "line one\nline 'two' ✓";
   r.current_file = "recordings/" + id + "/cam0_2026-01-01_10-00-00.mp4";
+  r.agent = core::AgentReportState{"recording", 310.5, 3289.5, "2025-10-30T15:05:10.123456"};
+  r.video = core::UploadedVideo{"https://files.example/a b.mp4", 123456789012};
   return r;
 }
 
@@ -246,9 +248,9 @@ TEST_CASE("store contract", "[store]") {
     CHECK(again->find("kept")->value() == r);
     CHECK(again->events("kept")->size() == 1);
     if (backend == "sqlite") {
-      CHECK(dynamic_cast<adapters::sqlite::SqliteRepository&>(*again).schema_version() == 3);
+      CHECK(dynamic_cast<adapters::sqlite::SqliteRepository&>(*again).schema_version() == 4);
     } else {
-      CHECK(dynamic_cast<adapters::postgres::PostgresRepository&>(*again).schema_version() == 3);
+      CHECK(dynamic_cast<adapters::postgres::PostgresRepository&>(*again).schema_version() == 4);
     }
   }
 }
@@ -264,6 +266,8 @@ TEST_CASE("outbox contract", "[store][outbox]") {
   const core::NoticeBody alert = core::Alert{"n-2", at(2), core::Severity::critical, "it \"broke\"\nbadly", "r-1"};
   const core::NoticeBody storage = core::StorageNotice{"n-3", at(3), core::StorageLevel::warn, 84.5};
   const core::NoticeBody global = core::Alert{"n-4", at(4), core::Severity::warning, "disk", std::nullopt};
+  const core::NoticeBody joined = core::AgentNotice{"n-5", at(5), "room \"1\"", true, "connected from 10.0.0.7:4410"};
+  const core::NoticeBody left = core::AgentNotice{"n-6", at(6), "room \"1\"", false, "its connection closed"};
   auto bodies = [](const core::Result<std::vector<core::OutboxEntry>>& entries) {
     REQUIRE(entries);
     std::vector<core::NoticeBody> out;
@@ -274,9 +278,9 @@ TEST_CASE("outbox contract", "[store][outbox]") {
   SECTION("notices saved with a recording and on their own read back in order - field for field") {
     REQUIRE(outbox.add_subscriber("log"));
     REQUIRE(repo.save(r, {}, std::vector{started, alert}));
-    REQUIRE(outbox.append(std::vector{storage, global}));
+    REQUIRE(outbox.append(std::vector{storage, global, joined, left}));
     auto pending = outbox.undelivered("log", 10);
-    CHECK(bodies(pending) == std::vector{started, alert, storage, global});
+    CHECK(bodies(pending) == std::vector{started, alert, storage, global, joined, left});
     for (std::size_t i = 1; i < pending->size(); ++i) CHECK((*pending)[i].seq > (*pending)[i - 1].seq);
   }
 

@@ -148,6 +148,18 @@ void put_recording(Writer& w, const core::Recording& r, double elapsed_seconds, 
   put(w, "missing_chunks", r.missing_chunks);
   put(w, "file_size_bytes", file_bytes);
   put(w, "current_file", r.current_file);
+  // Seed 000's fields of an agent recording: its last status and the uploaded video.
+  put_optional(w, "duration_actual", r.duration_seconds);
+  if (r.agent.status.empty()) put_null(w, "agent_status");
+  else put(w, "agent_status", r.agent.status);
+  put_optional(w, "elapsed", r.agent.elapsed);
+  put_optional(w, "remaining", r.agent.remaining);
+  if (r.agent.timestamp.empty()) put_null(w, "agent_timestamp");
+  else put(w, "agent_timestamp", r.agent.timestamp);
+  if (r.video.url.empty()) put_null(w, "video_url");
+  else put(w, "video_url", r.video.url);
+  if (r.video.file_size) put(w, "file_size", *r.video.file_size);
+  else put_null(w, "file_size");
   const bool signed_urls = signing.links && r.state != core::State::deleted;
   const auto* main = signed_urls ? main_file(r) : nullptr;
   if (main) {
@@ -584,9 +596,69 @@ class Api : public std::enable_shared_from_this<Api> {
     return json_response(200, buffer);
   }
 
-  // Agents connect over /ws/agent, which is not served yet (issue 11): none to list.
+  // Seed 000's uploaded video: {"video_url", "file_size"?}; the same again answers 200 unchanged.
+  Response attach_video(const Request& request) const {
+    auto parsed = object_body(request);
+    if (auto* refused = std::get_if<Response>(&parsed)) return std::move(*refused);
+    const auto& body = std::get<rapidjson::Document>(parsed);
+    for (const auto& m : body.GetObject()) {
+      const std::string_view key(m.name.GetString(), m.name.GetStringLength());
+      if (key != "video_url" && key != "file_size")
+        return bad_request(fmt::format("unknown field '{}'; expected video_url, file_size", key.substr(0, 64)));
+    }
+    auto url = string_field(body, "video_url");
+    if (auto* refused = std::get_if<Response>(&url)) return std::move(*refused);
+    const auto& video_url = std::get<std::optional<std::string>>(url);
+    if (!video_url || !(video_url->starts_with("http://") || video_url->starts_with("https://")) ||
+        video_url->size() > 2048 || video_url->find_first_of(" \t\r\n") != std::string::npos)
+      return bad_request("video_url: required, an http:// or https:// URL of at most 2048 characters");
+    core::UploadedVideo video{*video_url, std::nullopt};
+    if (const auto* size = json::member(body, "file_size"); size && !size->IsNull()) {
+      if (!size->IsUint64()) return bad_request("file_size: expected a whole number of bytes, 0 or more");
+      video.file_size = size->GetUint64();
+    }
+    auto r = resolve(request.params.at("id"));
+    if (!r) return error_response(r.error());
+    auto attached = ctx_.service.attach_video(r->id, video);
+    if (!attached) return error_response(attached.error());
+    return recording_response(200, ctx_.service, *attached, signing(request));
+  }
+
+  // Connected agents (/ws/agent), each with the live recording it holds.
   Response agents() const {
-    return Response{200, {{"Content-Type", "application/json"}}, R"({"agents":[]})"};
+    std::vector<core::AgentInfo> all = ctx_.agents ? ctx_.agents->agents() : std::vector<core::AgentInfo>{};
+    rapidjson::StringBuffer buffer;
+    Writer w(buffer);
+    w.StartObject();
+    w.Key("agents");
+    w.StartArray();
+    for (const auto& a : all) {
+      w.StartObject();
+      put(w, "agent_id", a.agent_id);
+      put(w, "connected", true);
+      put_time(w, "connected_at", a.connected_at);
+      put_time(w, "last_message_at", a.last_message_at);
+      if (a.last_message.empty()) put_null(w, "last_message");
+      else put(w, "last_message", a.last_message);
+      put(w, "messages", a.messages);
+      put(w, "remote", a.remote);
+      if (auto live = ctx_.service.live_on(a.agent_id)) {
+        put(w, "recording_id", live->id);
+        put(w, "recording_state", core::to_string(live->state));
+        put(w, "subject", live->meta.subject);
+        if (live->agent.status.empty()) put_null(w, "agent_status");
+        else put(w, "agent_status", live->agent.status);
+        put_optional(w, "elapsed", live->agent.elapsed);
+        put_optional(w, "remaining", live->agent.remaining);
+      } else {
+        put_null(w, "recording_id");
+      }
+      w.EndObject();
+    }
+    w.EndArray();
+    put(w, "count", static_cast<std::uint64_t>(all.size()));
+    w.EndObject();
+    return json_response(200, buffer);
   }
 
   Response tokens() const {
@@ -693,6 +765,9 @@ void add_rest_routes(http::Router& router, const RestContext& ctx) {
   router.add("POST", "/api/recordings/{id}/stop",
              api->guarded(Role::operator_, "stopping a recording",
                           bind([](Api& a, const Request& r, const core::ApiToken&) { return a.stop(r); })));
+  router.add("POST", "/api/recordings/{id}/video",
+             api->guarded(Role::operator_, "attaching an uploaded video",
+                          bind([](Api& a, const Request& r, const core::ApiToken&) { return a.attach_video(r); })));
   router.add("GET", "/api/recordings/{id}/events",
              api->guarded(Role::viewer, "reading a recording's events",
                           bind([](Api& a, const Request& r, const core::ApiToken&) { return a.events(r); })));

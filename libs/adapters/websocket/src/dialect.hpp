@@ -13,8 +13,10 @@
 #include <utility>
 #include <vector>
 
+#include "recorder/adapters/websocket/agent_hub.hpp"
 #include "recorder/core/app/recording_service.hpp"
 #include "recorder/core/domain/device.hpp"
+#include "recorder/core/ports/operator_log.hpp"
 
 namespace recorder::adapters::websocket {
 
@@ -23,6 +25,8 @@ class Outbox {
  public:
   virtual ~Outbox() = default;
   virtual void send_text(std::string text) = 0;
+  // Closes the connection with a close frame saying why (4000: replaced); a no-op in tests.
+  virtual void close(std::string reason) { (void)reason; }
 };
 
 // One connection's protocol. Every call for one connection comes from one strand, in order.
@@ -64,7 +68,19 @@ struct RpcContext {
   std::vector<core::Device> devices;
 };
 
+// The agent dialect on /ws/agent?agent_id=<id> (seed 000).
+struct AgentContext {
+  core::RecordingService& service;
+  AgentHub& hub;
+  Outbox& out;
+  std::weak_ptr<Outbox> link;  // the same connection, for commands sent from other threads
+  std::string agent_id;        // from the query, checked by the listener
+  std::string remote;          // the peer's address, for the registry
+  core::OperatorLog* log = nullptr;
+};
+
 std::unique_ptr<DialectSession> make_chunk_session(DialectContext ctx);
+std::unique_ptr<DialectSession> make_agent_session(AgentContext ctx);
 std::unique_ptr<DialectSession> make_rpc_session(RpcContext ctx);
 std::unique_ptr<DialectSession> make_action_session(DialectContext ctx, std::string session_id);
 // A reserved path whose dialect is not served yet: every message is answered `message`.

@@ -210,6 +210,8 @@ struct WsServer::Impl {
     Hdl hdl;
     std::string host;     // the Host header of the handshake, for the URLs this client is given
     std::string dialect;  // the dialect's path pattern (/ws/record, /rpc, ...)
+    std::string resource;  // the handshake's path and query
+    std::string remote;    // the peer's address
     Strand strand;
     std::unique_ptr<DialectSession> session;
     std::atomic<std::size_t> pending{0};
@@ -218,6 +220,13 @@ struct WsServer::Impl {
     void send_text(std::string text) override {
       asio::post(impl.io, [self = shared_from_this(), text = std::move(text)]() mutable {
         self->impl.send_now(self->hdl, std::move(text));
+      });
+    }
+    void close(std::string reason) override {
+      asio::post(impl.io, [self = shared_from_this(), reason = std::move(reason)] {
+        websocketpp::lib::error_code ec;
+        // 4000, private use: a newer connection of the same agent took over.
+        self->impl.server.close(self->hdl, 4000, reason.substr(0, 120), ec);
       });
     }
     void watch(const core::RecordingId& id) override {
@@ -268,10 +277,11 @@ struct WsServer::Impl {
            return make_chunk_session(DialectContext{*service, c, c, config.record_limits});
          }},
         {"/ws/agent",
-         [](Connection& c, const PathParams&) {
-           return make_unavailable_session(
-               c, "the agent dialect (/ws/agent, seed 000) is not served by this recorderd yet; nothing sent here "
-                  "is recorded");
+         [this](Connection& c, const PathParams&) -> std::unique_ptr<DialectSession> {
+           if (!config.agents)
+             return make_unavailable_session(c, "this recorderd serves no agents (no agent registry is configured)");
+           return make_agent_session(AgentContext{*service, *config.agents, c, c.weak_from_this(),
+                                                  agent_id_of(c.resource).value_or(""), c.remote, config.log});
          }},
         {"/rpc", [this](Connection& c, const PathParams&) { return make_rpc_session(RpcContext{*service, c, c, config.devices}); }},
         {"/ws/{session_id}",
@@ -282,6 +292,26 @@ struct WsServer::Impl {
   }
 
   std::vector<DialectRoute> table;
+
+  // /ws/agent's ?agent_id=<id>: 1 to 200 bytes without control characters; else why not.
+  static core::Result<std::string> agent_id_in(const std::string& resource) {
+    const auto q = resource.find('?');
+    auto params = http::parse_query(q == std::string::npos ? std::string_view{} : std::string_view(resource).substr(q + 1));
+    if (!params) return std::unexpected(params.error());
+    for (const auto& [k, v] : *params) {
+      if (k != "agent_id") continue;
+      if (v.empty() || v.size() > core::kMaxRecordingIdBytes ||
+          std::ranges::any_of(v, [](char ch) { return static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f; }))
+        return core::fail(core::Errc::invalid_argument,
+                          "agent_id: 1 to 200 bytes without control characters (/ws/agent?agent_id=<id>)");
+      return v;
+    }
+    return core::fail(core::Errc::invalid_argument, "agent_id: required in the query (/ws/agent?agent_id=<id>)");
+  }
+  static std::optional<std::string> agent_id_of(const std::string& resource) {
+    auto id = agent_id_in(resource);
+    return id ? std::optional{*id} : std::nullopt;
+  }
 
   const DialectRoute* route(const std::string& resource, PathParams& params) const {
     const std::string path = resource.substr(0, resource.find('?'));
@@ -300,6 +330,8 @@ struct WsServer::Impl {
     const DialectRoute* d = route(con->get_resource(), params);
     if (!d) return;  // refused in on_validate
     auto c = std::make_shared<Connection>(*this, hdl, con->get_request_header("Host"), d->pattern);
+    c->resource = con->get_resource();
+    c->remote = con->get_remote_endpoint();
     c->session = d->make(*c, params);
     {
       std::lock_guard lock(mutex);
@@ -353,14 +385,24 @@ struct WsServer::Impl {
   bool on_validate(const Hdl& hdl) {
     auto con = server.get_con_from_hdl(hdl);
     PathParams params;
-    if (!route(con->get_resource(), params)) {
+    const DialectRoute* d = route(con->get_resource(), params);
+    if (!d) {
       con->set_status(websocketpp::http::status_code::not_found);
       return false;
     }
-    if (!config.authorize) return true;
-    auto allowed = config.authorize(con->get_request_header("Authorization"), con->get_resource());
-    if (allowed) return true;
-    const auto refused = http::error_response(allowed.error());
+    if (config.authorize) {
+      if (auto allowed = config.authorize(con->get_request_header("Authorization"), con->get_resource()); !allowed)
+        return refuse(con, allowed.error());
+    }
+    if (d->pattern == "/ws/agent" && config.agents) {
+      if (auto id = agent_id_in(con->get_resource()); !id) return refuse(con, id.error());
+    }
+    return true;
+  }
+
+  // Answers a handshake with the error's HTTP status and JSON body.
+  static bool refuse(const Server::connection_ptr& con, const core::Error& error) {
+    const auto refused = http::error_response(error);
     con->set_status(static_cast<websocketpp::http::status_code::value>(refused.status));
     con->set_body(refused.body);
     for (const auto& [k, v] : refused.headers) con->replace_header(k, v);

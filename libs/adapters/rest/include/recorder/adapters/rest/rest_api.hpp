@@ -22,13 +22,14 @@ struct RestContext {
   std::chrono::seconds stop_wait{40};        // how long a stop waits for the recording to let go
   const http::MediaLinks* links = nullptr;   // signed media URLs (none: answers carry no URLs)
   std::chrono::hours max_url_hours{168};     // media.max_url_hours: the longest expiry_hours
+  const core::AgentChannel* agents = nullptr;  // who is connected (GET /api/agents); none: nobody
 };
 
 // Adds every /api/* route (docs/protocol.md section 5) to `router`. Each needs a bearer
 // token (Authorization: Bearer, or ?access_token=) whose role allows it (section 6):
 //   viewer:   GET /api/recordings, /api/recordings/{id}, /api/recordings/{id}/events,
 //             /api/recordings/{id}/url, /api/storage, /api/devices, /api/agents
-//   operator: POST /api/recordings, POST /api/recordings/{id}/stop
+//   operator: POST /api/recordings, POST /api/recordings/{id}/stop, POST /api/recordings/{id}/video
 //   admin:    DELETE /api/recordings/{id}, GET/POST /api/tokens, DELETE /api/tokens/{id}
 // Refusals are 401 (no or bad token) and 403 (role too low), checked before anything
 // about a recording is looked at. `ctx`'s references must outlive the router.

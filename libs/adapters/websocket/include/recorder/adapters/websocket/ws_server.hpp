@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "recorder/adapters/websocket/agent_hub.hpp"
 #include "recorder/core/app/recording_service.hpp"
 #include "recorder/core/domain/device.hpp"
 #include "recorder/core/ports/event_publisher.hpp"
@@ -34,6 +35,7 @@ struct WsServerConfig {
   std::size_t max_connections = 0;  // open TCP connections (HTTP and WebSocket); past it 503 and close; 0: no cap
   const http::Router* http = nullptr;  // every HTTP request (must outlive the server); none: 404
   std::vector<core::Device> devices;  // capture devices for /rpc
+  AgentHub* agents = nullptr;         // /ws/agent's registry (must outlive the server); none: a clear error
   core::OperatorLog* log = nullptr;   // where the listener says it cannot accept (none: silent)
   // The URL a dialect hands out for a stored media file ("recordings/<dir>/<file>"), given
   // the Host header the client connected with. None: an unsigned http://host:port/media/… URL.
@@ -47,7 +49,7 @@ struct WsServerConfig {
 // The one listener (websocketpp on standalone Asio): HTTP and WebSocket on one port.
 // WebSocket paths are a table of dialects, matched in order:
 //   /ws/record           the chunk dialect (seed 001)
-//   /ws/agent            reserved for the agent dialect (seed 000): a clear error until it lands
+//   /ws/agent            the agent dialect (seed 000); ?agent_id=<id> is required
 //   /rpc                 JSON-RPC 2.0 (seed 003)
 //   /ws/{session_id}     the action dialect (seed 002)
 // Every HTTP request goes to the http router, run on its own lower-priority threads, never on the network
