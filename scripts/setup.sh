@@ -21,6 +21,8 @@ packages=(
   fiu-utils libfiu-dev
   # a real Prometheus text-format parser for the metrics test
   python3-prometheus-client
+  # the meeting-room agent the recctl test runs (tests/agents/seed000_agent.py)
+  python3-websockets
   # the fuzz targets (scripts/fuzz.sh): clang 19 (14 lacks std::expected) and its libFuzzer
   clang-19 libclang-rt-19-dev
   # the browser test: Debian's chromium, driven by puppeteer-core (npm, tests/browser)

@@ -351,9 +351,17 @@ class Cli {
       return kOk;
     }
     std::vector<std::vector<std::string>> rows;
-    for (const auto& g : (*r)["agents"].GetArray())
-      rows.push_back({field(g, "agent_id"), field(g, "connected_since"), field(g, "last_message_at"), field(g, "recording_id")});
-    print_table({"AGENT", "CONNECTED SINCE", "LAST MESSAGE", "RECORDING"}, rows);
+    for (const auto& g : (*r)["agents"].GetArray()) {
+      const std::string last = field(g, "last_message") == "-" ? "-"
+                                                              : field(g, "last_message") + " " + field(g, "last_message_at");
+      const std::string status = field(g, "agent_status") == "-"
+                                     ? "-"
+                                     : fmt::format("{} {}/{}", field(g, "agent_status"), human_seconds(g, "elapsed"),
+                                                   human_seconds(g, "remaining"));
+      rows.push_back({field(g, "agent_id"), field(g, "connected_at"), last, field(g, "recording_id"),
+                      field(g, "recording_state"), status});
+    }
+    print_table({"AGENT", "CONNECTED AT", "LAST MESSAGE", "RECORDING", "STATE", "STATUS (ELAPSED/REMAINING)"}, rows);
     return kOk;
   }
 
@@ -447,7 +455,8 @@ class Cli {
     for (const char* name : {"id", "session_id", "kind", "state", "status", "outcome", "stop_reason", "subject",
                              "organizer", "owner", "device", "agent_id", "format", "created_at", "started_at",
                              "stopped_at", "finalized_at", "duration_seconds", "chunks", "missing_chunks",
-                             "current_file", "error"}) {
+                             "current_file", "agent_status", "elapsed", "remaining", "agent_timestamp",
+                             "video_url", "file_size", "error"}) {
       const auto v = field(r, name);
       if (v == "-" || v.empty() || v == "[]") continue;
       fmt::print("{:<17}{}\n", std::string(name) + ":", v);

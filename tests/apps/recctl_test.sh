@@ -122,6 +122,43 @@ run "$recctl" --json show lecture-7
 check "the recording is deleted" test "$(json_get 'd["state"]' "$out")" = "deleted"
 run "$recctl" agents
 check "agents answers (none yet)" test "$rc" -eq 0
+check "agents lists nobody yet" bash -c "! grep -q room-1 <<<'$out'"
+
+# A meeting-room agent written as seed 000's (Python, the websockets library).
+run "$recctl" start agent --agent room-1 --subject Standup --organizer john@company.com --start-time 2025-10-30T15:00:00
+check "starting on an agent that is not connected is a conflict (5)" test "$rc" -eq 5
+check "the conflict says it is not connected" contains "$err" "agent 'room-1' is not connected"
+/usr/bin/python3 "$(dirname "$0")/../agents/seed000_agent.py" --url "ws://127.0.0.1:$port/ws/agent?agent_id=room-1" \
+  --status-interval 0.2 >"$work/agent.out" 2>"$work/agent.err" &
+agent_pid=$!
+deadline=$((SECONDS + 10))
+until "$recctl" agents 2>/dev/null | grep -q room-1; do
+  if [ $SECONDS -ge $deadline ]; then echo "the agent never connected"; cat "$work/agent.err"; break; fi
+  sleep 0.1
+done
+run "$recctl" agents
+check "agents lists the connected agent" contains "$out" "room-1"
+run "$recctl" --json start agent --agent room-1 --subject Standup --organizer john@company.com \
+  --start-time 2025-10-30T17:00:00+02:00 --expected 3600
+check "start agent exits 0" test "$rc" -eq 0
+agent_rec=$(json_get 'd["id"]' "$out")
+check "the start time is normalised" test "$(json_get 'd["start_time"]' "$out")" = "2025-10-30T15:00:00Z"
+deadline=$((SECONDS + 10))
+until [ "$(json_get 'd.get("agent_status")' "$("$recctl" --json show "$agent_rec" 2>/dev/null || echo '{}')" 2>/dev/null)" = "recording" ]; do
+  if [ $SECONDS -ge $deadline ]; then break; fi
+  sleep 0.1
+done
+run "$recctl" show "$agent_rec"
+check "show has the agent's status" contains "$out" "agent_status:    recording"
+run "$recctl" agents
+check "agents shows the recording it holds" contains "$out" "$agent_rec"
+run "$recctl" --json stop "$agent_rec"
+check "stop on an agent exits 0 once it confirms" test "$rc" -eq 0
+check "the agent confirmed: ready" test "$(json_get 'd["state"]' "$out")" = "ready"
+check "manual and far short of 3600 s: stopped_early" test "$(json_get 'd["outcome"]' "$out")" = "stopped_early"
+check "the agent got stop_recording with reason manual" contains "$(cat "$work/agent.out")" '"reason":"manual"'
+kill "$agent_pid" 2>/dev/null || true
+wait "$agent_pid" 2>/dev/null || true
 run "$recctl" --server http://127.0.0.1:1 status
 check "an unreachable server is an error (1)" test "$rc" -eq 1
 check "it says it cannot reach it" contains "$err" "cannot reach"
