@@ -26,7 +26,9 @@ TEST_CASE("one instant written with Z - an offset - or naive is one time", "[cor
 TEST_CASE("what is not an ISO 8601 time is a clear error", "[core][time]") {
   for (const char* bad : {"", "yesterday", "2025-10-30", "2025-13-01T00:00:00Z", "2025-02-29T00:00:00Z",
                           "2025-10-30T24:00:00Z", "2025-10-30T15:00:00+25:00", "2025-10-30T15:00:00Zjunk",
-                          "2025-10-30T15:00:00.Z", "20251030T150000Z", "2025-10-30T15:00:00 +02:00"}) {
+                          "2025-10-30T15:00:00.Z", "20251030T150000Z", "2025-10-30T15:00:00 +02:00",
+                          // past what a 64-bit count of nanoseconds holds (was an overflow)
+                          "4050-10-30T15:00:00Z", "9999-12-31T23:59:59Z", "0001-01-01T00:00:00Z"}) {
     INFO(bad);
     auto t = parse_iso8601(bad);
     REQUIRE_FALSE(t);
