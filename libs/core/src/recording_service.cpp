@@ -58,9 +58,13 @@ struct RecordingService::LiveCell {
 struct RecordingService::Slot {
   std::mutex mutex;
   std::shared_ptr<LiveCell> cell;  // while the recording is live: the one in live_
-  std::optional<Recording> current;  // as this process knows it; empty: read it from the store
-  Unsaved unsaved;
-  std::deque<Event> queue;           // events raised while carrying out effects
+  // As this process knows it; empty: read it from the store. While the recording is live,
+  // the same immutable snapshot as its cell's (one copy per recording, not two).
+  std::shared_ptr<const Recording> current;
+  // What a failed save held back; allocated only then (a live slot stays small: 10,000
+  // agents hold 10,000 slots).
+  std::unique_ptr<Unsaved> unsaved;
+  std::vector<Event> queue;          // events raised while carrying out effects (a few at most)
   bool draining = false;
   std::vector<std::function<void(Result<Recording>)>> on_released;
 };
@@ -106,8 +110,9 @@ void RecordingService::release(const std::string& key) {
   if (--it->second.users == 0 && !it->second.unsaved && !it->second.live) slots_.erase(it);
 }
 
-void RecordingService::publish(Held& h, const Recording& r) {
+void RecordingService::publish(Held& h, std::shared_ptr<const Recording> snap) {
   Slot& slot = h.slot();
+  const Recording& r = *snap;
   const bool frees_device = !is_live(r.state) && !r.meta.device.empty();
   auto free_device = [&] {
     if (auto it = devices_.find(r.meta.device); it != devices_.end() && it->second == r.id) devices_.erase(it);
@@ -119,6 +124,10 @@ void RecordingService::publish(Held& h, const Recording& r) {
       std::lock_guard lock(live_mutex_);
       live_.erase(r.id);
       if (frees_device) free_device();
+      if (r.kind == SourceKind::agent) {
+        if (auto it = agent_keys_.find(agent_key(r.meta)); it != agent_keys_.end() && it->second == r.id)
+          agent_keys_.erase(it);
+      }
     }
     if (was_live) {
       std::lock_guard lock(registry_mutex_);
@@ -126,7 +135,6 @@ void RecordingService::publish(Held& h, const Recording& r) {
     }
     return;
   }
-  auto snap = std::make_shared<const Recording>(r);
   if (slot.cell) {
     // The common case (a chunk): no lock a reader takes.
     slot.cell->store(std::move(snap));
@@ -140,6 +148,7 @@ void RecordingService::publish(Held& h, const Recording& r) {
     std::lock_guard lock(live_mutex_);
     live_.insert_or_assign(r.id, slot.cell);
     if (frees_device) free_device();
+    if (r.kind == SourceKind::agent) agent_keys_.insert_or_assign(agent_key(r.meta), r.id);
   }
   std::lock_guard lock(registry_mutex_);
   slots_[r.id].live = true;  // the holder's entry: it exists
@@ -197,8 +206,8 @@ Result<Recording> RecordingService::commit(Held& h, const Recording& before, Ste
   if (save || !notices.empty()) committed = persist(h, after, step.transition, std::move(notices));
 
   const RecordingId id = after.id;
-  h.slot().current = after;
-  publish(h, after);
+  h.slot().current = std::make_shared<const Recording>(after);
+  publish(h, h.slot().current);
   const bool released = is_live(before.state) && !is_live(after.state);
   if (released) ports_.scheduler.cancel_all(id);
   run_effects(h, after, step.effects);
@@ -215,7 +224,8 @@ Result<Recording> RecordingService::commit(Held& h, const Recording& before, Ste
 std::optional<std::vector<NoticeBody>> RecordingService::persist(Held& h, const Recording& r,
                                                                  std::optional<Transition> transition,
                                                                  std::vector<NoticeBody> notices) {
-  Unsaved& pending = h.slot().unsaved;
+  if (!h.slot().unsaved) h.slot().unsaved = std::make_unique<Unsaved>();
+  Unsaved& pending = *h.slot().unsaved;
   const bool was_unsaved = pending.snapshot.has_value();
   pending.snapshot = r;
   if (transition) pending.events.push_back(RecordingEvent{r.id, ports_.clock.wall_now(), std::move(*transition)});
@@ -239,9 +249,9 @@ std::optional<std::vector<NoticeBody>> RecordingService::persist(Held& h, const 
 }
 
 std::vector<NoticeBody> RecordingService::saved_now(Held& h, const RecordingId& id, bool was_unsaved) {
-  Unsaved& pending = h.slot().unsaved;
-  std::vector<NoticeBody> committed = std::move(pending.notices);
-  pending = Unsaved{};
+  std::vector<NoticeBody> committed;
+  if (h.slot().unsaved) committed = std::move(h.slot().unsaved->notices);
+  h.slot().unsaved.reset();
   if (was_unsaved) {  // the common save touches no shared lock here
     std::lock_guard lock(registry_mutex_);
     if (auto it = slots_.find(id); it != slots_.end()) it->second.unsaved = false;
@@ -291,8 +301,8 @@ std::size_t RecordingService::flush() {
   std::size_t left = 0;
   for (const std::string& key : keys) {
     Held h(*this, key);
-    Unsaved& pending = h.slot().unsaved;
-    if (!pending.snapshot) continue;
+    if (!h.slot().unsaved || !h.slot().unsaved->snapshot) continue;
+    Unsaved& pending = *h.slot().unsaved;
     if (ports_.repository.save(*pending.snapshot, pending.events, pending.notices)) announce(saved_now(h, key, true));
     else ++left;
   }
@@ -326,8 +336,8 @@ Result<RecoveryReport> RecordingService::recover() {
       std::lock_guard lock(live_mutex_);
       devices_.emplace(r.meta.device, id);
     }
-    publish(h, r);
-    h.slot().current = std::move(r);
+    h.slot().current = std::make_shared<const Recording>(std::move(r));
+    publish(h, h.slot().current);
     if (auto step = dispatch(h, id, ev::Recovered{std::move(ledger)}); step) {
       ++report.recovered;
     } else {
@@ -389,7 +399,7 @@ void RecordingService::drain(Held& h, const RecordingId& id) {
   s.draining = true;
   while (!s.queue.empty()) {
     Event event = std::move(s.queue.front());
-    s.queue.pop_front();
+    s.queue.erase(s.queue.begin());
     if (auto done = dispatch(h, id, event); !done)
       report(Severity::warning, fmt::format("recording {}: {} could not be applied: {}", id, event_name(event),
                                             done.error().message),
@@ -472,8 +482,8 @@ Result<Recording> RecordingService::create(Held& h, NewRecording spec, bool star
   }
   if (auto committed = persist(h, r, Transition{State::starting, State::starting, "created", StopReason::none, ""}, {}))
     announce(*committed);
-  h.slot().current = r;
-  publish(h, r);
+  h.slot().current = std::make_shared<const Recording>(r);
+  publish(h, h.slot().current);
   run_effects(h, r, effects);
   drain(h, r.id);
   return *h.slot().current;
@@ -510,7 +520,7 @@ Result<StreamStarted> RecordingService::start_stream_as(const RecordingId& id, c
   }
   if (!cmd.id.empty()) {
     // A client's id must not overwrite the rows of a recording that has ended.
-    auto stored = h.slot().current ? Result<std::optional<Recording>>(h.slot().current)
+    auto stored = h.slot().current ? Result<std::optional<Recording>>(std::optional<Recording>(*h.slot().current))
                                    : ports_.repository.find(id);
     if (!stored) {
       // The database is down: the chunk store, the truth for bytes, still tells whether
@@ -668,9 +678,8 @@ Result<Recording> RecordingService::agent_event(const AgentReport& report, Event
 
   std::optional<RecordingId> id;
   {
-    for (const auto& r : live_snapshots()) {
-      if (r->kind == SourceKind::agent && agent_key(r->meta) == key) id = r->id;
-    }
+    std::lock_guard lock(live_mutex_);
+    if (auto it = agent_keys_.find(key); it != agent_keys_.end()) id = it->second;
   }
   if (!id) {
     auto stored = ports_.repository.find_by_agent_key(key);

@@ -289,8 +289,9 @@ class RecordingService {
   mutable std::mutex live_mutex_;
   std::unordered_map<RecordingId, std::shared_ptr<LiveCell>> live_;  // every recording not yet terminal
   std::map<std::string, RecordingId> devices_;                       // device -> its live recording
+  std::unordered_map<std::string, RecordingId> agent_keys_;          // agent_key -> its live recording
   // Publishes `r` (a live recording's state) for readers, or retires it once terminal.
-  void publish(Held& h, const Recording& r);
+  void publish(Held& h, std::shared_ptr<const Recording> snap);
 
   std::mutex storage_mutex_;  // the level last announced; held across the periodic check only
   StorageLevel storage_level_ = StorageLevel::normal;
