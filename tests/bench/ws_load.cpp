@@ -36,6 +36,7 @@
 
 #include "baseline.hpp"
 #include "http_hammer.hpp"
+#include "server_process.hpp"
 #include "recorder/testing/process.hpp"
 
 using Client = websocketpp::client<websocketpp::config::asio_client>;
@@ -43,6 +44,11 @@ using Clock = std::chrono::steady_clock;
 namespace fs = std::filesystem;
 
 namespace {
+
+using recorder::bench::percentile;
+using recorder::bench::proc_stats;
+using recorder::bench::Server;
+using recorder::bench::start_server;
 
 constexpr std::size_t kChunk = 64 * 1024;
 
@@ -61,59 +67,6 @@ struct Churn {
   std::string id;
   Clock::time_point sent;
 };
-
-struct Server {
-  pid_t pid = 0;
-  int port = 0;
-  fs::path dir;
-};
-
-Server start_server(const std::string& binary, const fs::path& dir) {
-  // Start each scenario with the previous one's dirty pages on disk.
-  ::sync();
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  Server s{0, 0, dir};
-  const auto log = dir / "recorderd.log";
-  s.pid = recorder::testing::spawn({binary, "--data-dir", (dir / "data").string(), "--listen", "127.0.0.1:0", "--set",
-                                    "log.level=warn"},
-                                   log);
-  // log.level=warn hides the start line; read the port from /proc instead.
-  for (int i = 0; i < 200 && s.port == 0; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    std::ifstream tcp("/proc/net/tcp");
-    std::string line;
-    const std::string inode_dir = fmt::format("/proc/{}/fd", s.pid);
-    std::set<std::string> inodes;
-    std::error_code ec;
-    for (const auto& e : fs::directory_iterator(inode_dir, ec)) {
-      auto target = fs::read_symlink(e.path(), ec).string();
-      if (target.rfind("socket:[", 0) == 0) inodes.insert(target.substr(8, target.size() - 9));
-    }
-    std::getline(tcp, line);
-    while (std::getline(tcp, line)) {
-      std::istringstream in(line);
-      std::string sl, local, remote, st, queues, tr, retr, uid, timeout, inode;
-      in >> sl >> local >> remote >> st >> queues >> tr >> retr >> uid >> timeout >> inode;
-      if (st == "0A" && inodes.contains(inode)) s.port = std::stoi(local.substr(local.find(':') + 1), nullptr, 16);
-    }
-  }
-  if (s.port == 0) throw std::runtime_error("recorderd did not start listening");
-  return s;
-}
-
-struct ProcStats {
-  double cpu_seconds = 0;
-  long rss_kib = 0;
-};
-
-ProcStats proc_stats(pid_t pid) { return {recorder::testing::cpu_seconds(pid), recorder::testing::rss_kib(pid)}; }
-
-double percentile(std::vector<double>& v, double p) {
-  if (v.empty()) return 0;
-  std::ranges::sort(v);
-  return v[static_cast<std::size_t>(p * static_cast<double>(v.size() - 1))];
-}
 
 // Drives `count` streams against the server for `seconds`. `interval` zero: as fast as acks
 // allow with `window` chunks in flight; else one chunk per stream per interval.
