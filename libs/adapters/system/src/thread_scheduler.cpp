@@ -54,13 +54,14 @@ void ThreadScheduler::arm(const core::RecordingId& id, core::DeadlineKind kind, 
   {
     std::lock_guard lock(mutex_);
     Key key{id, kind};
-    if (auto it = deadlines_.find(key); it != deadlines_.end()) {
-      order_.erase({it->second, key});
+    auto it = deadlines_.find(key);
+    if (it != deadlines_.end()) {
+      order_.erase({it->second, &it->first});
       it->second = at;
     } else {
-      deadlines_.emplace(key, at);
+      it = deadlines_.emplace(std::move(key), at).first;
     }
-    order_.emplace(at, std::move(key));
+    order_.emplace(at, &it->first);
   }
   wake_.notify_all();
 }
@@ -69,7 +70,7 @@ void ThreadScheduler::cancel(const core::RecordingId& id, core::DeadlineKind kin
   std::lock_guard lock(mutex_);
   Key key{id, kind};
   if (auto it = deadlines_.find(key); it != deadlines_.end()) {
-    order_.erase({it->second, key});
+    order_.erase({it->second, &it->first});
     deadlines_.erase(it);
   }
 }
@@ -77,7 +78,7 @@ void ThreadScheduler::cancel(const core::RecordingId& id, core::DeadlineKind kin
 void ThreadScheduler::cancel_all(const core::RecordingId& id) {
   std::lock_guard lock(mutex_);
   for (auto it = deadlines_.lower_bound({id, core::DeadlineKind::limit}); it != deadlines_.end() && it->first.first == id;) {
-    order_.erase({it->second, it->first});
+    order_.erase({it->second, &it->first});
     it = deadlines_.erase(it);
   }
 }
@@ -100,7 +101,7 @@ void ThreadScheduler::run() {
       continue;
     }
     if (!order_.empty() && order_.begin()->first <= now) {
-      const Key key = order_.begin()->second;
+      const Key key = *order_.begin()->second;  // a copy: the map's node goes next
       order_.erase(order_.begin());
       deadlines_.erase(key);
       Handler handler = handler_;
