@@ -264,7 +264,11 @@ TEST_CASE("a stop over REST commands the agent and answers once it confirms", "[
   agent.command("start_recording");
   agent.say("start_confirmed", kMeeting);
 
-  auto stop = std::async(std::launch::async, [&] { return api.call("POST", "/api/recordings/" + id + "/stop", admin); });
+  // The HTTP call waits on its own thread; Catch's macros stay on this one (they are not
+  // thread-safe: TSan caught INFO in Api::call racing with the agent's).
+  auto stop = std::async(std::launch::async, [url = api.url("/api/recordings/" + id + "/stop"), admin] {
+    return http_request("POST", url, {"Authorization: Bearer " + admin});
+  });
   auto cmd = agent.command("stop_recording");
   CHECK(text(cmd["data"], "reason") == "manual");
   CHECK(text(cmd["data"], "recording_id") == id);
@@ -272,6 +276,7 @@ TEST_CASE("a stop over REST commands the agent and answers once it confirms", "[
   agent.say("stop_confirmed", kMeeting + R"(,"duration_actual":600,"duration_expected":3600,)"
                                          R"("reason":"manual","status":"success")");
   auto answered = stop.get();
+  REQUIRE(answered.error.empty());
   CHECK(answered.status == 200);
   auto doc = parse_json(answered.body);
   CHECK(text(doc, "state") == "ready");
