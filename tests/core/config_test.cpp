@@ -135,3 +135,55 @@ TEST_CASE("capture.allowed_urls: patterns with a scheme - a URL matches by glob 
     CHECK_THAT(r.error().message, Catch::Contains("capture.allowed_urls"));
   }
 }
+
+TEST_CASE("webhook endpoints: fields - defaults - and errors that name the field", "[config][webhook]") {
+  using Fields = std::vector<std::pair<std::string, std::string>>;
+  ConfigBuilder b;
+  REQUIRE(b.add_webhook(Fields{{"url", "https://hooks.example/a"}, {"secret", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}},
+                        "file 'x' line 3"));
+  REQUIRE(b.add_webhook(Fields{{"name", "billing"},
+                               {"url", "http://127.0.0.1:9000/hook"},
+                               {"secrets", "whsec_bmV3bmV3bmV3, whsec_b2xkb2xkb2xk"},
+                               {"events", "recording.ready,recording.failed,alert.*"}},
+                        "file 'x' line 8"));
+  auto c = b.build();
+  REQUIRE(c);
+  REQUIRE(c->webhooks.size() == 2);
+  CHECK(c->webhooks[0].name == "webhook-1");
+  CHECK(c->webhooks[0].events.empty());
+  CHECK(c->webhooks[1].secrets == std::vector<std::string>{"whsec_bmV3bmV3bmV3", "whsec_b2xkb2xkb2xk"});
+  CHECK(c->webhooks[1].events == std::vector<std::string>{"recording.ready", "recording.failed", "alert.*"});
+  CHECK(c->delivery.retry_delays.size() == 7);  // seed 004's schedule: 5 s ... 10 h
+  CHECK(c->delivery.retry_delays.front() == 5s);
+  CHECK(c->delivery.retry_delays.back() == 10h);
+  CHECK(c->delivery.timeout == 15s);
+
+  const auto refused = [](Fields f) {
+    ConfigBuilder one;
+    auto r = one.add_webhook(f, "file 'x' line 9");
+    REQUIRE_FALSE(r);
+    return r.error().message;
+  };
+  CHECK(refused({{"secret", "whsec_AAAA"}}) == "webhooks.url: required (from file 'x' line 9)");
+  CHECK(refused({{"url", "ftp://x"}, {"secret", "whsec_AAAA"}}).starts_with("webhooks.url: 'ftp://x' is not an http"));
+  CHECK(refused({{"url", "http://x"}}).starts_with("webhooks.secret: required"));
+  CHECK(refused({{"url", "http://x"}, {"secret", "hunter2"}}).starts_with("webhooks.secret: expected whsec_"));
+  CHECK(refused({{"url", "http://x"}, {"secret", "whsec_AAAA"}, {"events", "recording.redy"}})
+            .starts_with("webhooks.events: 'recording.redy' is not an event type"));
+  CHECK(refused({{"url", "http://x"}, {"secret", "whsec_AAAA"}, {"colour", "red"}})
+            .starts_with("webhooks.colour: unknown field"));
+  ConfigBuilder twice;
+  REQUIRE(twice.add_webhook(Fields{{"name", "a"}, {"url", "http://x"}, {"secret", "whsec_AAAA"}}, "one"));
+  auto again = twice.add_webhook(Fields{{"name", "a"}, {"url", "http://y"}, {"secret", "whsec_AAAA"}}, "two");
+  REQUIRE_FALSE(again);
+  CHECK(again.error().message == "webhooks.name: 'a' is used by another endpoint (from two)");
+}
+
+TEST_CASE("the retry schedule is a list of seconds", "[config][webhook]") {
+  auto c = build({{"delivery.retry_seconds", "1, 2,30"}, {"delivery.timeout_seconds", "3"}});
+  REQUIRE(c);
+  CHECK(c->delivery.retry_delays == std::vector<Duration>{1s, 2s, 30s});
+  CHECK(c->delivery.timeout == 3s);
+  CHECK(error_of({{"delivery.retry_seconds", ""}}).starts_with("delivery.retry_seconds: give at least one delay"));
+  CHECK(error_of({{"delivery.retry_seconds", "5,soon"}}).starts_with("delivery.retry_seconds = 'soon'"));
+}

@@ -1,5 +1,7 @@
 #include "recorder/core/app/config.hpp"
 
+#include "recorder/core/domain/state_machine.hpp"
+
 #include <algorithm>
 #include <array>
 #include <cctype>
@@ -29,6 +31,20 @@ Result<double> parse_double(std::string_view key, std::string_view text, double 
   if (text.empty() || ec != std::errc{} || ptr != end || !(value >= min && value <= max))
     return fail(Errc::invalid_argument, fmt::format("{} = '{}': expected a number from {} to {}", key, text, min, max));
   return value;
+}
+
+// The items of a `sep`-separated list, trimmed of spaces; empty items are dropped.
+std::vector<std::string> split(std::string_view text, char sep) {
+  std::vector<std::string> out;
+  while (!text.empty()) {
+    const auto at = text.find(sep);
+    std::string_view item = text.substr(0, at);
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+    if (!item.empty()) out.emplace_back(item);
+    text = at == std::string_view::npos ? std::string_view{} : text.substr(at + 1);
+  }
+  return out;
 }
 
 constexpr std::uint64_t kDay = 86400;
@@ -312,6 +328,32 @@ std::vector<ConfigKey> make_keys() {
                              return ok();
                            },
                            [](const Config& c) { return fmt::format("{}", c.rules.start_retry.multiplier); }});
+  keys.push_back({"delivery.retry_seconds",
+                  "delays before each retry of a webhook delivery, in seconds, as d1,d2,...; after the last one "
+                  "the delivery gives up (an alert)",
+                  [](Config& c, std::string_view t) -> Result<void> {
+                    std::vector<Duration> delays;
+                    for (const auto& item : split(t, ',')) {
+                      auto v = parse_uint("delivery.retry_seconds", item, 0, 7 * kDay);
+                      if (!v) return std::unexpected(v.error());
+                      delays.emplace_back(Seconds{static_cast<Seconds::rep>(*v)});
+                    }
+                    if (delays.empty())
+                      return fail(Errc::invalid_argument, "delivery.retry_seconds: give at least one delay");
+                    c.delivery.retry_delays = std::move(delays);
+                    return ok();
+                  },
+                  [](const Config& c) {
+                    std::string out;
+                    for (const Duration d : c.delivery.retry_delays)
+                      out += fmt::format("{}{}", out.empty() ? "" : ",",
+                                         std::chrono::duration_cast<Seconds>(d).count());
+                    return out;
+                  }});
+  keys.push_back(duration_key("delivery.timeout_seconds", "the longest one webhook request may take", 600,
+                              [](auto& c) -> auto& { return c.delivery.timeout; }));
+  keys.push_back(number_key("delivery.jitter_percent", "retry delays are spread by up to this much either way", 0,
+                            50, [](auto& c) -> auto& { return c.delivery.jitter_percent; }));
   return keys;
 }
 
@@ -356,6 +398,81 @@ Result<void> ConfigBuilder::set(std::string_view key, std::string_view value, st
     return fail(Errc::invalid_argument, fmt::format("unknown configuration key '{}' (from {})", key, origin));
   if (auto r = it->set(config_, value); !r)
     return fail(Errc::invalid_argument, fmt::format("{} (from {})", r.error().message, origin));
+  return ok();
+}
+
+namespace {
+
+// Every notice type an endpoint may name (docs/protocol.md section 7).
+std::vector<std::string> notice_types() {
+  std::vector<std::string> out;
+  for (auto n = static_cast<int>(Notice::started); n <= static_cast<int>(Notice::deleted); ++n)
+    out.emplace_back(to_string(static_cast<Notice>(n)));
+  for (const char* t : {"storage.normal", "storage.warning", "storage.critical", "agent.connected",
+                        "agent.disconnected", "alert.info", "alert.warning", "alert.critical"})
+    out.emplace_back(t);
+  return out;
+}
+
+bool valid_event(std::string_view e) {
+  static const std::vector<std::string> types = notice_types();
+  if (e == "*" || std::ranges::find(types, e) != types.end()) return true;
+  if (!e.ends_with(".*")) return false;
+  const std::string_view prefix = e.substr(0, e.size() - 1);  // "recording."
+  return std::ranges::any_of(types, [&](const std::string& t) { return t.starts_with(prefix); });
+}
+
+// whsec_ and base64 (Standard Webhooks' secret format).
+bool valid_secret(std::string_view s) {
+  if (!s.starts_with("whsec_") || s.size() == 6) return false;
+  return std::ranges::all_of(s.substr(6), [](char ch) {
+    return std::isalnum(static_cast<unsigned char>(ch)) || ch == '+' || ch == '/' || ch == '=';
+  });
+}
+
+}  // namespace
+
+Result<void> ConfigBuilder::add_webhook(std::span<const std::pair<std::string, std::string>> fields,
+                                        std::string_view origin) {
+  WebhookEndpoint e;
+  const auto bad = [&](std::string_view field, std::string message) {
+    return fail(Errc::invalid_argument, fmt::format("webhooks.{}: {} (from {})", field, message, origin));
+  };
+  for (const auto& [field, value] : fields) {
+    if (field == "name") {
+      if (value.empty() || !std::ranges::all_of(value, [](char ch) {
+            return std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_' || ch == '.';
+          }))
+        return bad(field, fmt::format("'{}' is not a name (letters, digits, '-', '_', '.')", value));
+      e.name = value;
+    } else if (field == "url") {
+      if (!value.starts_with("http://") && !value.starts_with("https://"))
+        return bad(field, fmt::format("'{}' is not an http:// or https:// URL", value));
+      e.url = value;
+    } else if (field == "secret" || field == "secrets") {
+      for (const auto& secret : split(value, ',')) {
+        if (!valid_secret(secret))
+          return bad(field, "expected whsec_ followed by base64 (Standard Webhooks' secret format)");
+        e.secrets.push_back(secret);
+      }
+    } else if (field == "events") {
+      for (const auto& event : split(value, ',')) {
+        if (!valid_event(event))
+          return bad(field, fmt::format("'{}' is not an event type (recording.ready, recording.*, alert.critical, "
+                                        "storage.*, agent.connected, *, ...)",
+                                        event));
+        e.events.push_back(event);
+      }
+    } else {
+      return bad(field, "unknown field (fields: name, url, secret, secrets, events)");
+    }
+  }
+  if (e.url.empty()) return bad("url", "required");
+  if (e.secrets.empty()) return bad("secret", "required (whsec_ followed by base64)");
+  if (e.name.empty()) e.name = fmt::format("webhook-{}", config_.webhooks.size() + 1);
+  if (std::ranges::any_of(config_.webhooks, [&](const WebhookEndpoint& w) { return w.name == e.name; }))
+    return bad("name", fmt::format("'{}' is used by another endpoint", e.name));
+  config_.webhooks.push_back(std::move(e));
   return ok();
 }
 

@@ -192,7 +192,7 @@ std::vector<NoticeBody> RecordingService::notices_of(const Recording& r, const s
     if (const auto* pub = std::get_if<fx::Publish>(&effect)) {
       out.emplace_back(RecordingNotice{ports_.ids.next(), ports_.clock.wall_now(), pub->notice, r});
     } else if (const auto* alert = std::get_if<fx::Alert>(&effect)) {
-      out.emplace_back(Alert{ports_.ids.next(), ports_.clock.wall_now(), alert->severity, alert->message, r.id});
+      out.emplace_back(Alert{ports_.ids.next(), ports_.clock.wall_now(), alert->severity, alert->message, r.id, "recording"});
     }
   }
   return out;
@@ -241,7 +241,7 @@ std::optional<std::vector<NoticeBody>> RecordingService::persist(Held& h, const 
         "Could not save recording {}: {}; it goes on and is saved when the database is back", r.id,
         saved.error().message);
     ports_.log.write(Severity::critical, message);
-    pending.notices.emplace_back(Alert{ports_.ids.next(), ports_.clock.wall_now(), Severity::critical, message, r.id});
+    pending.notices.emplace_back(Alert{ports_.ids.next(), ports_.clock.wall_now(), Severity::critical, message, r.id, "store"});
     std::lock_guard lock(registry_mutex_);
     slots_[r.id].unsaved = true;  // the caller holds the slot: the entry exists
   }
@@ -287,7 +287,7 @@ bool RecordingService::raise(std::vector<NoticeBody> notices) {
 
 void RecordingService::report(Severity severity, const std::string& message, std::optional<RecordingId> id) {
   ports_.log.write(severity, message);
-  raise({Alert{ports_.ids.next(), ports_.clock.wall_now(), severity, message, std::move(id)}});
+  raise({Alert{ports_.ids.next(), ports_.clock.wall_now(), severity, message, std::move(id), "background"}});
 }
 
 std::size_t RecordingService::flush() {
@@ -660,7 +660,7 @@ Result<Recording> RecordingService::start_agent_recording(const AgentStart& cmd)
   return create(h, std::move(spec), true);
 }
 
-Result<Recording> RecordingService::agent_event(const AgentReport& report, Event e) {
+Result<Recording> RecordingService::agent_event(const AgentReport& report, const Event& e) {
   if (report.agent_id.empty() || report.subject.empty() || report.organizer.empty() || report.start_time.empty())
     return fail(Errc::invalid_argument, "an agent report needs subject, organizer and start_time (and an agent_id)");
   auto start_time = normalize_start_time(report.start_time);
@@ -871,7 +871,7 @@ Result<StorageStatus> RecordingService::check_storage() {
                     to_string(status->level), storage_policy_.warn_percent, storage_policy_.block_percent);
     if (status->level != StorageLevel::normal) ports_.log.write(severity, message);
     raise({StorageNotice{ports_.ids.next(), at, status->level, status->used_percent},
-           Alert{ports_.ids.next(), at, severity, message, std::nullopt}});
+           Alert{ports_.ids.next(), at, severity, message, std::nullopt, "storage"}});
   }
   if (status->level == StorageLevel::block) {
     // Agents record on their own disks; streams and captures write to ours.

@@ -263,9 +263,9 @@ TEST_CASE("outbox contract", "[store][outbox]") {
   INFO("backend: " << backend);
   const auto r = rich_recording("r-1", 0);
   const core::NoticeBody started = core::RecordingNotice{"n-1", at(1), core::Notice::started, r};
-  const core::NoticeBody alert = core::Alert{"n-2", at(2), core::Severity::critical, "it \"broke\"\nbadly", "r-1"};
+  const core::NoticeBody alert = core::Alert{"n-2", at(2), core::Severity::critical, "it \"broke\"\nbadly", "r-1", "webhook:ops"};
   const core::NoticeBody storage = core::StorageNotice{"n-3", at(3), core::StorageLevel::warn, 84.5};
-  const core::NoticeBody global = core::Alert{"n-4", at(4), core::Severity::warning, "disk", std::nullopt};
+  const core::NoticeBody global = core::Alert{"n-4", at(4), core::Severity::warning, "disk", std::nullopt, ""};
   const core::NoticeBody joined = core::AgentNotice{"n-5", at(5), "room \"1\"", true, "connected from 10.0.0.7:4410"};
   const core::NoticeBody left = core::AgentNotice{"n-6", at(6), "room \"1\"", false, "its connection closed"};
   auto bodies = [](const core::Result<std::vector<core::OutboxEntry>>& entries) {

@@ -84,6 +84,7 @@ std::string payload_of(const core::NoticeBody& n) {
     const auto& a = std::get<core::Alert>(n);
     put(w, "severity", core::to_string(a.severity));
     put(w, "message", a.message);
+    if (!a.cause.empty()) put(w, "cause", a.cause);
   }
   w.EndObject();
   return std::string(buffer.GetString(), buffer.GetSize());
@@ -143,8 +144,10 @@ Result<core::OutboxEntry> outbox_from_row(const Row& row) {
     auto severity =
         parse_enum(std::string_view(doc["severity"].GetString()), core::Severity::info, core::Severity::critical);
     if (!severity) return wrong("unknown severity");
+    std::string cause;
+    if (doc.HasMember("cause") && doc["cause"].IsString()) cause = doc["cause"].GetString();
     entry.body = core::Alert{*id, when, *severity, doc["message"].GetString(),
-                             recording ? std::optional<core::RecordingId>{*recording} : std::nullopt};
+                             recording ? std::optional<core::RecordingId>{*recording} : std::nullopt, std::move(cause)};
   } else if (*type == "agent.connected" || *type == "agent.disconnected") {
     if (!doc.HasMember("agent_id") || !doc["agent_id"].IsString() || !doc.HasMember("detail") ||
         !doc["detail"].IsString())

@@ -14,6 +14,7 @@
 #include "recorder/core/domain/recording.hpp"
 #include "recorder/core/domain/rules.hpp"
 #include "recorder/core/domain/storage_policy.hpp"
+#include "recorder/core/domain/webhook.hpp"
 
 namespace recorder::core {
 
@@ -47,6 +48,8 @@ struct Config {
   Seconds keyframe_interval{2};                 // capture key frames (rotation cuts on them)
   std::uint32_t rotation_minutes = 30;          // seed 003's RECORDING_ROTATION_MINUTES
   std::optional<std::uint32_t> rotation_seconds; // finer override, for tests
+  std::vector<WebhookEndpoint> webhooks;        // [[webhooks]] tables of the config file
+  DeliveryPolicy delivery;                      // how webhooks are retried (delivery.*)
 };
 
 // One configuration key: its dotted name, what it means, and how to read and set it.
@@ -78,6 +81,9 @@ std::span<const LegacyEnv> legacy_env();
 class ConfigBuilder {
  public:
   Result<void> set(std::string_view key, std::string_view value, std::string_view origin);
+  // One [[webhooks]] table as {field, value} (a list's items joined with ','): name, url,
+  // secret or secrets, events. The error names the field and `origin`.
+  Result<void> add_webhook(std::span<const std::pair<std::string, std::string>> fields, std::string_view origin);
   // Cross-key rules (warn < block, ...), then the finished Config.
   Result<Config> build() const;
 

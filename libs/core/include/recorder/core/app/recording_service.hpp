@@ -257,7 +257,7 @@ class RecordingService {
   void release_device(const std::string& device, const RecordingId& id);
   Result<void> admit_storage(std::optional<Seconds> capture_duration) const;
   Result<StorageStatus> measure_storage() const;
-  Result<Recording> agent_event(const AgentReport& report, Event e);
+  Result<Recording> agent_event(const AgentReport& report, const Event& e);
   void on_finalize_done(const RecordingId& id, Result<FinalizeResult> result, bool processing);
   std::optional<Recording> snapshot(const RecordingId& id) const;
   // Every live recording's latest state, taken under live_mutex_ only.

@@ -43,6 +43,7 @@ struct Alert {
   Severity severity;
   std::string message;
   std::optional<RecordingId> recording_id;
+  std::string cause;  // what raised it: "recording", "store", "storage", "background", "webhook:<name>"
 
   bool operator==(const Alert&) const = default;
 };
