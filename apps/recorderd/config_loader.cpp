@@ -2,32 +2,114 @@
 
 #include <fstream>
 
-#include <CLI/CLI.hpp>
+#include <optional>
+#include <utility>
+#include <vector>
+
 #include <fmt/format.h>
+#define TOML_HEADER_ONLY 1
+#include <toml++/toml.h>
 
 extern char** environ;
 
 namespace recorder::app {
+
+namespace {
+
+// toml++ is compiled into this file alone (header-only), so that the fuzz target
+// instruments the parser too; see docs/adr/0014-notifications.md.
+std::string where(const std::string& file, const toml::node& node) {
+  return fmt::format("config file '{}' line {}", file, node.source().begin.line);
+}
+
+// A scalar as the text ConfigBuilder parses; nothing for tables, lists and dates.
+std::optional<std::string> scalar_text(const toml::node& node) {
+  if (const auto* s = node.as_string()) return s->get();
+  if (const auto* i = node.as_integer()) return fmt::format("{}", i->get());
+  if (const auto* f = node.as_floating_point()) return fmt::format("{}", f->get());
+  if (const auto* b = node.as_boolean()) return b->get() ? "true" : "false";
+  return std::nullopt;
+}
+
+// A table's fields as {field, text}; a list of scalars becomes its items joined with ','.
+core::Result<std::vector<std::pair<std::string, std::string>>> table_fields(const toml::table& table,
+                                                                           const std::string& list,
+                                                                           const std::string& file) {
+  std::vector<std::pair<std::string, std::string>> fields;
+  for (const auto& [key, node] : table) {
+    const std::string field(key.str());
+    std::optional<std::string> text = scalar_text(node);
+    if (const auto* items = node.as_array()) {
+      text.emplace();
+      for (const toml::node& item : *items) {
+        auto one = scalar_text(item);
+        if (!one)
+          return core::fail(core::Errc::invalid_argument,
+                            fmt::format("{}.{}: expected a list of strings (from {})", list, field, where(file, item)));
+        *text += (text->empty() ? "" : ",") + *one;
+      }
+    }
+    if (!text)
+      return core::fail(core::Errc::invalid_argument,
+                        fmt::format("{}.{}: expected a string, a number or a list of strings (from {})", list, field,
+                                    where(file, node)));
+    fields.emplace_back(field, std::move(*text));
+  }
+  return fields;
+}
+
+// Sets every key of `table` (dotted under `prefix`); [[webhooks]] tables become endpoints.
+core::Result<void> read_table(const toml::table& table, const std::string& prefix, const std::string& file,
+                              core::ConfigBuilder& builder) {
+  for (const auto& [k, node] : table) {
+    const std::string key = prefix.empty() ? std::string(k.str()) : fmt::format("{}.{}", prefix, k.str());
+    if (const auto* sub = node.as_table()) {
+      if (auto r = read_table(*sub, key, file, builder); !r) return r;
+      continue;
+    }
+    if (const auto* list = node.as_array()) {
+      if (key != "webhooks")
+        return core::fail(core::Errc::invalid_argument,
+                          fmt::format("{}: expected one value, not a list (from {})", key, where(file, node)));
+      std::size_t n = 0;
+      for (const toml::node& item : *list) {
+        ++n;
+        const auto* endpoint = item.as_table();
+        if (!endpoint)
+          return core::fail(core::Errc::invalid_argument,
+                            fmt::format("webhooks: expected [[webhooks]] tables (from {})", where(file, item)));
+        auto fields = table_fields(*endpoint, key, file);
+        if (!fields) return std::unexpected(fields.error());
+        if (auto r = builder.add_webhook(*fields, fmt::format("[[webhooks]] #{} in {}", n, where(file, item))); !r)
+          return r;
+      }
+      continue;
+    }
+    auto text = scalar_text(node);
+    if (!text)
+      return core::fail(core::Errc::invalid_argument,
+                        fmt::format("{}: expected a string, a number or true/false (from {})", key, where(file, node)));
+    if (auto r = builder.set(key, *text, fmt::format("config file '{}'", file)); !r) return r;
+  }
+  return core::ok();
+}
+
+}  // namespace
 
 core::Result<core::Config> load_config(const ConfigSources& sources) {
   core::ConfigBuilder builder;
   if (sources.file) {
     std::ifstream in(*sources.file);
     if (!in) return core::fail(core::Errc::invalid_argument, fmt::format("cannot read config file '{}'", *sources.file));
-    std::vector<CLI::ConfigItem> items;
+    toml::table table;
     try {
-      items = CLI::ConfigTOML().from_config(in);
-    } catch (const CLI::Error& e) {
-      return core::fail(core::Errc::invalid_argument, fmt::format("config file '{}': {}", *sources.file, e.what()));
+      table = toml::parse(in, *sources.file);
+    } catch (const toml::parse_error& e) {
+      return core::fail(core::Errc::invalid_argument,
+                        fmt::format("config file '{}' line {} column {}: {}", *sources.file, e.source().begin.line,
+                                    e.source().begin.column, e.description()));
     }
-    for (const CLI::ConfigItem& item : items) {
-      if (item.name == "++" || item.name == "--") continue;  // section markers
-      if (item.inputs.size() != 1)
-        return core::fail(core::Errc::invalid_argument,
-                          fmt::format("{}: expected one value (from config file '{}')", item.fullname(), *sources.file));
-      if (auto r = builder.set(item.fullname(), item.inputs.front(), fmt::format("config file '{}'", *sources.file)); !r)
-        return std::unexpected(r.error());
-    }
+    if (auto r = read_table(table, "", *sources.file, builder); !r) return std::unexpected(r.error());
   }
   for (const core::LegacyEnv& legacy : core::legacy_env()) {
     if (auto it = sources.environment.find(std::string(legacy.variable)); it != sources.environment.end()) {

@@ -15,6 +15,7 @@ check() {  # check NAME CONDITION...
   if "$@"; then echo "ok: $name"; else echo "FAIL: $name"; failures=$((failures + 1)); fi
 }
 contains() { grep -qF -- "$2" <<<"$1"; }
+not_contains() { ! grep -qF -- "$2" <<<"$1"; }
 
 out=$("$recorderd" --version)
 check "--version names the program" contains "$out" "recorderd "
@@ -58,6 +59,46 @@ check "environment overrides the file" contains "$out" "server.listen = 127.0.0.
 check "the file overrides defaults" contains "$out" "storage.warn_percent = 70"
 out=$(RECORDER_SERVER_LISTEN=127.0.0.1:7100 "$recorderd" --config good.toml --listen 127.0.0.1:7200 --check-config)
 check "flags override the environment" contains "$out" "server.listen = 127.0.0.1:7200"
+cat > hooks.toml <<'TOML'
+[delivery]
+retry_seconds = "1,5"
+
+[[webhooks]]
+name = "ops"
+url = "http://127.0.0.1:9/hook"
+secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+events = ["recording.ready", "alert.*"]
+
+[[webhooks]]
+url = "https://hooks.example/b"
+secrets = ["whsec_bmV3bmV3bmV3", "whsec_b2xkb2xkb2xk"]
+TOML
+out=$("$recorderd" --config hooks.toml --check-config)
+check "[[webhooks]] tables are read" contains "$out" "webhooks.ops = http://127.0.0.1:9/hook (events: recording.ready,alert.*; 1 secret)"
+check "an unnamed endpoint gets a name" contains "$out" "webhooks.webhook-2 = https://hooks.example/b (events: *; 2 secrets)"
+check "secrets are not printed" not_contains "$out" "MfKQ9r8"
+check "delivery keys beside them" contains "$out" "delivery.retry_seconds = 1,5"
+
+printf '[[webhooks]]\nurl = "http://x/"\n\n[[webhooks]]\nurl = "http://y/"\nsecret = "hunter2"\n' > badhook.toml
+set +e
+err=$("$recorderd" --config badhook.toml --check-config 2>&1); rc=$?
+set -e
+check "a bad endpoint stops start-up" test "$rc" -eq 2
+check "the error names the field, the table and the line" contains "$err" "webhooks.secret: required (whsec_ followed by base64) (from [[webhooks]] #1 in config file 'badhook.toml' line 1)"
+
+printf '[server]\nlisten = "127.0.0.1:0\n' > syntax.toml
+set +e
+err=$("$recorderd" --config syntax.toml --check-config 2>&1); rc=$?
+set -e
+check "a TOML syntax error stops start-up" test "$rc" -eq 2
+check "the syntax error names file and line" contains "$err" "config file 'syntax.toml' line 2"
+
+printf '[storage]\nwarn_percent = [70, 80]\n' > list.toml
+set +e
+err=$("$recorderd" --config list.toml --check-config 2>&1); rc=$?
+set -e
+check "a list where one value belongs is refused" contains "$err" "storage.warn_percent: expected one value, not a list (from config file 'list.toml' line 2)"
+
 out=$("$recorderd" --set limits.grace_seconds=9 --check-config)
 check "--set sets any key" contains "$out" "limits.grace_seconds = 9"
 
