@@ -10,6 +10,8 @@ packages=(
   libasio-dev libwebsocketpp-dev rapidjson-dev libfmt-dev libpqxx-dev
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev catch2
   libsqlite3-dev libcurl4-openssl-dev libssl-dev libcli11-dev zlib1g-dev
+  # the config file's TOML, with lists of tables ([[webhooks]]): ADR 0014
+  libtomlplusplus-dev
   # /metrics: the Prometheus client library (core and its text serializer)
   prometheus-cpp-dev
   # servers and media runtime used by the tests
@@ -54,4 +56,10 @@ browser_dir="$(dirname "$0")/../tests/browser"
 if [ ! -f "$browser_dir/node_modules/puppeteer-core/package.json" ]; then
   echo "setup: installing the browser test's npm packages"
   (cd "$browser_dir" && npm ci --no-audit --no-fund --loglevel=error)
+fi
+# The webhook receiver's verifier: the Standard Webhooks reference library (tests/webhooks).
+webhooks_dir="$(dirname "$0")/../tests/webhooks"
+if [ ! -f "$webhooks_dir/node_modules/standardwebhooks/package.json" ]; then
+  echo "setup: installing the webhook receiver's npm packages"
+  (cd "$webhooks_dir" && npm ci --no-audit --no-fund --loglevel=error)
 fi

@@ -33,9 +33,12 @@
 #include "recorder/adapters/http/router.hpp"
 #include "recorder/adapters/rest/rest_api.hpp"
 #include "recorder/adapters/websocket/ws_server.hpp"
+#include "recorder/adapters/webhook/curl_webhook_sender.hpp"
+#include "recorder/adapters/webhook/standard_webhooks.hpp"
 #include "recorder/adapters/worker_pool/worker_pool.hpp"
 #include "recorder/core/app/access_service.hpp"
 #include "recorder/core/app/outbox_dispatcher.hpp"
+#include "recorder/core/app/webhook_delivery.hpp"
 #include "version.hpp"
 
 namespace recorder::app {
@@ -163,7 +166,16 @@ struct Daemon::Impl {
         service(core::Ports{clock, scheduler, *store.repository, *store.outbox, chunks, converter, capture, agents, probe,
                             events, oplog, ids},
                 c.rules, c.storage),
-        dispatcher(*store.outbox, oplog, clock) {}
+        dispatcher(*store.outbox, oplog, clock),
+        webhook_sender([this](const core::OutboxEntry& e) {
+                         // Links in a webhook last as long as those the dialects hand out.
+                         return adapters::rest::event_json(e, &links, clock.wall_now() + std::chrono::hours{24});
+                       },
+                       clock, c.delivery.timeout, fmt::format("recorderd/{}", RECORDERD_VERSION)) {
+    for (const core::WebhookEndpoint& endpoint : c.webhooks)
+      webhooks.push_back(std::make_unique<core::WebhookDelivery>(
+          endpoint, c.delivery, core::DeliveryPorts{*store.outbox, webhook_sender, oplog, clock, ids}));
+  }
 
   void add_routes();
   core::Result<void> media_access(const adapters::http::Request& r);
@@ -172,8 +184,36 @@ struct Daemon::Impl {
     {
       std::lock_guard lock(dispatch_mutex);
       dispatch_woken = true;
+      ++notices_committed;
     }
-    dispatch_wake.notify_one();
+    dispatch_wake.notify_all();
+  }
+
+  // One webhook endpoint's thread: a pass when a notice is committed, at its retry's time,
+  // and every second anyway. A slow endpoint holds up only this thread.
+  void webhook_loop(core::WebhookDelivery& delivery) {
+    std::unique_lock lock(dispatch_mutex);
+    while (!dispatch_stopping) {
+      const std::uint64_t seen = notices_committed;
+      lock.unlock();
+      const std::optional<core::MonoTime> next = delivery.run_once();
+      lock.lock();
+      const core::MonoTime now = clock.monotonic_now();
+      if (next && *next <= now) continue;
+      const core::MonoTime until = next ? std::min(*next, now + std::chrono::seconds(1)) : now + std::chrono::seconds(1);
+      dispatch_wake.wait_until(lock, until, [&] { return dispatch_stopping || notices_committed != seen; });
+    }
+  }
+
+  // GET /api/webhooks: each endpoint's health with its outbox backlog.
+  std::vector<core::WebhookHealth> webhook_health() {
+    std::vector<core::WebhookHealth> out;
+    for (const auto& d : webhooks) {
+      core::WebhookHealth h = d->health();
+      if (auto pending = store.outbox->pending(d->subscriber())) h.pending = *pending;
+      out.push_back(std::move(h));
+    }
+    return out;
   }
 
   // The outbox dispatcher's thread: a pass when woken by a commit, and every second anyway
@@ -217,9 +257,13 @@ struct Daemon::Impl {
   Announcer events;
   core::RecordingService service;
   core::OutboxDispatcher dispatcher;
+  adapters::webhook::CurlWebhookSender webhook_sender;
+  std::vector<std::unique_ptr<core::WebhookDelivery>> webhooks;  // one per configured endpoint
+  std::vector<std::thread> webhook_threads;
   std::mutex dispatch_mutex;
-  std::condition_variable dispatch_wake;
+  std::condition_variable dispatch_wake;  // the dispatcher's and the webhooks' threads wait on it
   bool dispatch_woken = false;
+  std::uint64_t notices_committed = 0;
   bool dispatch_stopping = false;
   std::thread dispatch_thread;
   core::RecoveryReport recovery;
@@ -259,7 +303,7 @@ void Daemon::Impl::add_routes() {
   });
   const adapters::rest::RestContext rest{service,       access, clock, config.devices, config.allowed_urls,
                                          std::chrono::seconds{40}, &links, std::chrono::hours{config.max_url_hours},
-                                         &agents};
+                                         &agents, [this] { return webhook_health(); }};
   adapters::rest::add_rest_routes(router, rest);
 }
 
@@ -331,6 +375,12 @@ core::Result<std::unique_ptr<Daemon>> Daemon::start(const core::Config& config) 
   auto keys = adapters::crypto::load_or_create_signing_keys(key_file);
   if (!keys) return core::fail(keys.error().code, fmt::format("media.signing_key_file: {}", keys.error().message));
 
+  // A secret that cannot sign stops start-up here, not at the first delivery.
+  for (const core::WebhookEndpoint& endpoint : config.webhooks) {
+    if (auto signed_ = adapters::webhook::sign(endpoint.secrets, "check", 0, ""); !signed_)
+      return core::fail(core::Errc::invalid_argument,
+                        fmt::format("webhooks.secret of endpoint '{}': {}", endpoint.name, signed_.error().message));
+  }
   auto impl = std::make_unique<Impl>(config, data_dir, std::move(*store), std::move(*keys));
   Impl& i = *impl;
   i.capture.bind(i.service);
@@ -342,6 +392,8 @@ core::Result<std::unique_ptr<Daemon>> Daemon::start(const core::Config& config) 
   if (auto added = i.dispatcher.add(i.log_notices); !added)
     return core::fail(added.error().code, fmt::format("cannot register the log with the outbox: {}", added.error().message));
   i.dispatch_thread = std::thread([&i] { i.dispatch_loop(); });
+  for (const auto& delivery : i.webhooks)
+    i.webhook_threads.emplace_back([&i, d = delivery.get()] { i.webhook_loop(*d); });
   std::unique_ptr<Daemon> daemon(new Daemon(std::move(impl)));
 
   auto report = i.service.recover();
@@ -396,8 +448,10 @@ void Daemon::stop() {
     std::lock_guard lock(i.dispatch_mutex);
     i.dispatch_stopping = true;
   }
-  i.dispatch_wake.notify_one();
+  i.webhook_sender.cancel();
+  i.dispatch_wake.notify_all();
   if (i.dispatch_thread.joinable()) i.dispatch_thread.join();
+  for (auto& t : i.webhook_threads) t.join();
   // What is still undelivered stays in the outbox for the next start.
   (void)i.dispatcher.run_once();
   log(LogLevel::info, "msg=\"recorderd stopped\" live_recordings_kept={}", i.service.live().size());

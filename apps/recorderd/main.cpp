@@ -10,6 +10,7 @@
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "config_loader.hpp"
 #include "daemon.hpp"
@@ -25,6 +26,11 @@ using recorder::adapters::system::LogLevel;
 
 int print_effective(const recorder::core::Config& config) {
   for (const auto& key : recorder::core::config_keys()) fmt::print("{} = {}\n", key.name, key.get(config));
+  // Endpoints without their secrets, which are not printed.
+  for (const auto& w : config.webhooks)
+    fmt::print("webhooks.{} = {} (events: {}; {} secret{})\n", w.name, w.url,
+               w.events.empty() ? std::string("*") : fmt::format("{}", fmt::join(w.events, ",")), w.secrets.size(),
+               w.secrets.size() == 1 ? "" : "s");
   return 0;
 }
 

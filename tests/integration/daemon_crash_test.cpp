@@ -34,6 +34,7 @@
 
 using namespace recorder;
 using namespace std::chrono_literals;
+using testing::wait_until;
 
 namespace {
 
@@ -138,15 +139,6 @@ std::set<std::string> logged_notices(const std::filesystem::path& log) {
   for (auto it = std::sregex_iterator(text.begin(), text.end(), id); it != std::sregex_iterator(); ++it)
     out.emplace((*it)[1]);
   return out;
-}
-
-bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds deadline) {
-  const auto until = std::chrono::steady_clock::now() + deadline;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > until) return false;
-    std::this_thread::sleep_for(20ms);
-  }
-  return true;
 }
 
 }  // namespace

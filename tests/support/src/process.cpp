@@ -136,6 +136,15 @@ bool wait_for_text(const std::filesystem::path& file, const std::string& text, s
   return count_in_file(file, text) >= count;
 }
 
+bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds deadline) {
+  const auto until = std::chrono::steady_clock::now() + deadline;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > until) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
+}
+
 std::optional<int> wait_exit(pid_t pid, std::chrono::milliseconds deadline) {
   const auto until = std::chrono::steady_clock::now() + deadline;
   int status = 0;

@@ -61,6 +61,12 @@ void put_time(Writer& w, std::string_view key, const std::optional<core::WallTim
   else put_null(w, key);
 }
 
+// A text that may be absent: null when empty.
+void put_text_or_null(Writer& w, std::string_view key, const std::string& text) {
+  if (text.empty()) put_null(w, key);
+  else put(w, key, text);
+}
+
 void put_optional(Writer& w, std::string_view key, const std::optional<double>& v) {
   if (v) put(w, key, *v);
   else put_null(w, key);
@@ -150,14 +156,11 @@ void put_recording(Writer& w, const core::Recording& r, double elapsed_seconds, 
   put(w, "current_file", r.current_file);
   // Seed 000's fields of an agent recording: its last status and the uploaded video.
   put_optional(w, "duration_actual", r.duration_seconds);
-  if (r.agent.status.empty()) put_null(w, "agent_status");
-  else put(w, "agent_status", r.agent.status);
+  put_text_or_null(w, "agent_status", r.agent.status);
   put_optional(w, "elapsed", r.agent.elapsed);
   put_optional(w, "remaining", r.agent.remaining);
-  if (r.agent.timestamp.empty()) put_null(w, "agent_timestamp");
-  else put(w, "agent_timestamp", r.agent.timestamp);
-  if (r.video.url.empty()) put_null(w, "video_url");
-  else put(w, "video_url", r.video.url);
+  put_text_or_null(w, "agent_timestamp", r.agent.timestamp);
+  put_text_or_null(w, "video_url", r.video.url);
   if (r.video.file_size) put(w, "file_size", *r.video.file_size);
   else put_null(w, "file_size");
   const bool signed_urls = signing.links && r.state != core::State::deleted;
@@ -438,7 +441,6 @@ class Api : public std::enable_shared_from_this<Api> {
         if (!text.contains(required) || text[required].empty())
           return bad_request(fmt::format("{}: required for an agent recording", required));
       }
-      if (auto t = core::parse_iso8601(text["start_time"]); !t) return bad_request("start_time: " + t.error().message);
       auto expected = seconds("duration_expected");
       if (auto* refused = std::get_if<Response>(&expected)) return std::move(*refused);
       auto started = ctx_.service.start_agent_recording(
@@ -638,16 +640,14 @@ class Api : public std::enable_shared_from_this<Api> {
       put(w, "connected", true);
       put_time(w, "connected_at", a.connected_at);
       put_time(w, "last_message_at", a.last_message_at);
-      if (a.last_message.empty()) put_null(w, "last_message");
-      else put(w, "last_message", a.last_message);
+      put_text_or_null(w, "last_message", a.last_message);
       put(w, "messages", a.messages);
       put(w, "remote", a.remote);
       if (auto live = ctx_.service.live_on(a.agent_id)) {
         put(w, "recording_id", live->id);
         put(w, "recording_state", core::to_string(live->state));
         put(w, "subject", live->meta.subject);
-        if (live->agent.status.empty()) put_null(w, "agent_status");
-        else put(w, "agent_status", live->agent.status);
+        put_text_or_null(w, "agent_status", live->agent.status);
         put_optional(w, "elapsed", live->agent.elapsed);
         put_optional(w, "remaining", live->agent.remaining);
       } else {
@@ -657,6 +657,44 @@ class Api : public std::enable_shared_from_this<Api> {
     }
     w.EndArray();
     put(w, "count", static_cast<std::uint64_t>(all.size()));
+    w.EndObject();
+    return json_response(200, buffer);
+  }
+
+  // Webhook endpoints and how their deliveries go (docs/protocol.md section 7).
+  Response webhooks() const {
+    const std::vector<core::WebhookHealth> all = ctx_.webhooks ? ctx_.webhooks() : std::vector<core::WebhookHealth>{};
+    rapidjson::StringBuffer buffer;
+    Writer w(buffer);
+    w.StartObject();
+    w.Key("webhooks");
+    w.StartArray();
+    for (const auto& h : all) {
+      w.StartObject();
+      put(w, "name", h.endpoint.name);
+      put(w, "url", h.endpoint.url);
+      w.Key("events");
+      w.StartArray();
+      for (const auto& e : h.endpoint.events) w.String(e.c_str(), static_cast<rapidjson::SizeType>(e.size()));
+      if (h.endpoint.events.empty()) w.String("*");
+      w.EndArray();
+      put(w, "enabled", h.enabled);
+      put_text_or_null(w, "disabled_reason", h.disabled_reason);
+      put_time(w, "last_success_at", h.last_success);
+      put_time(w, "last_failure_at", h.last_failure);
+      if (h.last_failure) put(w, "last_status", static_cast<std::int64_t>(h.last_status));
+      else put_null(w, "last_status");
+      put_text_or_null(w, "last_error", h.last_error);
+      if (h.pending) put(w, "pending", *h.pending);
+      else put_null(w, "pending");
+      put(w, "delivered", h.delivered);
+      put(w, "failed_attempts", h.failed_attempts);
+      put(w, "gave_up", h.gave_up);
+      put(w, "retrying_attempts", static_cast<std::uint64_t>(h.retrying_attempts));
+      put_time(w, "next_attempt_at", h.next_attempt_at);
+      w.EndObject();
+    }
+    w.EndArray();
     w.EndObject();
     return json_response(200, buffer);
   }
@@ -727,6 +765,45 @@ class Api : public std::enable_shared_from_this<Api> {
 
 }  // namespace
 
+std::string event_json(const core::OutboxEntry& entry, const http::MediaLinks* links, core::WallTime url_expires) {
+  rapidjson::StringBuffer buffer;
+  Writer w(buffer);
+  w.StartObject();
+  put(w, "type", core::notice_type(entry.body));
+  put(w, "timestamp", core::format_utc(core::notice_time(entry.body)));
+  w.Key("data");
+  if (const auto* n = std::get_if<core::RecordingNotice>(&entry.body)) {
+    const core::Recording& r = n->recording;
+    const core::WallTime end = r.stopped_at.value_or(n->at);
+    const double elapsed =
+        r.started_at ? std::max(0.0, std::chrono::duration<double>(end - *r.started_at).count()) : 0.0;
+    put_recording(w, r, elapsed, Signing{links, "", url_expires});
+  } else if (const auto* s = std::get_if<core::StorageNotice>(&entry.body)) {
+    w.StartObject();
+    put(w, "level", core::to_string(s->level));
+    put(w, "used_percent", s->used_percent);
+    w.EndObject();
+  } else if (const auto* g = std::get_if<core::AgentNotice>(&entry.body)) {
+    w.StartObject();
+    put(w, "agent_id", g->agent_id);
+    put(w, "connected", g->connected);
+    put(w, "detail", g->detail);
+    w.EndObject();
+  } else {
+    const auto& a = std::get<core::Alert>(entry.body);
+    w.StartObject();
+    put(w, "alert_id", a.id);
+    put(w, "severity", core::to_string(a.severity));
+    put(w, "message", a.message);
+    if (a.recording_id) put(w, "recording_id", *a.recording_id);
+    else put_null(w, "recording_id");
+    put_text_or_null(w, "cause", a.cause);
+    w.EndObject();
+  }
+  w.EndObject();
+  return std::string(buffer.GetString(), buffer.GetSize());
+}
+
 std::string presented_token(const Request& request) {
   if (auto h = request.header("Authorization")) {
     std::string_view v(*h);
@@ -783,6 +860,9 @@ void add_rest_routes(http::Router& router, const RestContext& ctx) {
   router.add("GET", "/api/agents",
              api->guarded(Role::viewer, "listing agents",
                           bind([](Api& a, const Request&, const core::ApiToken&) { return a.agents(); })));
+  router.add("GET", "/api/webhooks",
+             api->guarded(Role::admin, "listing webhooks",
+                          bind([](Api& a, const Request&, const core::ApiToken&) { return a.webhooks(); })));
   router.add("GET", "/api/tokens",
              api->guarded(Role::admin, "listing tokens",
                           bind([](Api& a, const Request&, const core::ApiToken&) { return a.tokens(); })));

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <set>
 #include <string>
@@ -40,6 +41,9 @@ std::size_t count_in_file(const std::filesystem::path& file, const std::string& 
 // Waits until `text` occurs `count` times in the file, or the deadline passes.
 bool wait_for_text(const std::filesystem::path& file, const std::string& text, std::size_t count,
                    std::chrono::milliseconds deadline);
+
+// Polls `done` every 20 ms until it holds (true) or the deadline passes (false).
+bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds deadline);
 
 // Waits for the process to exit; its exit status, or nothing after the deadline.
 std::optional<int> wait_exit(pid_t pid, std::chrono::milliseconds deadline);

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -8,6 +9,7 @@
 #include "recorder/adapters/http/router.hpp"
 #include "recorder/core/app/access_service.hpp"
 #include "recorder/core/app/recording_service.hpp"
+#include "recorder/core/app/webhook_delivery.hpp"
 #include "recorder/core/domain/device.hpp"
 #include "recorder/core/ports/clock.hpp"
 
@@ -23,6 +25,7 @@ struct RestContext {
   const http::MediaLinks* links = nullptr;   // signed media URLs (none: answers carry no URLs)
   std::chrono::hours max_url_hours{168};     // media.max_url_hours: the longest expiry_hours
   const core::AgentChannel* agents = nullptr;  // who is connected (GET /api/agents); none: nobody
+  std::function<std::vector<core::WebhookHealth>()> webhooks;  // GET /api/webhooks; none: no endpoints
 };
 
 // Adds every /api/* route (docs/protocol.md section 5) to `router`. Each needs a bearer
@@ -30,10 +33,17 @@ struct RestContext {
 //   viewer:   GET /api/recordings, /api/recordings/{id}, /api/recordings/{id}/events,
 //             /api/recordings/{id}/url, /api/storage, /api/devices, /api/agents
 //   operator: POST /api/recordings, POST /api/recordings/{id}/stop, POST /api/recordings/{id}/video
-//   admin:    DELETE /api/recordings/{id}, GET/POST /api/tokens, DELETE /api/tokens/{id}
+//   admin:    DELETE /api/recordings/{id}, GET/POST /api/tokens, DELETE /api/tokens/{id},
+//             GET /api/webhooks
 // Refusals are 401 (no or bad token) and 403 (role too low), checked before anything
 // about a recording is looked at. `ctx`'s references must outlive the router.
 void add_rest_routes(http::Router& router, const RestContext& ctx);
+
+// A notice as a webhook's body (Standard Webhooks): {"type", "timestamp", "data"}. A
+// recording notice's data is the recording as REST shows it, with URLs signed until
+// `url_expires` when `links` is given; the others carry their own fields
+// (docs/protocol.md section 7).
+std::string event_json(const core::OutboxEntry& entry, const http::MediaLinks* links, core::WallTime url_expires);
 
 // The token a request presents: "Authorization: Bearer <t>", else the access_token query
 // parameter (browsers cannot set headers on a WebSocket); empty when none.

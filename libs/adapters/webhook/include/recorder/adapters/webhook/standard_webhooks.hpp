@@ -1,0 +1,19 @@
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "recorder/core/domain/error.hpp"
+
+namespace recorder::adapters::webhook {
+
+// Standard Webhooks v1 (https://www.standardwebhooks.com): the value of the
+// webhook-signature header, "v1,<base64 HMAC-SHA256 of id.timestamp.body>" once per secret
+// (space-separated while a secret is rotated). A secret is "whsec_" + base64 of the key;
+// a malformed one is an error naming it by position.
+core::Result<std::string> sign(std::span<const std::string> secrets, std::string_view id, std::int64_t timestamp,
+                               std::string_view body);
+
+}  // namespace recorder::adapters::webhook

@@ -1,0 +1,59 @@
+#include "recorder/adapters/webhook/standard_webhooks.hpp"
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include <array>
+#include <optional>
+#include <vector>
+
+#include <fmt/format.h>
+
+namespace recorder::adapters::webhook {
+namespace {
+
+std::string base64(const unsigned char* data, std::size_t size) {
+  std::string out(4 * ((size + 2) / 3), '\0');
+  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data, static_cast<int>(size));
+  out.resize(static_cast<std::size_t>(n));
+  return out;
+}
+
+// Standard base64 (with padding); nothing when it is not.
+std::optional<std::vector<unsigned char>> unbase64(std::string_view text) {
+  if (text.empty() || text.size() % 4 != 0) return std::nullopt;
+  std::vector<unsigned char> out(text.size() / 4 * 3);
+  const int n = EVP_DecodeBlock(out.data(), reinterpret_cast<const unsigned char*>(text.data()),
+                                static_cast<int>(text.size()));
+  if (n < 0) return std::nullopt;
+  std::size_t size = static_cast<std::size_t>(n);
+  // EVP_DecodeBlock counts the padding as zero bytes.
+  for (std::size_t i = text.size(); i > 0 && text[i - 1] == '=' && size > 0; --i) --size;
+  out.resize(size);
+  return out;
+}
+
+}  // namespace
+
+core::Result<std::string> sign(std::span<const std::string> secrets, std::string_view id, std::int64_t timestamp,
+                               std::string_view body) {
+  const std::string content = fmt::format("{}.{}.{}", id, timestamp, body);
+  std::string header;
+  std::size_t n = 0;
+  for (const std::string& secret : secrets) {
+    ++n;
+    auto key = secret.starts_with("whsec_") ? unbase64(std::string_view(secret).substr(6)) : std::nullopt;
+    if (!key || key->empty())
+      return core::fail(core::Errc::invalid_argument,
+                        fmt::format("webhook secret #{} is not whsec_ followed by base64", n));
+    std::array<unsigned char, EVP_MAX_MD_SIZE> mac{};
+    unsigned int len = 0;
+    HMAC(EVP_sha256(), key->data(), static_cast<int>(key->size()),
+         reinterpret_cast<const unsigned char*>(content.data()), content.size(), mac.data(), &len);
+    header += fmt::format("{}v1,{}", header.empty() ? "" : " ", base64(mac.data(), len));
+  }
+  if (header.empty()) return core::fail(core::Errc::invalid_argument, "a webhook endpoint needs a secret");
+  return header;
+}
+
+}  // namespace recorder::adapters::webhook

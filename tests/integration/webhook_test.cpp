@@ -1,0 +1,267 @@
+// Outgoing webhooks against a real receiver: tests/webhooks/receiver.mjs verifies every
+// request with the Standard Webhooks reference library (npm "standardwebhooks"). recorderd
+// runs as a process, is SIGKILLed while a delivery is in flight, and started again.
+
+#include <catch2/catch.hpp>
+
+#include <signal.h>
+
+#include <fstream>
+#include <functional>
+#include <map>
+#include <set>
+#include <thread>
+
+#include <rapidjson/document.h>
+
+#include "recorder/testing/process.hpp"
+#include "recorder/testing/temp_dir.hpp"
+#include "recorder/testing/ws_client.hpp"
+
+using namespace recorder;
+using namespace std::chrono_literals;
+using testing::wait_until;
+
+namespace {
+
+const std::string kSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";      // the receiver verifies with this
+const std::string kNewSecret = "whsec_bmV3c2VjcmV0bmV3c2VjcmV0bmV3c2Vj";  // being rotated in
+
+std::string slurp(const std::filesystem::path& p) {
+  std::ifstream in(p);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+// A running receiver: its port, and what it logged.
+struct Receiver {
+  pid_t pid = 0;
+  int port = 0;
+  std::filesystem::path log;
+
+  static Receiver start(const std::filesystem::path& dir, const std::string& name) {
+    Receiver r;
+    r.log = dir / (name + ".jsonl");
+    const auto port_file = dir / (name + ".port");
+    r.pid = testing::spawn({NODE, RECORDER_SOURCE_DIR "/tests/webhooks/receiver.mjs", kSecret, r.log.string(),
+                            port_file.string()},
+                           dir / (name + ".out"));
+    REQUIRE(wait_until([&] { return std::filesystem::exists(port_file); }, 20s));
+    r.port = std::stoi(slurp(port_file));
+    return r;
+  }
+  ~Receiver() {
+    if (pid > 0) ::kill(pid, SIGKILL);
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port) + "/hook"; }
+  void answer(int status, int delay_ms = 0) const {
+    auto set = testing::http_get("http://127.0.0.1:" + std::to_string(port) + "/control?status=" +
+                                 std::to_string(status) + "&delay_ms=" + std::to_string(delay_ms));
+    REQUIRE(set.status == 200);
+  }
+  // Every line it logged, parsed.
+  std::vector<rapidjson::Document> lines() const {
+    std::vector<rapidjson::Document> out;
+    std::ifstream in(log);
+    for (std::string line; std::getline(in, line);) {
+      rapidjson::Document d;
+      d.Parse(line.c_str(), line.size());
+      if (!d.HasParseError()) out.push_back(std::move(d));
+    }
+    return out;
+  }
+  std::size_t count(const std::function<bool(const rapidjson::Document&)>& which) const {
+    std::size_t n = 0;
+    for (const auto& d : lines()) n += which(d) ? 1u : 0u;
+    return n;
+  }
+};
+
+bool is_answer(const rapidjson::Document& d, int status) {
+  return std::string_view(d["kind"].GetString()) == "answer" && d["answered"].GetInt() == status;
+}
+
+// One short stream on /ws/record: start, three chunks, stop, until it is ready.
+void record(int port, const std::string& id) {
+  std::string error;
+  auto c = testing::WsClient::connect("ws://127.0.0.1:" + std::to_string(port) + "/ws/record", error);
+  REQUIRE(c);
+  c->send_text(R"({"event":"start","data":{"recordId":")" + id + R"("}})");
+  REQUIRE(c->next_containing("\"started\""));
+  for (int i = 0; i < 3; ++i) {
+    c->send_text(R"({"event":"chunk","data":{"recordId":")" + id + R"(","index":)" + std::to_string(i) +
+                 R"(,"data":"aGVsbG8gd2ViaG9va3M="}})");
+    REQUIRE(c->next_containing("chunkAck"));
+  }
+  c->send_text(R"({"event":"stop","data":{"recordId":")" + id + R"("}})");
+  REQUIRE(c->next_containing("recordingReady"));
+}
+
+std::filesystem::path write_config(const std::filesystem::path& dir, const std::string& body) {
+  const auto path = dir / "recorderd.toml";
+  std::ofstream(path) << body;
+  return path;
+}
+
+std::string admin_token(const std::filesystem::path& data) {
+  std::string t = slurp(data / "admin.token");
+  while (!t.empty() && t.back() == '\n') t.pop_back();
+  return t;
+}
+
+}  // namespace
+
+TEST_CASE("webhooks reach a receiver that fails for a while - each event once after dedup - in order - "
+          "across a SIGKILL mid-delivery",
+          "[integration][webhook][crash]") {
+  testing::TempDir dir;
+  Receiver receiver = Receiver::start(dir.path(), "receiver");
+  receiver.answer(503);
+  // Short retries that never run out in this test; two secrets, as during a rotation.
+  const auto config = write_config(dir.path(), "[delivery]\nretry_seconds = \"1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1\"\n"
+                                               "[[webhooks]]\nname = \"ops\"\nurl = \"" + receiver.url() +
+                                               "\"\nsecrets = [\"" + kNewSecret + "\", \"" + kSecret +
+                                               "\"]\nevents = [\"recording.*\"]\n");
+  const auto data = dir.path() / "data";
+  const auto log = dir.path() / "recorderd.log";
+  auto first = testing::start_recorderd(RECORDERD, data, log, {"--config", config.string()});
+  REQUIRE(first);
+
+  const std::size_t recordings = 4;
+  for (std::size_t k = 0; k < recordings; ++k) record(first->port, "hook-" + std::to_string(k));
+  // It keeps trying while the receiver refuses.
+  REQUIRE(wait_until([&] { return receiver.count([](const auto& d) { return is_answer(d, 503); }) >= 3; }, 20s));
+  CHECK(receiver.count([](const auto& d) { return is_answer(d, 200); }) == 0);
+
+  // Now the receiver takes its time, and recorderd dies while a request is in flight.
+  const std::size_t arrivals = receiver.count([](const auto& d) { return std::string_view(d["kind"].GetString()) == "arrival"; });
+  receiver.answer(200, 1500);
+  REQUIRE(wait_until([&] {
+    return receiver.count([](const auto& d) { return std::string_view(d["kind"].GetString()) == "arrival"; }) > arrivals;
+  }, 20s));
+  std::string in_flight;  // the notice whose request was under way at the kill
+  for (const auto& d : receiver.lines())
+    if (std::string_view(d["kind"].GetString()) == "arrival") in_flight = d["id"].GetString();
+  ::kill(first->pid, SIGKILL);
+  const auto killed_at = std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::system_clock::now().time_since_epoch()).count();
+  REQUIRE(testing::wait_exit(first->pid, 10s));
+
+  receiver.answer(200);
+  auto second = testing::start_recorderd(RECORDERD, data, log, {"--config", config.string()});
+  REQUIRE(second);
+  const std::size_t expected = recordings * 3;  // started, stopped, ready
+  const auto accepted_ids = [&] {
+    std::set<std::string> ids;
+    for (const auto& d : receiver.lines())
+      if (is_answer(d, 200)) ids.insert(d["id"].GetString());
+    return ids;
+  };
+  REQUIRE(wait_until([&] { return accepted_ids().size() >= expected; }, 30s));
+
+  // Every request was signed so that the reference library accepts it.
+  CHECK(receiver.count([](const auto& d) { return std::string_view(d["kind"].GetString()) == "answer" &&
+                                                  !d["verified"].GetBool(); }) == 0);
+  // Each event once after deduplication by webhook-id, in order per recording.
+  std::map<std::string, std::vector<std::string>> per_recording;
+  std::set<std::string> seen;
+  std::string ready_url;
+  for (const auto& d : receiver.lines()) {
+    if (!is_answer(d, 200) || !seen.insert(d["id"].GetString()).second) continue;
+    CHECK(std::string_view(d["content_type"].GetString()) == "application/json");
+    // Both signatures are sent while a secret is rotated.
+    CHECK(std::string_view(d["signature"].GetString()).find(' ') != std::string_view::npos);
+    const std::string type = d["type"].GetString();
+    const std::string id = d["data"]["recording_id"].GetString();
+    per_recording[id].push_back(type);
+    if (type == "recording.ready") ready_url = d["data"]["signed_url"].GetString();
+  }
+  CHECK(seen.size() == expected);
+  // The request in flight at the kill never got its answer to recorderd: the restarted
+  // daemon sent the same notice again (at least once), and it was accepted then.
+  CHECK(seen.contains(in_flight));
+  CHECK(receiver.count([&](const auto& d) {
+    return is_answer(d, 200) && d["id"].GetString() == in_flight && d["at"].GetInt64() > killed_at;
+  }) == 1);
+  REQUIRE(per_recording.size() == recordings);
+  for (const auto& [id, types] : per_recording) {
+    INFO(id);
+    CHECK(types == std::vector<std::string>{"recording.started", "recording.stopped", "recording.ready"});
+  }
+  // The ready event's signed URL opens the file.
+  REQUIRE_FALSE(ready_url.empty());
+  auto file = testing::http_get(ready_url);
+  CHECK(file.status == 200);
+  CHECK(file.body == "hello webhookshello webhookshello webhooks");
+
+  // The endpoint's health, as an admin sees it.
+  auto health = testing::http_request("GET", "http://127.0.0.1:" + std::to_string(second->port) + "/api/webhooks",
+                                      {"Authorization: Bearer " + admin_token(data)});
+  REQUIRE(health.status == 200);
+  rapidjson::Document h;
+  h.Parse(health.body.c_str());
+  REQUIRE(h["webhooks"].Size() == 1);
+  CHECK(std::string_view(h["webhooks"][0]["name"].GetString()) == "ops");
+  CHECK(h["webhooks"][0]["enabled"].GetBool());
+  CHECK(wait_until([&] {
+    auto again = testing::http_request("GET", "http://127.0.0.1:" + std::to_string(second->port) + "/api/webhooks",
+                                       {"Authorization: Bearer " + admin_token(data)});
+    rapidjson::Document d;
+    d.Parse(again.body.c_str());
+    return d["webhooks"][0]["pending"].IsUint64() && d["webhooks"][0]["pending"].GetUint64() == 0;
+  }, 10s));
+  ::kill(second->pid, SIGTERM);
+  CHECK(testing::wait_exit(second->pid, 20s) == 0);
+}
+
+TEST_CASE("a slow endpoint and a gone endpoint do not hold up a healthy one", "[integration][webhook]") {
+  testing::TempDir dir;
+  Receiver healthy = Receiver::start(dir.path(), "healthy");
+  Receiver slow = Receiver::start(dir.path(), "slow");
+  Receiver gone = Receiver::start(dir.path(), "gone");
+  slow.answer(200, 10000);  // longer than the 2 s timeout: every attempt times out
+  gone.answer(410);
+  const auto config = write_config(
+      dir.path(), "[delivery]\nretry_seconds = \"1,1,1,1,1,1,1,1,1,1\"\ntimeout_seconds = 2\n"
+                  "[[webhooks]]\nname = \"slow\"\nurl = \"" + slow.url() + "\"\nsecret = \"" + kSecret + "\"\n"
+                  "[[webhooks]]\nname = \"gone\"\nurl = \"" + gone.url() + "\"\nsecret = \"" + kSecret + "\"\n"
+                  "[[webhooks]]\nname = \"healthy\"\nurl = \"" + healthy.url() + "\"\nsecret = \"" + kSecret + "\"\n");
+  const auto data = dir.path() / "data";
+  const auto log = dir.path() / "recorderd.log";
+  auto d = testing::start_recorderd(RECORDERD, data, log, {"--config", config.string()});
+  REQUIRE(d);
+  record(d->port, "busy");
+  REQUIRE(wait_until([&] { return healthy.count([](const auto& l) { return is_answer(l, 200); }) >= 3; }, 10s));
+  CHECK(slow.count([](const auto& l) { return is_answer(l, 200); }) <= 1);  // at most its first, answered late
+  CHECK(gone.count([](const auto& l) { return is_answer(l, 410); }) == 1);  // asked once, then never again
+
+  // The slow endpoint's first attempt times out (2 s); then its health says so.
+  rapidjson::Document h;
+  const auto slow_failed = [&] {
+    auto health = testing::http_request("GET", "http://127.0.0.1:" + std::to_string(d->port) + "/api/webhooks",
+                                        {"Authorization: Bearer " + admin_token(data)});
+    if (health.status != 200) return false;
+    h.Parse(health.body.c_str());
+    return !h.HasParseError() && h["webhooks"].Size() == 3 && h["webhooks"][0]["failed_attempts"].GetUint64() >= 1;
+  };
+  REQUIRE(wait_until(slow_failed, 10s));
+  const auto& s = h["webhooks"][0];
+  const auto& g = h["webhooks"][1];
+  CHECK(std::string_view(s["name"].GetString()) == "slow");
+  CHECK(s["enabled"].GetBool());
+  REQUIRE(s["last_error"].IsString());
+  CHECK(std::string_view(s["last_error"].GetString()).find("imed out") != std::string_view::npos);
+  CHECK(s["pending"].GetUint64() >= 3);
+  CHECK_FALSE(g["enabled"].GetBool());
+  REQUIRE(g["disabled_reason"].IsString());
+  CHECK(std::string_view(g["disabled_reason"].GetString()).starts_with("it answered 410 Gone"));
+  // The healthy endpoint was told about the 410 as an alert.
+  REQUIRE(wait_until([&] {
+    return healthy.count([](const auto& l) {
+      return is_answer(l, 200) && std::string_view(l["type"].GetString()) == "alert.critical" &&
+             std::string_view(l["data"]["message"].GetString()).find("webhook gone") != std::string_view::npos;
+    }) == 1;
+  }, 10s));
+  CHECK(testing::count_in_file(log, "answered 410 Gone") >= 1);
+  ::kill(d->pid, SIGTERM);
+  CHECK(testing::wait_exit(d->pid, 20s) == 0);
+}
