@@ -161,6 +161,7 @@ struct Daemon::Impl {
             [this] { return listener.open_connections(); },
             [this] { return listener.refused_connections(); },
             [this] { return store.outbox->pending(log_notices.name()); },
+            [this] { return webhook_health(); },
         }),
         events(listener, metrics, [this] { wake_dispatcher(); }),
         service(core::Ports{clock, scheduler, *store.repository, *store.outbox, chunks, converter, capture, agents, probe,

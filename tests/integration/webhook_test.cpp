@@ -9,6 +9,7 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <regex>
 #include <set>
 #include <thread>
 
@@ -262,6 +263,18 @@ TEST_CASE("a slow endpoint and a gone endpoint do not hold up a healthy one", "[
     }) == 1;
   }, 10s));
   CHECK(testing::count_in_file(log, "answered 410 Gone") >= 1);
+  // And the metrics say the same.
+  auto metrics = testing::http_request("GET", "http://127.0.0.1:" + std::to_string(d->port) + "/metrics",
+                                       {"Authorization: Bearer " + admin_token(data)});
+  REQUIRE(metrics.status == 200);
+  CHECK(metrics.body.find("recorderd_webhook_enabled{endpoint=\"gone\"} 0") != std::string::npos);
+  CHECK(metrics.body.find("recorderd_webhook_enabled{endpoint=\"healthy\"} 1") != std::string::npos);
+  // Every notice the healthy receiver accepted is counted (storage alerts may add to them).
+  const std::regex delivered(R"(recorderd_webhook_deliveries_total\{endpoint="healthy"\} (\d+))");
+  std::smatch m;
+  REQUIRE(std::regex_search(metrics.body, m, delivered));
+  CHECK(std::stoul(m[1]) == healthy.count([](const auto& l) { return is_answer(l, 200); }));
+  CHECK(metrics.body.find("recorderd_webhook_failed_attempts_total{endpoint=\"slow\"}") != std::string::npos);
   ::kill(d->pid, SIGTERM);
   CHECK(testing::wait_exit(d->pid, 20s) == 0);
 }

@@ -7,6 +7,7 @@
 #include <prometheus/text_serializer.h>
 
 #include <array>
+#include <map>
 #include <mutex>
 #include <sstream>
 #include <unordered_map>
@@ -167,6 +168,32 @@ struct PrometheusMetrics::Impl {
           .Register(*registry)
           .Add({});
 
+  prometheus::Family<prometheus::Counter>& webhook_delivered =
+      prometheus::BuildCounter()
+          .Name("recorderd_webhook_deliveries_total")
+          .Help("Notices an endpoint accepted (2xx), by endpoint")
+          .Register(*registry);
+  prometheus::Family<prometheus::Counter>& webhook_failed =
+      prometheus::BuildCounter()
+          .Name("recorderd_webhook_failed_attempts_total")
+          .Help("Delivery attempts that failed (no answer, or not 2xx), by endpoint")
+          .Register(*registry);
+  prometheus::Family<prometheus::Counter>& webhook_gave_up =
+      prometheus::BuildCounter()
+          .Name("recorderd_webhook_gave_up_total")
+          .Help("Notices whose delivery gave up after the last retry (each is also an alert), by endpoint")
+          .Register(*registry);
+  prometheus::Family<prometheus::Gauge>& webhook_pending =
+      prometheus::BuildGauge()
+          .Name("recorderd_webhook_pending_notices")
+          .Help("Notices in the outbox not yet delivered to an endpoint, by endpoint")
+          .Register(*registry);
+  prometheus::Family<prometheus::Gauge>& webhook_enabled =
+      prometheus::BuildGauge()
+          .Name("recorderd_webhook_enabled")
+          .Help("1 while an endpoint is delivered to, 0 once it answered 410, by endpoint")
+          .Register(*registry);
+
   std::array<prometheus::Counter*, 3> chunks{};
   std::array<prometheus::Counter*, 3> bytes{};
 
@@ -174,6 +201,13 @@ struct PrometheusMetrics::Impl {
   std::unordered_map<core::RecordingId, core::WallTime> processing_since;
   std::mutex scrape_mutex;  // one scrape at a time; the readings are called with it held
   double refused_seen = 0;
+  std::map<std::string, std::array<double, 3>> webhook_seen;  // delivered, failed, gave up: as last scraped
+
+  // A counter brought up to `now` (the health figures only grow while the process lives).
+  static void catch_up(prometheus::Counter& c, double now, double& seen) {
+    if (now > seen) c.Increment(now - seen);
+    seen = std::max(seen, now);
+  }
 
   void scrape() {
     if (readings.live) {
@@ -208,6 +242,17 @@ struct PrometheusMetrics::Impl {
     }
     if (readings.outbox_pending) {
       if (auto n = readings.outbox_pending()) outbox_pending.Set(static_cast<double>(*n));
+    }
+    if (readings.webhooks) {
+      for (const auto& h : readings.webhooks()) {
+        const prometheus::Labels endpoint{{"endpoint", h.endpoint.name}};
+        auto& seen = webhook_seen[h.endpoint.name];
+        catch_up(webhook_delivered.Add(endpoint), static_cast<double>(h.delivered), seen[0]);
+        catch_up(webhook_failed.Add(endpoint), static_cast<double>(h.failed_attempts), seen[1]);
+        catch_up(webhook_gave_up.Add(endpoint), static_cast<double>(h.gave_up), seen[2]);
+        if (h.pending) webhook_pending.Add(endpoint).Set(static_cast<double>(*h.pending));
+        webhook_enabled.Add(endpoint).Set(h.enabled ? 1 : 0);
+      }
     }
   }
 

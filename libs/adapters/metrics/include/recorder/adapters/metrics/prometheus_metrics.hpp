@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "recorder/core/app/recording_service.hpp"
+#include "recorder/core/app/webhook_delivery.hpp"
 #include "recorder/core/ports/event_publisher.hpp"
 #include "recorder/core/ports/service_observer.hpp"
 
@@ -22,6 +23,7 @@ struct Readings {
   std::function<std::size_t()> open_connections;                             // TCP, HTTP included
   std::function<std::uint64_t()> refused_connections;                        // since start
   std::function<core::Result<std::uint64_t>()> outbox_pending;
+  std::function<std::vector<core::WebhookHealth>()> webhooks;  // each endpoint, its backlog filled in
 };
 
 // recorderd's metrics (docs/operations.md, "Metrics"), in the Prometheus text format.
