@@ -23,6 +23,8 @@ packages=(
   fiu-utils libfiu-dev
   # a real Prometheus text-format parser for the metrics test
   python3-prometheus-client
+  # a real SMTP server for the e-mail alert test (tests/email/smtp_sink.py)
+  python3-aiosmtpd
   # the meeting-room agent the recctl test runs (tests/agents/seed000_agent.py)
   python3-websockets
   # the fuzz targets (scripts/fuzz.sh): clang 19 (14 lacks std::expected) and its libFuzzer

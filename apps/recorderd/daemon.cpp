@@ -4,6 +4,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <cstring>
@@ -33,11 +34,12 @@
 #include "recorder/adapters/http/router.hpp"
 #include "recorder/adapters/rest/rest_api.hpp"
 #include "recorder/adapters/websocket/ws_server.hpp"
-#include "recorder/adapters/webhook/curl_webhook_sender.hpp"
+#include "recorder/adapters/webhook/curl_channel_sender.hpp"
 #include "recorder/adapters/webhook/standard_webhooks.hpp"
 #include "recorder/adapters/worker_pool/worker_pool.hpp"
 #include "recorder/core/app/access_service.hpp"
 #include "recorder/core/app/outbox_dispatcher.hpp"
+#include "recorder/core/app/notice_text.hpp"
 #include "recorder/core/app/webhook_delivery.hpp"
 #include "version.hpp"
 
@@ -168,14 +170,44 @@ struct Daemon::Impl {
                             events, oplog, ids},
                 c.rules, c.storage),
         dispatcher(*store.outbox, oplog, clock),
-        webhook_sender([this](const core::OutboxEntry& e) {
-                         // Links in a webhook last as long as those the dialects hand out.
-                         return adapters::rest::event_json(e, &links, clock.wall_now() + std::chrono::hours{24});
-                       },
-                       clock, c.delivery.timeout, fmt::format("recorderd/{}", RECORDERD_VERSION)) {
-    for (const core::WebhookEndpoint& endpoint : c.webhooks)
+        webhook_sender(adapters::webhook::Writers{[this](const core::OutboxEntry& e) {
+                                                    // Links last as long as those the dialects hand out.
+                                                    return adapters::rest::event_json(e, &links, link_expiry());
+                                                  },
+                                                  [this](const core::OutboxEntry& e) { return notice_text(e); }},
+                       clock, c.delivery.timeout, fmt::format("recorderd/{}", RECORDERD_VERSION), c.smtp,
+                       c.alerts.admin_emails) {
+    std::vector<core::WebhookEndpoint> endpoints = c.webhooks;
+    for (auto& channel : core::alert_channels(c)) endpoints.push_back(std::move(channel));
+    for (const core::WebhookEndpoint& endpoint : endpoints) {
+      core::DeliveryPolicy policy = c.delivery;
+      if (endpoint.kind != core::ChannelKind::webhook) policy.suppress_repeats = std::chrono::minutes{c.alerts.repeat_minutes};
       webhooks.push_back(std::make_unique<core::WebhookDelivery>(
-          endpoint, c.delivery, core::DeliveryPorts{*store.outbox, webhook_sender, oplog, clock, ids}));
+          endpoint, policy, core::DeliveryPorts{*store.outbox, webhook_sender, oplog, clock, ids}));
+    }
+  }
+
+  core::WallTime link_expiry() const { return clock.wall_now() + std::chrono::hours{24}; }
+
+  // A notice as Slack and e-mail say it: with the recording as it is now (an alert carries
+  // only its id) and a signed link to its file.
+  core::NoticeText notice_text(const core::OutboxEntry& e) {
+    std::optional<core::Recording> recording;
+    if (const auto* n = std::get_if<core::RecordingNotice>(&e.body)) recording = n->recording;
+    if (const auto* a = std::get_if<core::Alert>(&e.body); a && a->recording_id) {
+      if (auto found = service.get(*a->recording_id)) recording = std::move(*found);
+    }
+    std::string link;
+    if (recording && recording->state != core::State::deleted) {
+      for (const auto role : {core::FileRole::converted, core::FileRole::original, core::FileRole::segment}) {
+        const auto f = std::ranges::find_if(recording->files, [&](const core::MediaFile& m) { return m.role == role; });
+        if (f != recording->files.end()) {
+          link = links.link(f->path, "", link_expiry()).url;
+          break;
+        }
+      }
+    }
+    return core::describe(e.body, recording, link);
   }
 
   void add_routes();
@@ -258,8 +290,8 @@ struct Daemon::Impl {
   Announcer events;
   core::RecordingService service;
   core::OutboxDispatcher dispatcher;
-  adapters::webhook::CurlWebhookSender webhook_sender;
-  std::vector<std::unique_ptr<core::WebhookDelivery>> webhooks;  // one per configured endpoint
+  adapters::webhook::CurlChannelSender webhook_sender;  // webhooks, Slack and e-mail
+  std::vector<std::unique_ptr<core::WebhookDelivery>> webhooks;  // one per endpoint and alert channel
   std::vector<std::thread> webhook_threads;
   std::mutex dispatch_mutex;
   std::condition_variable dispatch_wake;  // the dispatcher's and the webhooks' threads wait on it

@@ -2,7 +2,7 @@
 file(GLOB_RECURSE files "${SOURCE_DIR}/libs/core/*.hpp" "${SOURCE_DIR}/libs/core/*.cpp")
 set(bad "")
 foreach(f IN LISTS files)
-  file(STRINGS "${f}" lines REGEX "^[ \t]*#[ \t]*include[ \t]*[<\"](websocketpp|asio|boost/asio|rapidjson|pqxx|sqlite3|gst/|curl/|CLI/|toml++/|openssl/)")
+  file(STRINGS "${f}" lines REGEX "^[ \t]*#[ \t]*include[ \t]*[<\"](websocketpp|asio|boost/asio|rapidjson|pqxx|sqlite3|gst/|curl/|CLI/|toml\\+\\+/|openssl/)")
   foreach(l IN LISTS lines)
     string(APPEND bad "\n  ${f}: ${l}")
   endforeach()

@@ -187,3 +187,36 @@ TEST_CASE("the retry schedule is a list of seconds", "[config][webhook]") {
   CHECK(error_of({{"delivery.retry_seconds", ""}}).starts_with("delivery.retry_seconds: give at least one delay"));
   CHECK(error_of({{"delivery.retry_seconds", "5,soon"}}).starts_with("delivery.retry_seconds = 'soon'"));
 }
+
+TEST_CASE("alert channels: seed 000's switches - what each channel needs - addresses checked", "[config][alerts]") {
+  auto none = build({});
+  REQUIRE(none);
+  CHECK(none->alerts.enabled);
+  CHECK(alert_channels(*none).empty());  // no channel configured: the log and webhooks only
+
+  auto both = build({{"alerts.channels", "slack, email"},
+                     {"alerts.slack_webhook_url", "https://hooks.slack.com/services/T/B/X"},
+                     {"alerts.admin_emails", "ops@example.org"},
+                     {"smtp.url", "smtp://mail.example.org:587"}});
+  REQUIRE(both);
+  const auto channels = alert_channels(*both);
+  REQUIRE(channels.size() == 2);
+  CHECK(channels[0].kind == ChannelKind::slack);
+  CHECK(channels[0].events == std::vector<std::string>{"alert.warning", "alert.critical"});
+  CHECK(channels[1].kind == ChannelKind::email);
+  CHECK(channels[1].url == "smtp://mail.example.org:587");
+  CHECK(subscriber_of(channels[1]) == "email");
+
+  auto off = build({{"alerts.enabled", "false"}, {"alerts.channels", "slack"}});
+  REQUIRE(off);
+  CHECK(alert_channels(*off).empty());
+
+  CHECK(error_of({{"alerts.channels", "pager"}}).starts_with("alerts.channels: 'pager' is not a channel"));
+  CHECK(error_of({{"alerts.channels", "slack"}}) ==
+        "alerts.slack_webhook_url must be an http(s):// URL when alerts.channels has slack");
+  CHECK(error_of({{"alerts.channels", "email"}}) ==
+        "smtp.url must be an smtp:// or smtps:// URL when alerts.channels has email");
+  CHECK(error_of({{"alerts.admin_emails", "ops"}}).starts_with("alerts.admin_emails: 'ops' is not an e-mail address"));
+  CHECK(error_of({{"alerts.slack_events", "alert.urgent"}}).starts_with("alerts.slack_events: 'alert.urgent'"));
+  CHECK(error_of({{"smtp.starttls", "maybe"}}).starts_with("smtp.starttls = 'maybe'"));
+}

@@ -231,3 +231,49 @@ TEST_CASE("event filters match exact types - prefixes and everything", "[webhook
   CHECK_FALSE(wants(some, "recordingx.ready"));
   CHECK_FALSE(wants(some, "storage.warning"));
 }
+
+TEST_CASE("an alert channel sends an identical alert once within the repeat window", "[webhook][alerts]") {
+  DeliveryPolicy policy = Rig::no_jitter();
+  policy.suppress_repeats = 60min;
+  Rig rig({}, policy);
+  (void)rig.delivery.run_once();
+  const auto first = rig.add_alert("a", "store");
+  rig.add_alert("b", "store");                    // the same text, cause and recording: a repeat
+  const auto other = rig.add_alert("c", "storage");  // another cause
+  CHECK_FALSE(rig.delivery.run_once());
+  CHECK(rig.sender.sent == std::vector<std::string>{first, other});
+  CHECK(rig.delivery.health().suppressed == 1);
+  rig.clock.advance(61min);
+  const auto later = rig.add_alert("d", "store");  // the window passed: said again
+  CHECK_FALSE(rig.delivery.run_once());
+  CHECK(rig.sender.sent.back() == later);
+  CHECK(rig.repository.pending(rig.delivery.subscriber()).value() == 0);
+}
+
+TEST_CASE("a notice the sender says is not for its channel is passed over - not retried", "[webhook][alerts]") {
+  class NobodyToMail final : public WebhookSender {
+   public:
+    WebhookAttempt send(const WebhookEndpoint&, const OutboxEntry&) override {
+      ++sent;
+      return WebhookAttempt{200, std::nullopt, ""};
+    }
+    bool applies(const WebhookEndpoint&, const OutboxEntry& e) const override {
+      return !std::holds_alternative<StorageNotice>(e.body);
+    }
+    int sent = 0;
+  } sender;
+  FakeClock clock;
+  FakeRepository repository;
+  FakeOperatorLog log;
+  SequentialIds ids;
+  WebhookDelivery email(WebhookEndpoint{"email", "smtp://127.0.0.1:25", {}, {}, ChannelKind::email}, DeliveryPolicy{},
+                        DeliveryPorts{repository, sender, log, clock, ids});
+  CHECK(email.subscriber() == "email");
+  (void)email.run_once();
+  const NoticeBody notices[] = {StorageNotice{"s", clock.wall_now(), StorageLevel::warn, 81.0},
+                                Alert{"a", clock.wall_now(), Severity::critical, "x", std::nullopt, "storage"}};
+  REQUIRE(repository.append(notices));
+  CHECK_FALSE(email.run_once());
+  CHECK(sender.sent == 1);
+  CHECK(repository.pending("email").value() == 0);
+}

@@ -33,17 +33,29 @@ std::string slurp(const std::filesystem::path& p) {
   return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
 }
 
+// Each line of a JSON-lines file, parsed (a line still being written is skipped).
+std::vector<rapidjson::Document> read_jsonl(const std::filesystem::path& file) {
+  std::vector<rapidjson::Document> out;
+  std::ifstream in(file);
+  for (std::string line; std::getline(in, line);) {
+    rapidjson::Document d;
+    d.Parse(line.c_str(), line.size());
+    if (!d.HasParseError()) out.push_back(std::move(d));
+  }
+  return out;
+}
+
 // A running receiver: its port, and what it logged.
 struct Receiver {
   pid_t pid = 0;
   int port = 0;
   std::filesystem::path log;
 
-  static Receiver start(const std::filesystem::path& dir, const std::string& name) {
+  static Receiver start(const std::filesystem::path& dir, const std::string& name, const std::string& secret = kSecret) {
     Receiver r;
     r.log = dir / (name + ".jsonl");
     const auto port_file = dir / (name + ".port");
-    r.pid = testing::spawn({NODE, RECORDER_SOURCE_DIR "/tests/webhooks/receiver.mjs", kSecret, r.log.string(),
+    r.pid = testing::spawn({NODE, RECORDER_SOURCE_DIR "/tests/webhooks/receiver.mjs", secret, r.log.string(),
                             port_file.string()},
                            dir / (name + ".out"));
     REQUIRE(wait_until([&] { return std::filesystem::exists(port_file); }, 20s));
@@ -60,16 +72,7 @@ struct Receiver {
     REQUIRE(set.status == 200);
   }
   // Every line it logged, parsed.
-  std::vector<rapidjson::Document> lines() const {
-    std::vector<rapidjson::Document> out;
-    std::ifstream in(log);
-    for (std::string line; std::getline(in, line);) {
-      rapidjson::Document d;
-      d.Parse(line.c_str(), line.size());
-      if (!d.HasParseError()) out.push_back(std::move(d));
-    }
-    return out;
-  }
+  std::vector<rapidjson::Document> lines() const { return read_jsonl(log); }
   std::size_t count(const std::function<bool(const rapidjson::Document&)>& which) const {
     std::size_t n = 0;
     for (const auto& d : lines()) n += which(d) ? 1u : 0u;
@@ -275,6 +278,122 @@ TEST_CASE("a slow endpoint and a gone endpoint do not hold up a healthy one", "[
   REQUIRE(std::regex_search(metrics.body, m, delivered));
   CHECK(std::stoul(m[1]) == healthy.count([](const auto& l) { return is_answer(l, 200); }));
   CHECK(metrics.body.find("recorderd_webhook_failed_attempts_total{endpoint=\"slow\"}") != std::string::npos);
+  ::kill(d->pid, SIGTERM);
+  CHECK(testing::wait_exit(d->pid, 20s) == 0);
+}
+
+namespace {
+
+// The SMTP sink (tests/email/smtp_sink.py, Debian's aiosmtpd): every message it took.
+struct SmtpSink {
+  pid_t pid = 0;
+  int port = 0;
+  std::filesystem::path log;
+
+  static SmtpSink start(const std::filesystem::path& dir) {
+    SmtpSink s;
+    s.log = dir / "mail.jsonl";
+    const auto port_file = dir / "smtp.port";
+    s.pid = testing::spawn({"/usr/bin/python3", RECORDER_SOURCE_DIR "/tests/email/smtp_sink.py", s.log.string(),
+                            port_file.string()},
+                           dir / "smtp.out");
+    REQUIRE(wait_until([&] { return std::filesystem::exists(port_file); }, 20s));
+    s.port = std::stoi(slurp(port_file));
+    return s;
+  }
+  ~SmtpSink() {
+    if (pid > 0) ::kill(pid, SIGKILL);
+  }
+  std::vector<rapidjson::Document> messages() const { return read_jsonl(log); }
+};
+
+// One meeting reported by a seed 000 agent over /ws/agent, ended as `how` says.
+void meeting(int port, const std::string& agent, const std::string& subject, bool premature) {
+  std::string error;
+  auto ws = testing::WsClient::connect("ws://127.0.0.1:" + std::to_string(port) + "/ws/agent?agent_id=" + agent, error);
+  REQUIRE(ws);
+  const std::string fields = R"("subject":")" + subject +
+                             R"(","organizer":"alice@example.org","start_time":"2026-11-23T15:00:00Z")";
+  const auto say = [&](const std::string& type, const std::string& more) {
+    ws->send_text(R"({"type":")" + type + R"(","timestamp":"2026-11-23T15:05:10Z","data":{)" + fields + more + "}}");
+    REQUIRE(ws->next_containing(R"("for":")" + type + "\""));
+  };
+  say("start_confirmed", "");
+  if (premature)
+    say("recording_stopped_premature",
+        R"(,"duration_actual":600,"duration_expected":3600,"reason":"User stopped recording manually or error occurred")");
+  else
+    say("stop_confirmed", R"(,"duration_actual":3605,"duration_expected":3600,"status":"success")");
+}
+
+std::string header(const std::string& content, const std::string& name) {
+  const std::string message = "\r\n" + content;
+  const auto at = message.find("\r\n" + name + ": ");
+  if (at == std::string::npos) return "";
+  const auto start = at + name.size() + 4;
+  return message.substr(start, message.find("\r\n", start) - start);
+}
+
+}  // namespace
+
+TEST_CASE("alerts reach Slack and e-mail - the ready e-mail reaches the organizer - repeats are not sent again",
+          "[integration][alerts]") {
+  testing::TempDir dir;
+  Receiver slack = Receiver::start(dir.path(), "slack", "none");
+  SmtpSink smtp = SmtpSink::start(dir.path());
+  const auto config = write_config(
+      dir.path(), "[alerts]\nchannels = \"slack,email\"\nslack_webhook_url = \"" + slack.url() +
+                      "\"\nadmin_emails = \"ops@example.org, oncall@example.org\"\n"
+                      "email_events = \"alert.*,recording.ready,recording.failed\"\n"
+                      "[smtp]\nurl = \"smtp://127.0.0.1:" + std::to_string(smtp.port) + "\"\nfrom = \"recorder@example.org\"\n");
+  const auto data = dir.path() / "data";
+  const auto log = dir.path() / "recorderd.log";
+  auto d = testing::start_recorderd(RECORDERD, data, log, {"--config", config.string()});
+  REQUIRE(d);
+  meeting(d->port, "room-7", "Quarterly review", true);   // a premature stop: an alert, then ready
+  meeting(d->port, "room-8", "Weekly sync", false);       // a normal end: ready
+
+  // Slack: the alert, in plain words, naming the recording, subject, organizer and what to do.
+  REQUIRE(wait_until([&] { return slack.count([](const auto& l) { return is_answer(l, 200); }) >= 1; }, 15s));
+  const auto posts = slack.lines();
+  std::string text;
+  for (const auto& l : posts)
+    if (std::string_view(l["kind"].GetString()) == "answer") text = l["body"]["text"].GetString();
+  INFO(text);
+  CHECK(text.starts_with("*[warning] "));
+  CHECK(text.find("stopped prematurely") != std::string::npos);
+  CHECK(text.find("\"Quarterly review\"") != std::string::npos);
+  CHECK(text.find("organizer alice@example.org") != std::string::npos);
+  CHECK(text.find("What to do: ") != std::string::npos);
+  CHECK(slack.count([](const auto& l) { return is_answer(l, 200); }) == 1);  // recording.ready is not a Slack event
+
+  // E-mail: the alert to the admins, and a ready message per meeting to the organizer.
+  REQUIRE(wait_until([&] { return smtp.messages().size() >= 3; }, 15s));
+  std::size_t alerts = 0, ready = 0;
+  for (const auto& m : smtp.messages()) {
+    const std::string content = m["content"].GetString();
+    const std::string subject = header(content, "Subject");
+    INFO(content);
+    CHECK(std::string_view(m["mail_from"].GetString()) == "recorder@example.org");
+    CHECK(header(content, "From") == "recorderd <recorder@example.org>");
+    CHECK(header(content, "Content-Type") == "text/plain; charset=utf-8");
+    CHECK_FALSE(header(content, "Date").empty());
+    if (subject.starts_with("[warning] ")) {
+      ++alerts;
+      CHECK(m["rcpt_tos"].Size() == 2);
+      CHECK(header(content, "To") == "ops@example.org, oncall@example.org");
+      CHECK(content.find("What to do: ") != std::string::npos);
+    } else if (subject.starts_with("Recording ready: ")) {
+      ++ready;
+      REQUIRE(m["rcpt_tos"].Size() == 1);
+      CHECK(std::string_view(m["rcpt_tos"][0].GetString()) == "alice@example.org");
+      CHECK(content.find(" is ready.") != std::string::npos);
+      CHECK(content.find("organizer alice@example.org") != std::string::npos);
+      CHECK(content.find("Duration: ") != std::string::npos);
+    }
+  }
+  CHECK(alerts == 1);
+  CHECK(ready == 2);
   ::kill(d->pid, SIGTERM);
   CHECK(testing::wait_exit(d->pid, 20s) == 0);
 }

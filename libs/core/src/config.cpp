@@ -108,6 +108,52 @@ Result<void> set_listen(Config& c, std::string_view text) {
   return ok();
 }
 
+// A key that holds text as given.
+template <typename Field>
+ConfigKey text_key(std::string_view name, std::string_view description, Field field) {
+  return ConfigKey{name, description,
+                   [field](Config& c, std::string_view t) -> Result<void> {
+                     field(c) = std::string(t);
+                     return ok();
+                   },
+                   [field](const Config& c) { return field(c); }};
+}
+
+// A key that holds a comma-separated list; `check` vets each item.
+template <typename Field, typename Check>
+ConfigKey list_key(std::string_view name, std::string_view description, Field field, Check check) {
+  return ConfigKey{name, description,
+                   [name, field, check](Config& c, std::string_view t) -> Result<void> {
+                     std::vector<std::string> items = split(t, ',');
+                     for (const auto& item : items) {
+                       if (auto r = check(item); !r)
+                         return fail(Errc::invalid_argument, fmt::format("{}: {}", name, r.error().message));
+                     }
+                     field(c) = std::move(items);
+                     return ok();
+                   },
+                   [field](const Config& c) {
+                     std::string out;
+                     for (const auto& item : field(c)) out += (out.empty() ? "" : ",") + item;
+                     return out;
+                   }};
+}
+
+bool valid_event(std::string_view e);
+
+Result<void> event_check(std::string_view item) {
+  if (valid_event(item)) return ok();
+  return fail(Errc::invalid_argument,
+              fmt::format("'{}' is not an event type (recording.ready, recording.*, alert.critical, storage.*, ...)", item));
+}
+
+Result<void> address_check(std::string_view item) {
+  const auto at = item.find('@');
+  if (at != std::string_view::npos && at > 0 && at + 1 < item.size() && item.find_first_of(" <>,;\r\n") == std::string_view::npos)
+    return ok();
+  return fail(Errc::invalid_argument, fmt::format("'{}' is not an e-mail address", item));
+}
+
 std::vector<ConfigKey> make_keys() {
   std::vector<ConfigKey> keys;
   keys.push_back({"server.listen", "address and port of the one HTTP and WebSocket listener",
@@ -354,6 +400,50 @@ std::vector<ConfigKey> make_keys() {
                               [](auto& c) -> auto& { return c.delivery.timeout; }));
   keys.push_back(number_key("delivery.jitter_percent", "retry delays are spread by up to this much either way", 0,
                             50, [](auto& c) -> auto& { return c.delivery.jitter_percent; }));
+  keys.push_back({"alerts.enabled", "send alerts to the channels in alerts.channels (seed 000: enable_alerts)",
+                  [](Config& c, std::string_view t) -> Result<void> {
+                    if (t != "true" && t != "false")
+                      return fail(Errc::invalid_argument, fmt::format("alerts.enabled = '{}': expected true or false", t));
+                    c.alerts.enabled = t == "true";
+                    return ok();
+                  },
+                  [](const Config& c) { return std::string(c.alerts.enabled ? "true" : "false"); }});
+  keys.push_back(list_key("alerts.channels", "where alerts go besides the log, as slack,email (seed 000: alert_channels)",
+                          [](auto& c) -> auto& { return c.alerts.channels; },
+                          [](std::string_view item) -> Result<void> {
+                            if (item == "slack" || item == "email") return ok();
+                            return fail(Errc::invalid_argument, fmt::format("'{}' is not a channel; expected slack or email", item));
+                          }));
+  keys.push_back(text_key("alerts.slack_webhook_url", "the Slack incoming webhook URL (https://hooks.slack.com/...)",
+                          [](auto& c) -> auto& { return c.alerts.slack_webhook_url; }));
+  keys.push_back(list_key("alerts.slack_events", "which notices go to Slack, as types or prefixes (alert.*)",
+                          [](auto& c) -> auto& { return c.alerts.slack_events; }, event_check));
+  keys.push_back(list_key("alerts.email_events",
+                          "which notices are mailed: alerts to alerts.admin_emails, recording.ready to the organizer, "
+                          "recording.failed to the admins",
+                          [](auto& c) -> auto& { return c.alerts.email_events; }, event_check));
+  keys.push_back(list_key("alerts.admin_emails", "addresses that get alerts and failed recordings by e-mail",
+                          [](auto& c) -> auto& { return c.alerts.admin_emails; }, address_check));
+  keys.push_back(number_key("alerts.repeat_minutes",
+                            "an alert identical to one sent this recently (same recording, cause and text) is not "
+                            "sent again",
+                            0, 7 * 24 * 60, [](auto& c) -> auto& { return c.alerts.repeat_minutes; }));
+  keys.push_back(text_key("smtp.url", "the SMTP server for e-mail: smtp://host[:port] or smtps://host[:port]",
+                          [](auto& c) -> auto& { return c.smtp.url; }));
+  keys.push_back(text_key("smtp.from", "the sender address of recorderd's e-mail",
+                          [](auto& c) -> auto& { return c.smtp.from; }));
+  keys.push_back(text_key("smtp.username", "SMTP login; empty: none", [](auto& c) -> auto& { return c.smtp.username; }));
+  keys.push_back(text_key("smtp.password", "SMTP password (prefer the environment variable to the file)",
+                          [](auto& c) -> auto& { return c.smtp.password; }));
+  keys.push_back({"smtp.starttls", "try, require or off: STARTTLS on an smtp:// URL",
+                  [](Config& c, std::string_view t) -> Result<void> {
+                    if (t != "try" && t != "require" && t != "off")
+                      return fail(Errc::invalid_argument,
+                                  fmt::format("smtp.starttls = '{}': expected try, require or off", t));
+                    c.smtp.starttls = std::string(t);
+                    return ok();
+                  },
+                  [](const Config& c) { return c.smtp.starttls; }});
   return keys;
 }
 
@@ -484,6 +574,18 @@ Result<Config> ConfigBuilder::build() const {
   return c;
 }
 
+std::vector<WebhookEndpoint> alert_channels(const Config& c) {
+  std::vector<WebhookEndpoint> out;
+  if (!c.alerts.enabled) return out;
+  for (const auto& channel : c.alerts.channels) {
+    if (channel == "slack")
+      out.push_back(WebhookEndpoint{"slack", c.alerts.slack_webhook_url, {}, c.alerts.slack_events, ChannelKind::slack});
+    if (channel == "email")
+      out.push_back(WebhookEndpoint{"email", c.smtp.url, {}, c.alerts.email_events, ChannelKind::email});
+  }
+  return out;
+}
+
 Result<void> validate(const Config& c) {
   if (c.storage.warn_percent >= c.storage.block_percent)
     return fail(Errc::invalid_argument,
@@ -494,6 +596,17 @@ Result<void> validate(const Config& c) {
                 fmt::format("capture.rotation_minutes ({}) must be between 1 and 1440", c.rotation_minutes));
   if (c.store == StoreBackend::postgres && c.postgres_url.empty())
     return fail(Errc::invalid_argument, "store.postgres_url must be set when store.backend is postgres");
+  if (c.alerts.enabled) {
+    const auto on = [&](std::string_view ch) { return std::ranges::find(c.alerts.channels, ch) != c.alerts.channels.end(); };
+    if (on("slack") && !c.alerts.slack_webhook_url.starts_with("https://") &&
+        !c.alerts.slack_webhook_url.starts_with("http://"))
+      return fail(Errc::invalid_argument,
+                  "alerts.slack_webhook_url must be an http(s):// URL when alerts.channels has slack");
+    if (on("email") && !c.smtp.url.starts_with("smtp://") && !c.smtp.url.starts_with("smtps://"))
+      return fail(Errc::invalid_argument, "smtp.url must be an smtp:// or smtps:// URL when alerts.channels has email");
+    if (on("email") && !address_check(c.smtp.from))
+      return fail(Errc::invalid_argument, fmt::format("smtp.from = '{}' is not an e-mail address", c.smtp.from));
+  }
   if (c.rules.start_retry.initial_delay > c.rules.start_retry.max_delay)
     return fail(Errc::invalid_argument,
                 "capture.retry_initial_seconds must not be greater than capture.retry_max_seconds");

@@ -19,6 +19,22 @@ bool wants(const WebhookEndpoint& endpoint, std::string_view type) {
   });
 }
 
+std::string subscriber_of(const WebhookEndpoint& endpoint) {
+  switch (endpoint.kind) {
+    case ChannelKind::webhook: return "webhook:" + endpoint.name;
+    case ChannelKind::slack: return "slack";
+    case ChannelKind::email: return "email";
+  }
+  return endpoint.name;
+}
+
+bool WebhookDelivery::repeated(const Alert& alert, MonoTime now) {
+  if (policy_.suppress_repeats <= Duration{0}) return false;
+  std::erase_if(recent_alerts_, [&](const auto& kv) { return now - kv.second >= policy_.suppress_repeats; });
+  const std::string key = fmt::format("{}\x1f{}\x1f{}", alert.recording_id.value_or(""), alert.cause, alert.message);
+  return !recent_alerts_.try_emplace(key, now).second;
+}
+
 WebhookDelivery::WebhookDelivery(WebhookEndpoint endpoint, DeliveryPolicy policy, const DeliveryPorts& ports,
                                  std::size_t batch, Duration mark_every)
     : endpoint_(std::move(endpoint)),
@@ -26,7 +42,7 @@ WebhookDelivery::WebhookDelivery(WebhookEndpoint endpoint, DeliveryPolicy policy
       ports_(ports),
       batch_(batch == 0 ? 1 : batch),
       mark_every_(mark_every),
-      subscriber_("webhook:" + endpoint_.name) {
+      subscriber_(subscriber_of(endpoint_)) {
   health_.endpoint = endpoint_;
 }
 
@@ -119,8 +135,14 @@ std::optional<MonoTime> WebhookDelivery::run_once() {
     }
     const std::string type = notice_type(entry.body);
     const auto* alert = std::get_if<Alert>(&entry.body);
-    if (!wants(endpoint_, type) || (alert && alert->cause == subscriber_)) {
+    if (!wants(endpoint_, type) || (alert && alert->cause == subscriber_) || !ports_.sender.applies(endpoint_, entry)) {
       taken.push_back(entry.seq);  // not for this endpoint
+      continue;
+    }
+    if (alert && !retrying_seq_ && repeated(*alert, ports_.clock.monotonic_now())) {
+      taken.push_back(entry.seq);  // said already, a moment ago
+      std::lock_guard lock(health_mutex_);
+      ++health_.suppressed;
       continue;
     }
     const WebhookAttempt attempt = ports_.sender.send(endpoint_, entry);

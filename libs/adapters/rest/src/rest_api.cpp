@@ -690,6 +690,7 @@ class Api : public std::enable_shared_from_this<Api> {
       put(w, "delivered", h.delivered);
       put(w, "failed_attempts", h.failed_attempts);
       put(w, "gave_up", h.gave_up);
+      put(w, "suppressed", h.suppressed);
       put(w, "retrying_attempts", static_cast<std::uint64_t>(h.retrying_attempts));
       put_time(w, "next_attempt_at", h.next_attempt_at);
       w.EndObject();

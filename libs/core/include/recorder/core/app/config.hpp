@@ -20,6 +20,30 @@ namespace recorder::core {
 
 enum class StoreBackend { sqlite, postgres };
 
+// Alerts to people (seed 000's enable_alerts / alert_channels; seed 004's e-mails).
+struct AlertSettings {
+  bool enabled = true;
+  std::vector<std::string> channels;  // "slack", "email"; none: the log and webhooks only
+  std::string slack_webhook_url;
+  std::vector<std::string> slack_events{"alert.warning", "alert.critical"};
+  std::vector<std::string> email_events{"alert.critical", "recording.ready", "recording.failed"};
+  std::vector<std::string> admin_emails;  // alerts and failed recordings are mailed here
+  std::uint32_t repeat_minutes = 60;      // an identical alert is not sent again within this
+
+  bool operator==(const AlertSettings&) const = default;
+};
+
+// The SMTP server e-mail goes through (libcurl).
+struct SmtpSettings {
+  std::string url;  // smtp://host[:port] (STARTTLS per starttls) or smtps://host[:port]
+  std::string from = "recorderd@localhost";
+  std::string username;
+  std::string password;
+  std::string starttls = "try";  // try, require or off
+
+  bool operator==(const SmtpSettings&) const = default;
+};
+
 // Everything recorderd can be configured with. Defaults are the seeds'; every key is in
 // docs/operations.md (a test keeps the two in step).
 struct Config {
@@ -50,7 +74,12 @@ struct Config {
   std::optional<std::uint32_t> rotation_seconds; // finer override, for tests
   std::vector<WebhookEndpoint> webhooks;        // [[webhooks]] tables of the config file
   DeliveryPolicy delivery;                      // how webhooks are retried (delivery.*)
+  AlertSettings alerts;
+  SmtpSettings smtp;
 };
+
+// The alert channels the configuration turns on, as endpoints (kind slack or email).
+std::vector<WebhookEndpoint> alert_channels(const Config& c);
 
 // One configuration key: its dotted name, what it means, and how to read and set it.
 struct ConfigKey {

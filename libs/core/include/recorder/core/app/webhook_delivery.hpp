@@ -2,6 +2,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -27,6 +28,7 @@ struct WebhookHealth {
   std::uint64_t delivered = 0;          // since start
   std::uint64_t failed_attempts = 0;    // since start
   std::uint64_t gave_up = 0;            // since start; each is also an alert in the outbox
+  std::uint64_t suppressed = 0;         // repeated alerts not sent again (policy.suppress_repeats)
   unsigned retrying_attempts = 0;       // failed attempts of the notice it waits to deliver
   std::optional<WallTime> next_attempt_at;
   std::optional<std::uint64_t> pending;  // notices not yet delivered (the outbox's count; not known here)
@@ -54,7 +56,7 @@ class WebhookDelivery {
   WebhookDelivery(WebhookEndpoint endpoint, DeliveryPolicy policy, const DeliveryPorts& ports, std::size_t batch = 64,
                   Duration mark_every = std::chrono::milliseconds(100));
 
-  // The outbox subscriber's name: "webhook:<name>".
+  // The outbox subscriber's name: "webhook:<name>", "slack" or "email".
   const std::string& subscriber() const { return subscriber_; }
 
   // Delivers what is due. Returns when it wants to run again: at once (more is waiting),
@@ -78,6 +80,11 @@ class WebhookDelivery {
   std::string subscriber_;
   bool subscribed_ = false;
   std::string store_problem_;  // logged once until it clears
+
+  // Alerts sent lately (recording, cause, message -> when), for policy.suppress_repeats.
+  bool repeated(const Alert& alert, MonoTime now);
+  std::map<std::string, MonoTime> recent_alerts_;
+  std::uint64_t suppressed_ = 0;
 
   // The notice being retried (its outbox seq), and when.
   std::optional<std::uint64_t> retrying_seq_;

@@ -8,15 +8,24 @@
 
 namespace recorder::core {
 
-// An outgoing webhook endpoint (Standard Webhooks v1; docs/protocol.md section 7).
+// How a channel is spoken to: a Standard Webhooks endpoint, a Slack incoming webhook, or
+// e-mail over SMTP.
+enum class ChannelKind { webhook, slack, email };
+
+// Where notices go: an outgoing webhook endpoint (Standard Webhooks v1; docs/protocol.md
+// section 7), or the Slack or e-mail alert channel.
 struct WebhookEndpoint {
   std::string name;                  // unique; the outbox remembers per name what was delivered
-  std::string url;                   // http:// or https://
+  std::string url;                   // http(s):// (webhook, Slack), smtp(s):// (e-mail)
   std::vector<std::string> secrets;  // whsec_<base64>; more than one while a secret is rotated
   std::vector<std::string> events;   // notice types ("recording.ready") or prefixes ("recording.*"); empty: all
+  ChannelKind kind = ChannelKind::webhook;
 
   bool operator==(const WebhookEndpoint&) const = default;
 };
+
+// The outbox subscriber a channel delivers as: "webhook:<name>", "slack", "email".
+std::string subscriber_of(const WebhookEndpoint& endpoint);
 
 // Whether `endpoint` subscribed to notices of `type`.
 bool wants(const WebhookEndpoint& endpoint, std::string_view type);
@@ -29,6 +38,9 @@ struct DeliveryPolicy {
                                      std::chrono::hours(10)};
   Duration timeout = std::chrono::seconds(15);  // per request
   unsigned jitter_percent = 20;
+  // An alert equal to one sent less than this long ago (same recording, cause and message)
+  // is not sent again; zero sends every one. Alert channels set it (alerts.repeat_minutes).
+  Duration suppress_repeats{0};
 
   bool operator==(const DeliveryPolicy&) const = default;
 };

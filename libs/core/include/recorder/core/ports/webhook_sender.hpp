@@ -26,6 +26,9 @@ class WebhookSender {
  public:
   virtual ~WebhookSender() = default;
   virtual WebhookAttempt send(const WebhookEndpoint& endpoint, const OutboxEntry& entry) = 0;
+  // Whether this notice is for this channel at all beyond its event types (an e-mail needs
+  // a recipient); one that is not is passed over, not retried.
+  virtual bool applies(const WebhookEndpoint& /*endpoint*/, const OutboxEntry& /*entry*/) const { return true; }
 };
 
 }  // namespace recorder::core
