@@ -23,6 +23,7 @@
 #include "recorder/adapters/gstreamer/gst_media.hpp"
 #include "recorder/adapters/postgres/postgres_repository.hpp"
 #include "recorder/adapters/sqlite/sqlite_repository.hpp"
+#include "recorder/adapters/system/command_hook.hpp"
 #include "recorder/adapters/system/log.hpp"
 #include "recorder/adapters/system/log_sinks.hpp"
 #include "recorder/adapters/system/random_id_generator.hpp"
@@ -68,6 +69,26 @@ class Announcer final : public core::EventPublisher {
   core::EventPublisher& listener_;
   core::EventPublisher& metrics_;
   std::function<void()> wake_;
+};
+
+// Each channel to the sender that speaks it: programs run here, the rest over libcurl.
+class ChannelRouter final : public core::WebhookSender {
+ public:
+  ChannelRouter(core::WebhookSender& network, core::WebhookSender& commands) : network_(network), commands_(commands) {}
+  // Port
+  core::WebhookAttempt send(const core::WebhookEndpoint& e, const core::OutboxEntry& n) override {
+    return pick(e).send(e, n);
+  }
+  bool applies(const core::WebhookEndpoint& e, const core::OutboxEntry& n) const override {
+    return e.kind == core::ChannelKind::command ? commands_.applies(e, n) : network_.applies(e, n);
+  }
+
+ private:
+  core::WebhookSender& pick(const core::WebhookEndpoint& e) {
+    return e.kind == core::ChannelKind::command ? commands_ : network_;
+  }
+  core::WebhookSender& network_;
+  core::WebhookSender& commands_;
 };
 
 // The store behind both of its ports.
@@ -176,18 +197,32 @@ struct Daemon::Impl {
                                                   },
                                                   [this](const core::OutboxEntry& e) { return notice_text(e); }},
                        clock, c.delivery.timeout, fmt::format("recorderd/{}", RECORDERD_VERSION), c.smtp,
-                       c.alerts.admin_emails) {
+                       c.alerts.admin_emails),
+        hook_runner(adapters::system::CommandHookSender::Writers{
+                        [this](const core::OutboxEntry& e) { return adapters::rest::event_json(e, &links, link_expiry()); },
+                        [this](const core::OutboxEntry& e) { return file_arguments(e); }},
+                    c.hook_timeout),
+        channels(webhook_sender, hook_runner) {
     std::vector<core::WebhookEndpoint> endpoints = c.webhooks;
     for (auto& channel : core::alert_channels(c)) endpoints.push_back(std::move(channel));
+    if (auto hook = core::processing_hook(c)) endpoints.push_back(std::move(*hook));
     for (const core::WebhookEndpoint& endpoint : endpoints) {
       core::DeliveryPolicy policy = c.delivery;
       if (endpoint.kind != core::ChannelKind::webhook) policy.suppress_repeats = std::chrono::minutes{c.alerts.repeat_minutes};
       webhooks.push_back(std::make_unique<core::WebhookDelivery>(
-          endpoint, policy, core::DeliveryPorts{*store.outbox, webhook_sender, oplog, clock, ids}));
+          endpoint, policy, core::DeliveryPorts{*store.outbox, channels, oplog, clock, ids}));
     }
   }
 
   core::WallTime link_expiry() const { return clock.wall_now() + std::chrono::hours{24}; }
+
+  // The processing hook's arguments: the recording's files, as absolute paths.
+  std::vector<std::string> file_arguments(const core::OutboxEntry& e) const {
+    std::vector<std::string> out;
+    if (const auto* n = std::get_if<core::RecordingNotice>(&e.body))
+      for (const auto& f : n->recording.files) out.push_back((data_dir / f.path).string());
+    return out;
+  }
 
   // A notice as Slack and e-mail say it: with the recording as it is now (an alert carries
   // only its id) and a signed link to its file.
@@ -291,6 +326,8 @@ struct Daemon::Impl {
   core::RecordingService service;
   core::OutboxDispatcher dispatcher;
   adapters::webhook::CurlChannelSender webhook_sender;  // webhooks, Slack and e-mail
+  adapters::system::CommandHookSender hook_runner;      // hooks.on_ready
+  ChannelRouter channels;
   std::vector<std::unique_ptr<core::WebhookDelivery>> webhooks;  // one per endpoint and alert channel
   std::vector<std::thread> webhook_threads;
   std::mutex dispatch_mutex;
@@ -414,6 +451,8 @@ core::Result<std::unique_ptr<Daemon>> Daemon::start(const core::Config& config) 
       return core::fail(core::Errc::invalid_argument,
                         fmt::format("webhooks.secret of endpoint '{}': {}", endpoint.name, signed_.error().message));
   }
+  // A hook's closed pipe must fail a write, not end the daemon (sockets use MSG_NOSIGNAL).
+  ::signal(SIGPIPE, SIG_IGN);
   auto impl = std::make_unique<Impl>(config, data_dir, std::move(*store), std::move(*keys));
   Impl& i = *impl;
   i.capture.bind(i.service);
@@ -482,6 +521,7 @@ void Daemon::stop() {
     i.dispatch_stopping = true;
   }
   i.webhook_sender.cancel();
+  i.hook_runner.cancel();
   i.dispatch_wake.notify_all();
   if (i.dispatch_thread.joinable()) i.dispatch_thread.join();
   for (auto& t : i.webhook_threads) t.join();

@@ -397,3 +397,75 @@ TEST_CASE("alerts reach Slack and e-mail - the ready e-mail reaches the organize
   ::kill(d->pid, SIGTERM);
   CHECK(testing::wait_exit(d->pid, 20s) == 0);
 }
+
+TEST_CASE("the processing hook gets each ready recording's JSON and files - a failing hook is an alert and is retried",
+          "[integration][hook]") {
+  testing::TempDir dir;
+  const auto out = dir.path() / "hook";
+  std::filesystem::create_directories(out);
+  const auto script = dir.path() / "transcribe.sh";
+  std::ofstream(script) << "#!/bin/sh\n"
+                           "if [ -e '" << (out / "fail").string() << "' ]; then echo 'transcriber: model not loaded' >&2; exit 3; fi\n"
+                           "cat > '" << (out / "stdin.json").string() << "'\n"
+                           "printf '%s\\n' \"$@\" > '" << (out / "args").string() << "'\n";
+  std::filesystem::permissions(script, std::filesystem::perms::owner_all);
+  std::ofstream(out / "fail") << "";
+  const auto config = write_config(dir.path(), "[delivery]\nretry_seconds = \"1,1,1,1,1,1,1,1,1,1\"\n"
+                                               "[hooks]\non_ready = \"" + script.string() + "\"\ntimeout_seconds = 20\n");
+  const auto data = dir.path() / "data";
+  const auto log = dir.path() / "recorderd.log";
+  auto d = testing::start_recorderd(RECORDERD, data, log, {"--config", config.string()});
+  REQUIRE(d);
+  record(d->port, "lecture-1");
+
+  // The failure is an alert at once (and the recording stays ready).
+  REQUIRE(testing::wait_for_text(log, "processing hook on_ready failed for recording.ready", 1, 15s));
+  CHECK(testing::count_in_file(log, "exited with status 3; its standard error ends: transcriber: model not loaded") >= 1);
+  auto health = testing::http_request("GET", "http://127.0.0.1:" + std::to_string(d->port) + "/api/webhooks",
+                                      {"Authorization: Bearer " + admin_token(data)});
+  REQUIRE(health.status == 200);
+  CHECK(health.body.find(R"("name":"on_ready")") != std::string::npos);
+
+  // Fixed: the next attempt runs it with the recording on stdin and its files as arguments.
+  std::filesystem::remove(out / "fail");
+  REQUIRE(wait_until([&] { return std::filesystem::exists(out / "args"); }, 15s));
+  REQUIRE(wait_until([&] { return !slurp(out / "stdin.json").empty(); }, 5s));
+  rapidjson::Document input;
+  const std::string text = slurp(out / "stdin.json");
+  input.Parse(text.c_str());
+  REQUIRE_FALSE(input.HasParseError());
+  CHECK(std::string_view(input["type"].GetString()) == "recording.ready");
+  CHECK(std::string_view(input["data"]["recording_id"].GetString()) == "lecture-1");
+  CHECK(std::string_view(input["data"]["state"].GetString()) == "ready");
+  std::string args = slurp(out / "args");
+  REQUIRE_FALSE(args.empty());
+  args.pop_back();
+  CHECK(args.starts_with(data.string()));
+  CHECK(std::filesystem::exists(args));
+  CHECK(std::filesystem::file_size(args) == input["data"]["files"][0]["bytes"].GetUint64());
+  CHECK(testing::wait_for_text(log, "delivered after", 1, 5s));
+  ::kill(d->pid, SIGTERM);
+  CHECK(testing::wait_exit(d->pid, 20s) == 0);
+}
+
+TEST_CASE("a processing hook that hangs is killed at its timeout - with its children", "[integration][hook]") {
+  testing::TempDir dir;
+  const auto script = dir.path() / "hang.sh";
+  const auto child_pid = dir.path() / "child.pid";
+  std::ofstream(script) << "#!/bin/sh\nsleep 300 &\necho $! > '" << child_pid.string() << "'\nwait\n";
+  std::filesystem::permissions(script, std::filesystem::perms::owner_all);
+  const auto config = write_config(dir.path(), "[delivery]\nretry_seconds = \"60\"\n"
+                                               "[hooks]\non_ready = \"" + script.string() + "\"\ntimeout_seconds = 1\n");
+  const auto data = dir.path() / "data";
+  const auto log = dir.path() / "recorderd.log";
+  auto d = testing::start_recorderd(RECORDERD, data, log, {"--config", config.string()});
+  REQUIRE(d);
+  record(d->port, "lecture-2");
+  REQUIRE(testing::wait_for_text(log, "did not finish within 1 s and was killed", 1, 15s));
+  REQUIRE(std::filesystem::exists(child_pid));
+  const pid_t child = std::stoi(slurp(child_pid));
+  // Its own child went with it: the whole process group was killed.
+  CHECK(wait_until([&] { return ::kill(child, 0) != 0; }, 5s));
+  ::kill(d->pid, SIGTERM);
+  CHECK(testing::wait_exit(d->pid, 20s) == 0);
+}

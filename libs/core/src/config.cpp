@@ -435,6 +435,12 @@ std::vector<ConfigKey> make_keys() {
   keys.push_back(text_key("smtp.username", "SMTP login; empty: none", [](auto& c) -> auto& { return c.smtp.username; }));
   keys.push_back(text_key("smtp.password", "SMTP password (prefer the environment variable to the file)",
                           [](auto& c) -> auto& { return c.smtp.password; }));
+  keys.push_back(text_key("hooks.on_ready",
+                          "a program run for each ready recording (seed 002's processing hook): the notice as JSON "
+                          "on its standard input, the recording's files as arguments; empty: none",
+                          [](auto& c) -> auto& { return c.on_ready_command; }));
+  keys.push_back(duration_key("hooks.timeout_seconds", "how long hooks.on_ready may run before it is killed", kDay,
+                              [](auto& c) -> auto& { return c.hook_timeout; }));
   keys.push_back({"smtp.starttls", "try, require or off: STARTTLS on an smtp:// URL",
                   [](Config& c, std::string_view t) -> Result<void> {
                     if (t != "try" && t != "require" && t != "off")
@@ -586,6 +592,11 @@ std::vector<WebhookEndpoint> alert_channels(const Config& c) {
   return out;
 }
 
+std::optional<WebhookEndpoint> processing_hook(const Config& c) {
+  if (c.on_ready_command.empty()) return std::nullopt;
+  return WebhookEndpoint{"on_ready", c.on_ready_command, {}, {"recording.ready"}, ChannelKind::command};
+}
+
 Result<void> validate(const Config& c) {
   if (c.storage.warn_percent >= c.storage.block_percent)
     return fail(Errc::invalid_argument,
@@ -607,6 +618,10 @@ Result<void> validate(const Config& c) {
     if (on("email") && !address_check(c.smtp.from))
       return fail(Errc::invalid_argument, fmt::format("smtp.from = '{}' is not an e-mail address", c.smtp.from));
   }
+  if (!c.on_ready_command.empty() && !c.on_ready_command.starts_with("/"))
+    return fail(Errc::invalid_argument,
+                fmt::format("hooks.on_ready = '{}': give the program's absolute path (it is run without a shell)",
+                            c.on_ready_command));
   if (c.rules.start_retry.initial_delay > c.rules.start_retry.max_delay)
     return fail(Errc::invalid_argument,
                 "capture.retry_initial_seconds must not be greater than capture.retry_max_seconds");

@@ -40,6 +40,9 @@ std::string advice(const Alert& a, const std::optional<Recording>& r) {
   if (a.cause.starts_with("webhook:") || a.cause == "slack" || a.cause == "email")
     return "Check that the endpoint is reachable and answers 2xx; GET /api/webhooks shows its health. "
            "Notices not delivered are kept in recorderd's outbox.";
+  if (a.cause.starts_with("hook:"))
+    return "Check the program hooks.on_ready runs: run it by hand with the recording's files. The recording "
+           "itself is ready and safe.";
   if (a.cause == "store")
     return "Check the database: the recording goes on in memory and is saved when the database is back.";
   if (a.cause == "storage")

@@ -24,6 +24,7 @@ std::string subscriber_of(const WebhookEndpoint& endpoint) {
     case ChannelKind::webhook: return "webhook:" + endpoint.name;
     case ChannelKind::slack: return "slack";
     case ChannelKind::email: return "email";
+    case ChannelKind::command: return "hook:" + endpoint.name;
   }
   return endpoint.name;
 }
@@ -202,7 +203,16 @@ std::optional<MonoTime> WebhookDelivery::run_once() {
         health_.retrying_attempts = attempts_;
         health_.next_attempt_at = ports_.clock.wall_now() + delay;
       }
-      if (attempts_ == 1)
+      if (attempts_ == 1 && endpoint_.kind == ChannelKind::command) {
+        // A processing hook that fails is something a person must hear of at once.
+        raise(Severity::warning,
+              fmt::format("processing hook {} failed for {} {} ({}); retrying in {:.0f} s. The recording itself is "
+                          "safe; check the program.",
+                          endpoint_.name, type, notice_id(entry.body), describe(attempt), to_seconds(delay)),
+              std::holds_alternative<RecordingNotice>(entry.body)
+                  ? std::optional<RecordingId>(std::get<RecordingNotice>(entry.body).recording.id)
+                  : std::nullopt);
+      } else if (attempts_ == 1)
         ports_.log.write(Severity::warning,
                          fmt::format("webhook {}: {} {} not delivered ({}); retrying in {:.0f} s, later notices wait",
                                      endpoint_.name, type, notice_id(entry.body), describe(attempt),

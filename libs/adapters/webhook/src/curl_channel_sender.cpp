@@ -195,6 +195,7 @@ core::WebhookAttempt CurlChannelSender::send(const core::WebhookEndpoint& endpoi
       return post(endpoint.url, {"Content-Type: application/json"}, std::string(buffer.GetString(), buffer.GetSize()));
     }
     case core::ChannelKind::email: return mail(entry);
+    case core::ChannelKind::command: break;  // programs are run by the system adapter
   }
   attempt.error = "unknown channel";
   return attempt;

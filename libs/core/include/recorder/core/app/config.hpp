@@ -76,7 +76,12 @@ struct Config {
   DeliveryPolicy delivery;                      // how webhooks are retried (delivery.*)
   AlertSettings alerts;
   SmtpSettings smtp;
+  std::string on_ready_command;                 // hooks.on_ready: a program run for each ready recording
+  Seconds hook_timeout{300};                    // hooks.timeout_seconds
 };
+
+// The processing hook, when hooks.on_ready is set: a command channel for recording.ready.
+std::optional<WebhookEndpoint> processing_hook(const Config& c);
 
 // The alert channels the configuration turns on, as endpoints (kind slack or email).
 std::vector<WebhookEndpoint> alert_channels(const Config& c);

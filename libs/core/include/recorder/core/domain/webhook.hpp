@@ -8,15 +8,15 @@
 
 namespace recorder::core {
 
-// How a channel is spoken to: a Standard Webhooks endpoint, a Slack incoming webhook, or
-// e-mail over SMTP.
-enum class ChannelKind { webhook, slack, email };
+// How a channel is spoken to: a Standard Webhooks endpoint, a Slack incoming webhook,
+// e-mail over SMTP, or a local program (seed 002's processing hook, hooks.on_ready).
+enum class ChannelKind { webhook, slack, email, command };
 
 // Where notices go: an outgoing webhook endpoint (Standard Webhooks v1; docs/protocol.md
 // section 7), or the Slack or e-mail alert channel.
 struct WebhookEndpoint {
   std::string name;                  // unique; the outbox remembers per name what was delivered
-  std::string url;                   // http(s):// (webhook, Slack), smtp(s):// (e-mail)
+  std::string url;                   // http(s):// (webhook, Slack), smtp(s):// (e-mail), a program's path (command)
   std::vector<std::string> secrets;  // whsec_<base64>; more than one while a secret is rotated
   std::vector<std::string> events;   // notice types ("recording.ready") or prefixes ("recording.*"); empty: all
   ChannelKind kind = ChannelKind::webhook;
@@ -24,7 +24,8 @@ struct WebhookEndpoint {
   bool operator==(const WebhookEndpoint&) const = default;
 };
 
-// The outbox subscriber a channel delivers as: "webhook:<name>", "slack", "email".
+// The outbox subscriber a channel delivers as: "webhook:<name>", "slack", "email",
+// "hook:<name>".
 std::string subscriber_of(const WebhookEndpoint& endpoint);
 
 // Whether `endpoint` subscribed to notices of `type`.
