@@ -31,12 +31,14 @@ struct Server {
   fs::path dir;
 };
 
-// Starts the recorderd binary on a fresh data directory under `dir`, with `--set` for each
-// of `settings`; returns once it listens.
-inline Server start_server(const std::string& binary, const fs::path& dir, const std::vector<std::string>& settings = {}) {
+// Starts the recorderd binary on a fresh data directory under `dir` (or on the one there,
+// when not `fresh`), with `--set` for each of `settings` and then `extra` arguments;
+// returns once it listens.
+inline Server start_server(const std::string& binary, const fs::path& dir, const std::vector<std::string>& settings = {},
+                           const std::vector<std::string>& extra = {}, bool fresh = true) {
   // Start each scenario with the previous one's dirty pages on disk.
   ::sync();
-  fs::remove_all(dir);
+  if (fresh) fs::remove_all(dir);
   fs::create_directories(dir);
   Server s{0, 0, dir};
   const auto log = dir / "recorderd.log";
@@ -46,6 +48,7 @@ inline Server start_server(const std::string& binary, const fs::path& dir, const
     args.push_back("--set");
     args.push_back(kv);
   }
+  args.insert(args.end(), extra.begin(), extra.end());
   s.pid = recorder::testing::spawn(args, log);
   // log.level=warn hides the start line; read the port from /proc instead.
   for (int i = 0; i < 200 && s.port == 0; ++i) {
