@@ -40,6 +40,7 @@
 #include "recorder/adapters/worker_pool/worker_pool.hpp"
 #include "recorder/core/app/access_service.hpp"
 #include "recorder/core/app/outbox_dispatcher.hpp"
+#include "recorder/core/app/inbound_hooks.hpp"
 #include "recorder/core/app/notice_text.hpp"
 #include "recorder/core/app/webhook_delivery.hpp"
 #include "version.hpp"
@@ -96,6 +97,7 @@ struct Store {
   std::unique_ptr<core::RecordingRepository> repository;
   core::OutboxStore* outbox = nullptr;  // the same object as repository
   core::TokenStore* tokens = nullptr;   // the same object as repository
+  core::HookReceipts* receipts = nullptr;  // the same object as repository
 };
 
 core::Result<Store> open_store(const core::Config& config, const std::filesystem::path& data_dir) {
@@ -104,13 +106,15 @@ core::Result<Store> open_store(const core::Config& config, const std::filesystem
     if (!repo) return std::unexpected(repo.error());
     core::OutboxStore* outbox = repo->get();
     core::TokenStore* tokens = repo->get();
-    return Store{std::move(*repo), outbox, tokens};
+    core::HookReceipts* receipts = repo->get();
+    return Store{std::move(*repo), outbox, tokens, receipts};
   }
   auto repo = std::make_unique<adapters::postgres::PostgresRepository>(config.postgres_url);
   if (auto c = repo->connect(); !c) return std::unexpected(c.error());
   core::OutboxStore* outbox = repo.get();
   core::TokenStore* tokens = repo.get();
-  return Store{std::move(repo), outbox, tokens};
+  core::HookReceipts* receipts = repo.get();
+  return Store{std::move(repo), outbox, tokens, receipts};
 }
 
 // server.max_connections, or 0 (the default): three quarters of the descriptor limit, the
@@ -202,7 +206,8 @@ struct Daemon::Impl {
                         [this](const core::OutboxEntry& e) { return adapters::rest::event_json(e, &links, link_expiry()); },
                         [this](const core::OutboxEntry& e) { return file_arguments(e); }},
                     c.hook_timeout),
-        channels(webhook_sender, hook_runner) {
+        channels(webhook_sender, hook_runner),
+        inbound(service, *store.receipts, clock) {
     std::vector<core::WebhookEndpoint> endpoints = c.webhooks;
     for (auto& channel : core::alert_channels(c)) endpoints.push_back(std::move(channel));
     if (auto hook = core::processing_hook(c)) endpoints.push_back(std::move(*hook));
@@ -328,6 +333,7 @@ struct Daemon::Impl {
   adapters::webhook::CurlChannelSender webhook_sender;  // webhooks, Slack and e-mail
   adapters::system::CommandHookSender hook_runner;      // hooks.on_ready
   ChannelRouter channels;
+  core::InboundHooks inbound;  // POST /api/hooks/recordings
   std::vector<std::unique_ptr<core::WebhookDelivery>> webhooks;  // one per endpoint and alert channel
   std::vector<std::thread> webhook_threads;
   std::mutex dispatch_mutex;
@@ -371,9 +377,18 @@ void Daemon::Impl::add_routes() {
     if (auto who = access.authenticate(adapters::rest::presented_token(r)); !who) return http::error_response(who.error());
     return http::text(200, metrics.render(), "text/plain; version=0.0.4; charset=utf-8");
   });
-  const adapters::rest::RestContext rest{service,       access, clock, config.devices, config.allowed_urls,
+  adapters::rest::RestContext rest{service,       access, clock, config.devices, config.allowed_urls,
                                          std::chrono::seconds{40}, &links, std::chrono::hours{config.max_url_hours},
-                                         &agents, [this] { return webhook_health(); }};
+                                         &agents, [this] { return webhook_health(); }, nullptr, nullptr};
+  if (!config.inbound_secrets.empty()) {
+    rest.verify_hook = [this](const http::Request& r) {
+      const auto now = std::chrono::duration_cast<std::chrono::seconds>(clock.wall_now().time_since_epoch()).count();
+      return adapters::webhook::verify(config.inbound_secrets, r.header("webhook-id").value_or(""),
+                                       r.header("webhook-timestamp").value_or(""),
+                                       r.header("webhook-signature").value_or(""), r.body, now);
+    };
+    rest.inbound = &inbound;
+  }
   adapters::rest::add_rest_routes(router, rest);
 }
 
@@ -445,6 +460,9 @@ core::Result<std::unique_ptr<Daemon>> Daemon::start(const core::Config& config) 
   auto keys = adapters::crypto::load_or_create_signing_keys(key_file);
   if (!keys) return core::fail(keys.error().code, fmt::format("media.signing_key_file: {}", keys.error().message));
 
+  if (auto checked = adapters::webhook::sign(config.inbound_secrets, "check", 0, "");
+      !config.inbound_secrets.empty() && !checked)
+    return core::fail(core::Errc::invalid_argument, fmt::format("hooks.inbound_secret: {}", checked.error().message));
   // A secret that cannot sign stops start-up here, not at the first delivery.
   for (const core::WebhookEndpoint& endpoint : config.webhooks) {
     if (auto signed_ = adapters::webhook::sign(endpoint.secrets, "check", 0, ""); !signed_)

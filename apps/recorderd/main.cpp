@@ -25,7 +25,12 @@ using recorder::adapters::system::log;
 using recorder::adapters::system::LogLevel;
 
 int print_effective(const recorder::core::Config& config) {
-  for (const auto& key : recorder::core::config_keys()) fmt::print("{} = {}\n", key.name, key.get(config));
+  for (const auto& key : recorder::core::config_keys()) {
+    const std::string value = key.get(config);
+    // Secrets are not printed: only whether one is set.
+    const bool secret = key.name.ends_with("password") || key.name.ends_with("secret");
+    fmt::print("{} = {}\n", key.name, secret && !value.empty() ? std::string("(set, not shown)") : value);
+  }
   // Endpoints without their secrets, which are not printed.
   for (const auto& w : config.webhooks)
     fmt::print("webhooks.{} = {} (events: {}; {} secret{})\n", w.name, w.url,

@@ -78,6 +78,9 @@ check "[[webhooks]] tables are read" contains "$out" "webhooks.ops = http://127.
 check "an unnamed endpoint gets a name" contains "$out" "webhooks.webhook-2 = https://hooks.example/b (events: *; 2 secrets)"
 check "secrets are not printed" not_contains "$out" "MfKQ9r8"
 check "delivery keys beside them" contains "$out" "delivery.retry_seconds = 1,5"
+out=$(RECORDER_SMTP_PASSWORD=hunter2 RECORDER_HOOKS_INBOUND_SECRET=whsec_c2VjcmV0c2VjcmV0 "$recorderd" --check-config)
+check "passwords and secrets are masked" not_contains "$out" "hunter2"
+check "an inbound secret is masked" contains "$out" "hooks.inbound_secret = (set, not shown)"
 
 printf '[[webhooks]]\nurl = "http://x/"\n\n[[webhooks]]\nurl = "http://y/"\nsecret = "hunter2"\n' > badhook.toml
 set +e

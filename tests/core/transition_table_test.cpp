@@ -229,6 +229,13 @@ std::vector<Case> cases() {
       {ready, "delete_requested", deleted, in_state(K::stream, ready), ev::DeleteRequested{},
        [](const Step& s) { CHECK(has_effect<fx::DeleteMedia>(s)); }},
       {failed, "delete_requested", deleted, in_state(K::stream, failed), ev::DeleteRequested{}},
+      {ready, "upload_failed", failed, in_state(K::agent, ready), ev::UploadFailed{"the CDN lost it"},
+       [](const Step& s) {
+         CHECK(s.recording.outcome == Outcome::failed);
+         CHECK(s.recording.error == "the upload failed: the CDN lost it");
+         CHECK(publishes(s, Notice::failed));
+         CHECK(has_effect<fx::Alert>(s));
+       }},
   };
 }
 

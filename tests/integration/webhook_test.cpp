@@ -307,16 +307,22 @@ struct SmtpSink {
   std::vector<rapidjson::Document> messages() const { return read_jsonl(log); }
 };
 
-// One meeting reported by a seed 000 agent over /ws/agent, ended as `how` says.
-void meeting(int port, const std::string& agent, const std::string& subject, bool premature) {
+// One meeting reported by a seed 000 agent over /ws/agent, ended as `premature` says; its
+// recording id.
+std::string meeting(int port, const std::string& agent, const std::string& subject, bool premature) {
   std::string error;
   auto ws = testing::WsClient::connect("ws://127.0.0.1:" + std::to_string(port) + "/ws/agent?agent_id=" + agent, error);
   REQUIRE(ws);
   const std::string fields = R"("subject":")" + subject +
                              R"(","organizer":"alice@example.org","start_time":"2026-11-23T15:00:00Z")";
+  std::string id;
   const auto say = [&](const std::string& type, const std::string& more) {
     ws->send_text(R"({"type":")" + type + R"(","timestamp":"2026-11-23T15:05:10Z","data":{)" + fields + more + "}}");
-    REQUIRE(ws->next_containing(R"("for":")" + type + "\""));
+    auto ack = ws->next_containing(R"("for":")" + type + "\"");
+    REQUIRE(ack);
+    rapidjson::Document d;
+    d.Parse(ack->c_str());
+    if (d.HasMember("data") && d["data"].HasMember("recording_id")) id = d["data"]["recording_id"].GetString();
   };
   say("start_confirmed", "");
   if (premature)
@@ -324,6 +330,7 @@ void meeting(int port, const std::string& agent, const std::string& subject, boo
         R"(,"duration_actual":600,"duration_expected":3600,"reason":"User stopped recording manually or error occurred")");
   else
     say("stop_confirmed", R"(,"duration_actual":3605,"duration_expected":3600,"status":"success")");
+  return id;
 }
 
 std::string header(const std::string& content, const std::string& name) {
@@ -466,6 +473,88 @@ TEST_CASE("a processing hook that hangs is killed at its timeout - with its chil
   const pid_t child = std::stoi(slurp(child_pid));
   // Its own child went with it: the whole process group was killed.
   CHECK(wait_until([&] { return ::kill(child, 0) != 0; }, 5s));
+  ::kill(d->pid, SIGTERM);
+  CHECK(testing::wait_exit(d->pid, 20s) == 0);
+}
+
+namespace {
+
+// One inbound webhook sent by tests/webhooks/send_hook.mjs (signed by npm standardwebhooks):
+// the answer's status and body.
+std::pair<int, rapidjson::Document> send_hook(const std::filesystem::path& dir, int port, const std::string& id,
+                                              const std::string& body, const std::vector<std::string>& flags = {}) {
+  static int n = 0;
+  const auto out = dir / ("hook-" + std::to_string(++n) + ".out");
+  std::vector<std::string> argv{NODE, RECORDER_SOURCE_DIR "/tests/webhooks/send_hook.mjs",
+                                "http://127.0.0.1:" + std::to_string(port) + "/api/hooks/recordings", kSecret, id, body};
+  argv.insert(argv.end(), flags.begin(), flags.end());
+  const pid_t pid = testing::spawn(argv, out);
+  REQUIRE(testing::wait_exit(pid, 20s) == 0);
+  rapidjson::Document answer;
+  const std::string text = slurp(out);
+  answer.Parse(text.c_str());
+  REQUIRE_FALSE(answer.HasParseError());
+  rapidjson::Document inner;
+  inner.Parse(answer["body"].GetString());
+  REQUIRE_FALSE(inner.HasParseError());
+  return {answer["status"].GetInt(), std::move(inner)};
+}
+
+std::string error_message(const rapidjson::Document& d) { return d["error"]["message"].GetString(); }
+
+}  // namespace
+
+TEST_CASE("inbound hooks: valid - forged - stale - unsigned - repeated - failed - unknown", "[integration][inbound]") {
+  testing::TempDir dir;
+  const auto data = dir.path() / "data";
+  const auto log = dir.path() / "recorderd.log";
+  auto d = testing::start_recorderd(RECORDERD, data, log, {"--set", "hooks.inbound_secret=" + kSecret});
+  REQUIRE(d);
+  const std::string id = meeting(d->port, "room-9", "Kata class", false);
+  REQUIRE_FALSE(id.empty());
+  const std::string complete = R"({"type":"recording.complete","data":{"recording_id":")" + id +
+                               R"(","video_url":"https://cdn.example/v/kata.mp4","file_size":7340032}})";
+
+  auto [status, body] = send_hook(dir.path(), d->port, "msg_1", complete);
+  CHECK(status == 200);
+  CHECK_FALSE(body["repeat"].GetBool());
+  CHECK(std::string_view(body["recording"]["video_url"].GetString()) == "https://cdn.example/v/kata.mp4");
+  CHECK(body["recording"]["file_size"].GetUint64() == 7340032);
+
+  // The same webhook-id again with other data: 200, and nothing changes.
+  const std::string other = R"({"type":"recording.complete","data":{"recording_id":")" + id +
+                            R"(","video_url":"https://cdn.example/v/other.mp4"}})";
+  auto [again_status, again] = send_hook(dir.path(), d->port, "msg_1", other);
+  CHECK(again_status == 200);
+  CHECK(again["repeat"].GetBool());
+  CHECK(std::string_view(again["recording"]["video_url"].GetString()) == "https://cdn.example/v/kata.mp4");
+
+  auto [forged_status, forged] = send_hook(dir.path(), d->port, "msg_2", complete, {"--tamper"});
+  CHECK(forged_status == 401);
+  CHECK(error_message(forged).find("no v1 signature matches") != std::string::npos);
+  auto [stale_status, stale] = send_hook(dir.path(), d->port, "msg_3", complete, {"--age", "600"});
+  CHECK(stale_status == 401);
+  CHECK(error_message(stale).find("away from recorderd's clock") != std::string::npos);
+  auto [bare_status, bare] = send_hook(dir.path(), d->port, "msg_4", complete, {"--unsigned"});
+  CHECK(bare_status == 401);
+  CHECK(error_message(bare).find("headers are required") != std::string::npos);
+
+  // None of them changed anything.
+  auto [check_status, check] = send_hook(dir.path(), d->port, "msg_1", complete);
+  CHECK(check_status == 200);
+  CHECK(std::string_view(check["recording"]["video_url"].GetString()) == "https://cdn.example/v/kata.mp4");
+
+  auto [lost_status, lost] = send_hook(dir.path(), d->port, "msg_5",
+                                       R"({"type":"recording.complete","data":{"recording_id":"nobody","video_url":"https://x/y"}})");
+  CHECK(lost_status == 404);
+
+  // recording.failed fails the recording it names.
+  auto [failed_status, failed] =
+      send_hook(dir.path(), d->port, "msg_6",
+                R"({"type":"recording.failed","data":{"recording_id":")" + id + R"(","error":"the CDN lost the upload"}})");
+  CHECK(failed_status == 200);
+  CHECK(std::string_view(failed["recording"]["state"].GetString()) == "failed");
+  CHECK(std::string_view(failed["recording"]["error"].GetString()) == "the upload failed: the CDN lost the upload");
   ::kill(d->pid, SIGTERM);
   CHECK(testing::wait_exit(d->pid, 20s) == 0);
 }

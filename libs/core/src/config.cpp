@@ -140,6 +140,7 @@ ConfigKey list_key(std::string_view name, std::string_view description, Field fi
 }
 
 bool valid_event(std::string_view e);
+bool valid_secret(std::string_view s);
 
 Result<void> event_check(std::string_view item) {
   if (valid_event(item)) return ok();
@@ -439,6 +440,14 @@ std::vector<ConfigKey> make_keys() {
                           "a program run for each ready recording (seed 002's processing hook): the notice as JSON "
                           "on its standard input, the recording's files as arguments; empty: none",
                           [](auto& c) -> auto& { return c.on_ready_command; }));
+  keys.push_back(list_key("hooks.inbound_secret",
+                          "the whsec_ secret inbound webhooks (POST /api/hooks/recordings) are signed with; s1,s2 while "
+                          "rotating; empty: the route is off",
+                          [](auto& c) -> auto& { return c.inbound_secrets; },
+                          [](std::string_view item) -> Result<void> {
+                            if (valid_secret(item)) return ok();
+                            return fail(Errc::invalid_argument, "expected whsec_ followed by base64 (Standard Webhooks)");
+                          }));
   keys.push_back(duration_key("hooks.timeout_seconds", "how long hooks.on_ready may run before it is killed", kDay,
                               [](auto& c) -> auto& { return c.hook_timeout; }));
   keys.push_back({"smtp.starttls", "try, require or off: STARTTLS on an smtp:// URL",

@@ -743,6 +743,25 @@ Result<Recording> RecordingService::attach_video(const RecordingId& id, const Up
   return dispatch(h, id, ev::VideoAttached{video});
 }
 
+Result<Recording> RecordingService::fail_upload(const RecordingId& id, const std::string& error) {
+  if (error.empty()) return fail(Errc::invalid_argument, "error: required (what went wrong with the upload)");
+  Held h(*this, id);
+  return dispatch(h, id, ev::UploadFailed{error});
+}
+
+Result<Recording> RecordingService::resolve(const std::string& id_or_session) const {
+  auto found = get(id_or_session);
+  if (found || found.error().code != Errc::not_found) return found;
+  RecordingQuery q;
+  q.session_id = id_or_session;
+  q.limit = 1;
+  auto by_session = list(q);
+  if (!by_session) return std::unexpected(by_session.error());
+  if (by_session->empty())
+    return fail(Errc::not_found, fmt::format("no recording with id or session_id '{}'", id_or_session));
+  return std::move(by_session->front());
+}
+
 void RecordingService::agent_presence(const std::string& agent_id, bool connected, const std::string& detail) {
   raise({AgentNotice{ports_.ids.next(), ports_.clock.wall_now(), agent_id, connected, detail}});
 }

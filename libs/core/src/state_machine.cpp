@@ -80,6 +80,7 @@ constexpr std::array kTable{
     TransitionRow{stopping, "recovered", "capture", finalizing},
     TransitionRow{finalizing, "recovered", "", finalizing},
     TransitionRow{processing, "recovered", "", processing},
+    TransitionRow{ready, "upload_failed", "agent", failed},
     TransitionRow{ready, "delete_requested", "", deleted},
     TransitionRow{failed, "delete_requested", "", deleted},
 };
@@ -346,6 +347,16 @@ class Machine {
     if (r_.video == e.video) return unchanged(r_);
     Builder b = make("video_attached");
     b.rec().video = e.video;
+    return std::move(b).done();
+  }
+
+  Result<Step> operator()(const ev::UploadFailed& e) {
+    if (r_.kind != SourceKind::agent) return not_applicable(r_, "an upload failure (only agent recordings upload)");
+    if (r_.state == failed) return unchanged(r_);
+    if (r_.state != ready) return not_applicable(r_, "an upload failure before the recording has finished");
+    Builder b = make("upload_failed");
+    b.alert(Severity::critical, fmt::format("Recording {}: its uploaded video failed: {}", describe(r_), e.error));
+    b.end_failed(fmt::format("the upload failed: {}", e.error));
     return std::move(b).done();
   }
 
@@ -708,6 +719,7 @@ std::string event_name(const Event& e) {
     std::string operator()(const ev::DeleteRequested&) const { return "delete_requested"; }
     std::string operator()(const ev::Recovered&) const { return "recovered"; }
     std::string operator()(const ev::VideoAttached&) const { return "video_attached"; }
+    std::string operator()(const ev::UploadFailed&) const { return "upload_failed"; }
   };
   return std::visit(Names{}, e);
 }

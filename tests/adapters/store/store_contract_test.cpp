@@ -248,9 +248,9 @@ TEST_CASE("store contract", "[store]") {
     CHECK(again->find("kept")->value() == r);
     CHECK(again->events("kept")->size() == 1);
     if (backend == "sqlite") {
-      CHECK(dynamic_cast<adapters::sqlite::SqliteRepository&>(*again).schema_version() == 4);
+      CHECK(dynamic_cast<adapters::sqlite::SqliteRepository&>(*again).schema_version() == 5);
     } else {
-      CHECK(dynamic_cast<adapters::postgres::PostgresRepository&>(*again).schema_version() == 4);
+      CHECK(dynamic_cast<adapters::postgres::PostgresRepository&>(*again).schema_version() == 5);
     }
   }
 }
@@ -399,4 +399,22 @@ TEST_CASE("Postgres: a server restart mid-session is survived by reconnecting wi
   REQUIRE(saved);
   CHECK(repo.find("before")->has_value());
   CHECK(repo.find("during")->has_value());
+}
+
+TEST_CASE("inbound hook receipts contract", "[store][hooks]") {
+  const std::string backend = GENERATE(as<std::string>{}, "sqlite", "postgres");
+  Store s = make_store(backend);
+  INFO("backend: " << backend);
+  auto& receipts = dynamic_cast<core::HookReceipts&>(*s.repo);
+  CHECK(receipts.hook_taken("msg_1").value() == false);
+  REQUIRE(receipts.take_hook("msg_1", "recording.complete", "r-1", at(1)));
+  CHECK(receipts.hook_taken("msg_1").value() == true);
+  CHECK(receipts.hook_taken("msg_2").value() == false);
+  // Taking the same id again is no error and changes nothing.
+  REQUIRE(receipts.take_hook("msg_1", "recording.failed", "r-2", at(2)));
+  CHECK(receipts.hook_taken("msg_1").value() == true);
+  // Kept across a reopen.
+  s.repo.reset();
+  auto again = s.open_again();
+  CHECK(dynamic_cast<core::HookReceipts&>(*again).hook_taken("msg_1").value() == true);
 }

@@ -116,6 +116,19 @@ Result<void> FakeRepository::mark_delivered(std::string_view subscriber, std::sp
   return ok();
 }
 
+Result<bool> FakeRepository::hook_taken(const std::string& webhook_id) {
+  std::lock_guard lock(mutex_);
+  if (down) return fail(Errc::unavailable, "the fake store is down");
+  return hooks_taken.contains(webhook_id);
+}
+
+Result<void> FakeRepository::take_hook(const std::string& webhook_id, const std::string&, const std::string&, WallTime) {
+  std::lock_guard lock(mutex_);
+  if (down) return fail(Errc::unavailable, "the fake store is down");
+  hooks_taken.insert(webhook_id);
+  return ok();
+}
+
 Result<std::uint64_t> FakeRepository::pending(std::string_view subscriber) {
   auto left = undelivered(subscriber, std::numeric_limits<std::size_t>::max());
   if (!left) return left.error().code == Errc::not_found ? Result<std::uint64_t>{0} : std::unexpected(left.error());

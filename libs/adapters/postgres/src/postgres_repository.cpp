@@ -312,6 +312,20 @@ Result<void> PostgresRepository::touch_token(const std::string& id, core::WallTi
   });
 }
 
+Result<bool> PostgresRepository::hook_taken(const std::string& webhook_id) {
+  return impl_->with_transaction<bool>([&](pqxx::work& tx) -> Result<bool> {
+    return !run(tx, sc::hook_taken_sql(sc::Dialect::postgres), {webhook_id}).empty();
+  });
+}
+
+Result<void> PostgresRepository::take_hook(const std::string& webhook_id, const std::string& type,
+                                           const std::string& recording_id, core::WallTime at) {
+  return impl_->with_transaction<void>([&](pqxx::work& tx) -> Result<void> {
+    run(tx, sc::take_hook_sql(sc::Dialect::postgres), {webhook_id, type, recording_id, sc::to_micros(at)});
+    return core::ok();
+  });
+}
+
 Result<std::uint64_t> PostgresRepository::pending(std::string_view subscriber) {
   return impl_->with_transaction<std::uint64_t>([&](pqxx::work& tx) -> Result<std::uint64_t> {
     const auto result = run(tx, sc::pending_sql(sc::Dialect::postgres), {std::string(subscriber)});

@@ -331,17 +331,7 @@ class Api : public std::enable_shared_from_this<Api> {
   }
 
   // A recording by its id, else by the caller's session_id (the newest with it).
-  core::Result<core::Recording> resolve(const std::string& id) const {
-    auto found = ctx_.service.get(id);
-    if (found || found.error().code != Errc::not_found) return found;
-    core::RecordingQuery q;
-    q.session_id = id;
-    q.limit = 1;
-    auto by_session = ctx_.service.list(q);
-    if (!by_session) return std::unexpected(by_session.error());
-    if (by_session->empty()) return core::fail(Errc::not_found, fmt::format("no recording with id or session_id '{}'", id));
-    return std::move(by_session->front());
-  }
+  core::Result<core::Recording> resolve(const std::string& id) const { return ctx_.service.resolve(id); }
 
   Response list(const Request& request) const {
     auto parsed = list_query(request);
@@ -626,6 +616,53 @@ class Api : public std::enable_shared_from_this<Api> {
     return recording_response(200, ctx_.service, *attached, signing(request));
   }
 
+  // Seed 004's direction: an external recorder's recording.complete / recording.failed,
+  // signed with Standard Webhooks; idempotent on webhook-id.
+  Response inbound_hook(const Request& request) const {
+    if (!ctx_.verify_hook || !ctx_.inbound)
+      return error_response(core::Error{Errc::forbidden, "inbound hooks are off: set hooks.inbound_secret", {}});
+    if (auto ok = ctx_.verify_hook(request); !ok) return error_response(ok.error());
+    auto parsed = object_body(request);
+    if (auto* refused = std::get_if<Response>(&parsed)) return std::move(*refused);
+    const auto& body = std::get<rapidjson::Document>(parsed);
+    core::InboundHook hook;
+    hook.webhook_id = request.header("webhook-id").value_or("");
+    const auto* type = json::member(body, "type");
+    if (!type || !type->IsString()) return bad_request("type: required (recording.complete or recording.failed)");
+    hook.type = type->GetString();
+    const auto* data = json::member(body, "data");
+    if (!data || !data->IsObject()) return bad_request("data: required, an object naming the recording");
+    const auto text = [&](const char* name) -> std::string {
+      const auto* v = json::member(*data, name);
+      return v && v->IsString() ? std::string(v->GetString(), v->GetStringLength()) : std::string();
+    };
+    // The recording: recorderd's id, else the caller's session_id (seed 004 says room_id).
+    for (const char* key : {"recording_id", "session_id", "room_id"}) {
+      if (hook.recording.empty()) hook.recording = text(key);
+    }
+    hook.video.url = text("video_url");
+    if (!hook.video.url.empty() && !(hook.video.url.starts_with("http://") || hook.video.url.starts_with("https://")))
+      return bad_request("data.video_url: expected an http:// or https:// URL");
+    for (const char* key : {"file_size", "size"}) {
+      const auto* size = json::member(*data, key);
+      if (!size || size->IsNull()) continue;
+      if (!size->IsUint64()) return bad_request(fmt::format("data.{}: expected a whole number of bytes", key));
+      hook.video.file_size = size->GetUint64();
+    }
+    hook.error = text("error");
+    auto taken = ctx_.inbound->take(hook);
+    if (!taken) return error_response(taken.error());
+    rapidjson::StringBuffer buffer;
+    Writer w(buffer);
+    w.StartObject();
+    put(w, "repeat", taken->repeat);
+    w.Key("recording");
+    if (taken->recording) put_recording(w, *taken->recording, ctx_.service.elapsed_seconds(*taken->recording), signing(request));
+    else w.Null();
+    w.EndObject();
+    return json_response(200, buffer);
+  }
+
   // Connected agents (/ws/agent), each with the live recording it holds.
   Response agents() const {
     std::vector<core::AgentInfo> all = ctx_.agents ? ctx_.agents->agents() : std::vector<core::AgentInfo>{};
@@ -861,6 +898,8 @@ void add_rest_routes(http::Router& router, const RestContext& ctx) {
   router.add("GET", "/api/agents",
              api->guarded(Role::viewer, "listing agents",
                           bind([](Api& a, const Request&, const core::ApiToken&) { return a.agents(); })));
+  router.add("POST", "/api/hooks/recordings",
+             [api](const Request& request) { return api->inbound_hook(request); });
   router.add("GET", "/api/webhooks",
              api->guarded(Role::admin, "listing webhooks",
                           bind([](Api& a, const Request&, const core::ApiToken&) { return a.webhooks(); })));

@@ -353,6 +353,23 @@ Result<void> SqliteRepository::touch_token(const std::string& id, core::WallTime
   return st.run();
 }
 
+Result<bool> SqliteRepository::hook_taken(const std::string& webhook_id) {
+  std::lock_guard lock(mutex_);
+  Statement st(db_, sc::hook_taken_sql(sc::Dialect::sqlite));
+  if (auto b = st.bind({webhook_id}); !b) return std::unexpected(b.error());
+  auto rows = st.rows(std::array{sc::Column{"webhook_id", sc::ColumnType::text}});
+  if (!rows) return std::unexpected(rows.error());
+  return !rows->empty();
+}
+
+Result<void> SqliteRepository::take_hook(const std::string& webhook_id, const std::string& type,
+                                         const std::string& recording_id, core::WallTime at) {
+  std::lock_guard lock(mutex_);
+  Statement st(db_, sc::take_hook_sql(sc::Dialect::sqlite));
+  if (auto b = st.bind({webhook_id, type, recording_id, sc::to_micros(at)}); !b) return b;
+  return st.run();
+}
+
 Result<std::uint64_t> SqliteRepository::pending(std::string_view subscriber) {
   std::lock_guard lock(mutex_);
   Statement st(db_, sc::pending_sql(sc::Dialect::sqlite));

@@ -265,6 +265,23 @@ ALTER TABLE recordings ADD COLUMN agent_timestamp TEXT NOT NULL DEFAULT '';
 ALTER TABLE recordings ADD COLUMN video_url TEXT NOT NULL DEFAULT '';
 ALTER TABLE recordings ADD COLUMN video_file_size BIGINT;
 )sql"},
+    Migration{5, "inbound webhooks taken, by webhook-id (a repeat changes nothing)",
+              R"sql(
+CREATE TABLE inbound_hooks (
+  webhook_id TEXT PRIMARY KEY,
+  type TEXT NOT NULL,
+  recording_id TEXT NOT NULL,
+  taken_at INTEGER NOT NULL
+);
+)sql",
+              R"sql(
+CREATE TABLE inbound_hooks (
+  webhook_id TEXT PRIMARY KEY,
+  type TEXT NOT NULL,
+  recording_id TEXT NOT NULL,
+  taken_at BIGINT NOT NULL
+);
+)sql"},
 };
 
 Value optional_int(const std::optional<std::int64_t>& v) { return v ? Value{*v} : Value{}; }

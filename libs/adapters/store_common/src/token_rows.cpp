@@ -73,6 +73,17 @@ std::string revoke_token_sql(Dialect d) {
                      placeholder(d, 2), placeholder(d, 1));
 }
 
+std::string hook_taken_sql(Dialect d) {
+  return fmt::format("SELECT webhook_id FROM inbound_hooks WHERE webhook_id = {}", placeholder(d, 1));
+}
+
+std::string take_hook_sql(Dialect d) {
+  return fmt::format(
+      "INSERT INTO inbound_hooks (webhook_id, type, recording_id, taken_at) VALUES ({}, {}, {}, {}) "
+      "ON CONFLICT (webhook_id) DO NOTHING",
+      placeholder(d, 1), placeholder(d, 2), placeholder(d, 3), placeholder(d, 4));
+}
+
 std::string touch_token_sql(Dialect d) {
   return fmt::format("UPDATE api_tokens SET last_used_at = {} WHERE id = {}", placeholder(d, 2), placeholder(d, 1));
 }

@@ -1,9 +1,11 @@
 #include "recorder/adapters/webhook/standard_webhooks.hpp"
 
 #include <openssl/evp.h>
+#include <openssl/crypto.h>
 #include <openssl/hmac.h>
 
 #include <array>
+#include <charconv>
 #include <optional>
 #include <vector>
 
@@ -54,6 +56,38 @@ core::Result<std::string> sign(std::span<const std::string> secrets, std::string
   }
   if (header.empty()) return core::fail(core::Errc::invalid_argument, "a webhook endpoint needs a secret");
   return header;
+}
+
+core::Result<void> verify(std::span<const std::string> secrets, std::string_view id, std::string_view timestamp,
+                          std::string_view signatures, std::string_view body, std::int64_t now_seconds,
+                          std::chrono::seconds tolerance) {
+  const auto refuse = [](std::string message) { return core::fail(core::Errc::unauthenticated, std::move(message)); };
+  if (id.empty() || timestamp.empty() || signatures.empty())
+    return refuse("webhook-id, webhook-timestamp and webhook-signature headers are required (Standard Webhooks)");
+  std::int64_t at = 0;
+  const auto [ptr, ec] = std::from_chars(timestamp.data(), timestamp.data() + timestamp.size(), at);
+  if (ec != std::errc{} || ptr != timestamp.data() + timestamp.size())
+    return refuse("webhook-timestamp: expected unix seconds");
+  const std::int64_t skew = at > now_seconds ? at - now_seconds : now_seconds - at;
+  if (skew > tolerance.count())
+    return refuse(fmt::format("webhook-timestamp is {} s away from recorderd's clock, more than the {} s allowed: "
+                              "a replay, or a clock to fix",
+                              skew, tolerance.count()));
+  for (const std::string& secret : secrets) {
+    auto expected = sign(std::span(&secret, 1), id, at, body);
+    if (!expected) return std::unexpected(expected.error());
+    const std::string_view want = std::string_view(*expected).substr(3);  // after "v1,"
+    std::string_view rest = signatures;
+    while (!rest.empty()) {
+      const auto space = rest.find(' ');
+      const std::string_view one = rest.substr(0, space);
+      rest = space == std::string_view::npos ? std::string_view{} : rest.substr(space + 1);
+      if (!one.starts_with("v1,")) continue;
+      const std::string_view got = one.substr(3);
+      if (got.size() == want.size() && CRYPTO_memcmp(got.data(), want.data(), want.size()) == 0) return core::ok();
+    }
+  }
+  return refuse("webhook-signature: no v1 signature matches this body with the configured secret");
 }
 
 }  // namespace recorder::adapters::webhook

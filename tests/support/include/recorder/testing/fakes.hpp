@@ -16,6 +16,7 @@
 
 #include "recorder/core/app/outbox_dispatcher.hpp"
 #include "recorder/core/app/recording_service.hpp"
+#include "recorder/core/ports/hook_receipts.hpp"
 
 namespace recorder::testing {
 
@@ -63,7 +64,7 @@ class FakeScheduler final : public Scheduler {
 };
 
 // The recordings, their event log and the outbox in memory, like one SQL database.
-class FakeRepository final : public RecordingRepository, public OutboxStore {
+class FakeRepository final : public RecordingRepository, public OutboxStore, public HookReceipts {
  public:
   // Port
   Result<void> save(const Recording& r, std::span<const RecordingEvent> events,
@@ -79,6 +80,11 @@ class FakeRepository final : public RecordingRepository, public OutboxStore {
   Result<std::vector<OutboxEntry>> undelivered(std::string_view subscriber, std::size_t limit) override;
   Result<void> mark_delivered(std::string_view subscriber, std::span<const std::uint64_t> seqs) override;
   Result<std::uint64_t> pending(std::string_view subscriber) override;
+  Result<bool> hook_taken(const std::string& webhook_id) override;
+  Result<void> take_hook(const std::string& webhook_id, const std::string& type, const std::string& recording_id,
+                         WallTime at) override;
+
+  std::set<std::string> hooks_taken;
 
   // The outbox's notices of one type ("recording.ready", "alert.critical", ...).
   std::size_t count_notices(std::string_view type) const;

@@ -78,6 +78,7 @@ struct Config {
   SmtpSettings smtp;
   std::string on_ready_command;                 // hooks.on_ready: a program run for each ready recording
   Seconds hook_timeout{300};                    // hooks.timeout_seconds
+  std::vector<std::string> inbound_secrets;     // hooks.inbound_secret: POST /api/hooks/recordings; none: off
 };
 
 // The processing hook, when hooks.on_ready is set: a command channel for recording.ready.

@@ -167,6 +167,9 @@ class RecordingService {
   [[nodiscard]] Result<Recording> agent_premature_stop(const AgentReport& report);
   // The agent's uploaded video (seed 000); the same again changes nothing.
   [[nodiscard]] Result<Recording> attach_video(const RecordingId& id, const UploadedVideo& video);
+  // An external recorder says the uploaded video of a finished agent recording was lost
+  // (seed 004's recording.failed): it ends failed with `error`, and an alert.
+  [[nodiscard]] Result<Recording> fail_upload(const RecordingId& id, const std::string& error);
   // An agent connected or went away: agent.connected / agent.disconnected to the outbox.
   // A connected agent's recording that was stale is not revived by this (only a status is).
   void agent_presence(const std::string& agent_id, bool connected, const std::string& detail);
@@ -185,6 +188,9 @@ class RecordingService {
   [[nodiscard]] Result<std::vector<RecordingEvent>> history(const RecordingId& id) const;
   // Recordings in the store, newest first (the admin surface's list).
   [[nodiscard]] Result<std::vector<Recording>> list(const RecordingQuery& q) const;
+  // A recording by its id, else by a caller's session_id (the newest with it); not_found
+  // names the key.
+  [[nodiscard]] Result<Recording> resolve(const std::string& id_or_session) const;
   // The live recording on a device (or agent), if any.
   std::optional<Recording> live_on(const std::string& device) const;
   // How long the recording has run, by the core's clock: until now while live, else until

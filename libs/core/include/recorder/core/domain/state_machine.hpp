@@ -54,6 +54,7 @@ struct PrematureStopReported {                      // agent: recording_stopped_
 };
 // agent: its uploaded video (POST /api/recordings/{id}/video); the same again changes nothing
 struct VideoAttached { UploadedVideo video; };
+struct UploadFailed { std::string error; };  // an external recorder: the video of a finished recording was lost
 struct SegmentOpened { std::string path; };          // capture: a new segment file is being written
 struct SegmentClosed { MediaFile file; };
 struct ProducerFailed { std::string error; };       // capture pipeline error while recording
@@ -78,7 +79,7 @@ using Event = std::variant<ev::Started, ev::StartFailed, ev::ChunkStored, ev::St
                            ev::ProducerFailed,
                            ev::Finalized, ev::FinalizeFailed, ev::Processed,
                            ev::ProcessingFailed, ev::DeadlineReached, ev::DeleteRequested,
-                           ev::Recovered, ev::VideoAttached>;
+                           ev::Recovered, ev::VideoAttached, ev::UploadFailed>;
 
 // The event's name as the transition table and the event log spell it.
 std::string event_name(const Event& e);

@@ -5,6 +5,7 @@
 #include <mutex>
 #include <string>
 
+#include "recorder/core/ports/hook_receipts.hpp"
 #include "recorder/core/ports/outbox.hpp"
 #include "recorder/core/ports/recording_repository.hpp"
 #include "recorder/core/ports/token_store.hpp"
@@ -20,7 +21,8 @@ struct Reconnect {
 // daemons sharing one database. It connects lazily and migrates under an advisory lock.
 // A lost connection is Errc::unavailable, never a crash: the next call after the back-off
 // (100 ms doubling to 5 s) connects again. Thread-safe (one connection behind a mutex).
-class PostgresRepository final : public core::RecordingRepository, public core::OutboxStore, public core::TokenStore {
+class PostgresRepository final : public core::RecordingRepository, public core::OutboxStore, public core::TokenStore,
+                               public core::HookReceipts {
  public:
   explicit PostgresRepository(std::string url, Reconnect reconnect = {});
   ~PostgresRepository() override;
@@ -49,6 +51,9 @@ class PostgresRepository final : public core::RecordingRepository, public core::
   core::Result<std::vector<core::ApiToken>> tokens() override;
   core::Result<bool> revoke_token(const std::string& id, core::WallTime at) override;
   core::Result<void> touch_token(const std::string& id, core::WallTime at) override;
+  core::Result<bool> hook_taken(const std::string& webhook_id) override;
+  core::Result<void> take_hook(const std::string& webhook_id, const std::string& type, const std::string& recording_id,
+                               core::WallTime at) override;
 
   int schema_version();
 

@@ -8,6 +8,7 @@
 #include "recorder/adapters/http/media.hpp"
 #include "recorder/adapters/http/router.hpp"
 #include "recorder/core/app/access_service.hpp"
+#include "recorder/core/app/inbound_hooks.hpp"
 #include "recorder/core/app/recording_service.hpp"
 #include "recorder/core/app/webhook_delivery.hpp"
 #include "recorder/core/domain/device.hpp"
@@ -26,6 +27,10 @@ struct RestContext {
   std::chrono::hours max_url_hours{168};     // media.max_url_hours: the longest expiry_hours
   const core::AgentChannel* agents = nullptr;  // who is connected (GET /api/agents); none: nobody
   std::function<std::vector<core::WebhookHealth>()> webhooks;  // GET /api/webhooks; none: no endpoints
+  // POST /api/hooks/recordings: the signature check (Standard Webhooks) and what takes the
+  // hook; without either the route answers 403 (hooks.inbound_secret is not set).
+  std::function<core::Result<void>(const http::Request&)> verify_hook;
+  core::InboundHooks* inbound = nullptr;
 };
 
 // Adds every /api/* route (docs/protocol.md section 5) to `router`. Each needs a bearer
@@ -36,7 +41,8 @@ struct RestContext {
 //   admin:    DELETE /api/recordings/{id}, GET/POST /api/tokens, DELETE /api/tokens/{id},
 //             GET /api/webhooks
 // Refusals are 401 (no or bad token) and 403 (role too low), checked before anything
-// about a recording is looked at. `ctx`'s references must outlive the router.
+// about a recording is looked at. POST /api/hooks/recordings takes no token: its Standard
+// Webhooks signature is its credential (401 when it does not verify). `ctx`'s references must outlive the router.
 void add_rest_routes(http::Router& router, const RestContext& ctx);
 
 // A notice as a webhook's body (Standard Webhooks): {"type", "timestamp", "data"}. A

@@ -5,6 +5,7 @@
 #include <memory>
 #include <mutex>
 
+#include "recorder/core/ports/hook_receipts.hpp"
 #include "recorder/core/ports/outbox.hpp"
 #include "recorder/core/ports/recording_repository.hpp"
 #include "recorder/core/ports/token_store.hpp"
@@ -16,7 +17,8 @@ namespace recorder::adapters::sqlite {
 // The embedded default store: one SQLite file in WAL mode with synchronous=FULL, so a
 // committed transition survives a crash. Migrations run when it opens. Thread-safe (one
 // connection behind a mutex).
-class SqliteRepository final : public core::RecordingRepository, public core::OutboxStore, public core::TokenStore {
+class SqliteRepository final : public core::RecordingRepository, public core::OutboxStore, public core::TokenStore,
+                               public core::HookReceipts {
  public:
   // Opens (creating if needed) and migrates the database at `path`.
   static core::Result<std::unique_ptr<SqliteRepository>> open(const std::filesystem::path& path);
@@ -43,6 +45,9 @@ class SqliteRepository final : public core::RecordingRepository, public core::Ou
   core::Result<std::vector<core::ApiToken>> tokens() override;
   core::Result<bool> revoke_token(const std::string& id, core::WallTime at) override;
   core::Result<void> touch_token(const std::string& id, core::WallTime at) override;
+  core::Result<bool> hook_taken(const std::string& webhook_id) override;
+  core::Result<void> take_hook(const std::string& webhook_id, const std::string& type, const std::string& recording_id,
+                               core::WallTime at) override;
 
   int schema_version();
 

@@ -21,4 +21,8 @@ std::string select_tokens_sql();            // every token, oldest first
 std::string revoke_token_sql(Dialect d);   // ?1 id, ?2 at; RETURNING id when it was live
 std::string touch_token_sql(Dialect d);    // ?1 id, ?2 at
 
+// Inbound webhooks taken (migration 5).
+std::string hook_taken_sql(Dialect d);     // ?1 webhook_id; a row when taken
+std::string take_hook_sql(Dialect d);      // ?1 webhook_id, ?2 type, ?3 recording_id, ?4 at
+
 }  // namespace recorder::adapters::store_common

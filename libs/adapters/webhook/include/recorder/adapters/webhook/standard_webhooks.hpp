@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -15,5 +16,12 @@ namespace recorder::adapters::webhook {
 // a malformed one is an error naming it by position.
 core::Result<std::string> sign(std::span<const std::string> secrets, std::string_view id, std::int64_t timestamp,
                                std::string_view body);
+
+// Checks an inbound request's Standard Webhooks headers against `body`: some v1 signature
+// in `signatures` matches one of `secrets`, and `timestamp` is within `tolerance` of `now`.
+// Errc::unauthenticated naming what is wrong (missing header, stale timestamp, no match).
+core::Result<void> verify(std::span<const std::string> secrets, std::string_view id, std::string_view timestamp,
+                          std::string_view signatures, std::string_view body, std::int64_t now_seconds,
+                          std::chrono::seconds tolerance = std::chrono::minutes(5));
 
 }  // namespace recorder::adapters::webhook
