@@ -102,6 +102,16 @@ err=$("$recorderd" --config list.toml --check-config 2>&1); rc=$?
 set -e
 check "a list where one value belongs is refused" contains "$err" "storage.warn_percent: expected one value, not a list (from config file 'list.toml' line 2)"
 
+# toml++ 3.3 has undefined behaviour for some non-ASCII text: the file must be ASCII.
+printf '[s\357\273\237age]\nwarn_percent = 80\n' > nonascii.toml
+set +e
+err=$("$recorderd" --config nonascii.toml --check-config 2>&1); rc=$?
+set -e
+check "non-ASCII text is refused, not parsed" test "$rc" -eq 2
+check "the refusal names line and column" contains "$err" "config file 'nonascii.toml' line 1 column 3: only ASCII text is read"
+out=$(RECORDER_SMTP_FROM="r$(printf '\303\251')corder@example.org" "$recorderd" --config good.toml --check-config)
+check "such a value can come from the environment" contains "$out" "smtp.from = r$(printf '\303\251')corder@example.org"
+
 out=$("$recorderd" --set limits.grace_seconds=9 --check-config)
 check "--set sets any key" contains "$out" "limits.grace_seconds = 9"
 
