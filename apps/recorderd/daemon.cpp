@@ -265,6 +265,9 @@ struct Daemon::Impl {
   // One webhook endpoint's thread: a pass when a notice is committed, at its retry's time,
   // and every second anyway. A slow endpoint holds up only this thread.
   void webhook_loop(core::WebhookDelivery& delivery) {
+    // Deliveries are background work: at nice +10, like the HTTP threads, they yield the
+    // CPU to chunk acks (docs/performance.md, "Webhooks").
+    (void)::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 10);
     std::unique_lock lock(dispatch_mutex);
     while (!dispatch_stopping) {
       const std::uint64_t seen = notices_committed;

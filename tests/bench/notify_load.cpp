@@ -131,17 +131,19 @@ void append_notices(const fs::path& db_file, int count, int batch) {
 }
 
 // The baseline: the bench itself posts `count` signed requests of the same size, one after
-// another on a new connection each (as recorderd does), to the same receiver.
+// another on one kept-alive connection (as each of recorderd's delivery threads does), to
+// the same receiver.
 double baseline_posts_per_s(const Receiver& r, int count) {
   const std::string body(
       R"({"type":"agent.connected","timestamp":"2026-11-23T10:00:00Z","data":{"agent_id":"room-1","connected":true,"detail":"connected from 127.0.0.1:40001"}})");
+  CURL* c = curl_easy_init();
   const auto start = Clock::now();
   for (int i = 0; i < count; ++i) {
     const std::string id = fmt::format("base-{}", i);
     const auto ts = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
     const std::vector<std::string> secrets{kSecret};
     const auto sig = recorder::adapters::webhook::sign(secrets, id, ts, body);
-    CURL* c = curl_easy_init();
+    curl_easy_reset(c);
     curl_slist* h = nullptr;
     for (const std::string& line : {std::string("Content-Type: application/json"), "webhook-id: " + id,
                                     fmt::format("webhook-timestamp: {}", ts), "webhook-signature: " + *sig,
@@ -155,8 +157,8 @@ double baseline_posts_per_s(const Receiver& r, int count) {
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &answer);
     curl_easy_perform(c);
     curl_slist_free_all(h);
-    curl_easy_cleanup(c);
   }
+  curl_easy_cleanup(c);
   return count / std::chrono::duration<double>(Clock::now() - start).count();
 }
 
@@ -219,6 +221,8 @@ int main(int argc, char** argv) {
     }();
     recorder::testing::wait_until([&] { return pending(s, token, "a") == 0 && pending(s, token, "b") == 0; },
                                   std::chrono::seconds(10));
+    const double server_cpu0 = recorder::bench::proc_stats(s.pid).cpu_seconds;
+    const double receivers_cpu0 = recorder::bench::proc_stats(a.pid).cpu_seconds + recorder::bench::proc_stats(b.pid).cpu_seconds;
     const auto t0 = Clock::now();
     append_notices(dir / "server" / "data" / "recorderd.db", notices, run * 2);
     // An insert by another process wakes nothing: the periodic pass (every second) finds
@@ -237,14 +241,17 @@ int main(int argc, char** argv) {
     }
     const long down_pending = pending(s, token, "down");
     const auto st = recorder::bench::proc_stats(s.pid);
+    const double receivers_cpu = recorder::bench::proc_stats(a.pid).cpu_seconds +
+                                 recorder::bench::proc_stats(b.pid).cpu_seconds - receivers_cpu0;
     const double rate_a = notices / std::max(drained[0] - first[0], 1e-3);
     const double rate_b = notices / std::max(drained[1] - first[1], 1e-3);
     fmt::print("run {}: delivery alone: {} notices to a at {:.0f}/s, to b at {:.0f}/s (first delivery {:.2f} s after "
                "the insert, all delivered at {:.2f} s); baseline, the bench's own signed POSTs to b one after "
                "another: {:.0f}/s, so each endpoint is served at {:.0f} % of it; the endpoint that is down holds {} "
-               "pending; server RSS {} MiB\n",
+               "pending; CPU per 1,000 deliveries: server {:.2f} s, the two receivers {:.2f} s; server RSS {} MiB\n",
                run, notices, rate_a, rate_b, std::min(first[0], first[1]), std::max(drained[0], drained[1]), base,
-               100.0 * std::min(rate_a, rate_b) / base, down_pending, st.rss_kib / 1024);
+               100.0 * std::min(rate_a, rate_b) / base, down_pending, (st.cpu_seconds - server_cpu0) * 500.0 / notices,
+               receivers_cpu * 500.0 / notices, st.rss_kib / 1024);
     stop(s);
 
     // Streams without, then with, a backlog being delivered.
