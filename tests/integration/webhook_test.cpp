@@ -343,7 +343,7 @@ std::string header(const std::string& content, const std::string& name) {
 
 }  // namespace
 
-TEST_CASE("alerts reach Slack and e-mail - the ready e-mail reaches the organizer - repeats are not sent again",
+TEST_CASE("alerts reach Slack and e-mail - the ready e-mail reaches the organizer and the notify list",
           "[integration][alerts]") {
   testing::TempDir dir;
   Receiver slack = Receiver::start(dir.path(), "slack", "none");
@@ -359,6 +359,27 @@ TEST_CASE("alerts reach Slack and e-mail - the ready e-mail reaches the organize
   REQUIRE(d);
   meeting(d->port, "room-7", "Quarterly review", true);   // a premature stop: an alert, then ready
   meeting(d->port, "room-8", "Weekly sync", false);       // a normal end: ready
+  {
+    // Started over REST with a notify list (seed 004): they are mailed too when it is ready.
+    std::string error;
+    auto ws = testing::WsClient::connect("ws://127.0.0.1:" + std::to_string(d->port) + "/ws/agent?agent_id=room-9", error);
+    REQUIRE(ws);
+    auto created = testing::http_request(
+        "POST", "http://127.0.0.1:" + std::to_string(d->port) + "/api/recordings",
+        {"Authorization: Bearer " + admin_token(data), "Content-Type: application/json"},
+        R"({"kind":"agent","agent_id":"room-9","subject":"Board","organizer":"alice@example.org",)"
+        R"("start_time":"2026-11-23T16:00:00Z","notify":["bob@example.org","carol@example.org","alice@example.org"]})");
+    INFO(created.body);
+    REQUIRE(created.status == 201);
+    CHECK(created.body.find(R"("notify":["bob@example.org")") != std::string::npos);
+    REQUIRE(ws->next_containing("start_recording"));
+    const std::string fields = R"("subject":"Board","organizer":"alice@example.org","start_time":"2026-11-23T16:00:00Z")";
+    ws->send_text(R"({"type":"start_confirmed","timestamp":"2026-11-23T16:00:01Z","data":{)" + fields + "}}");
+    REQUIRE(ws->next_containing(R"("for":"start_confirmed")"));
+    ws->send_text(R"({"type":"stop_confirmed","timestamp":"2026-11-23T17:00:01Z","data":{)" + fields +
+                  R"(,"duration_actual":3600,"status":"success"}})");
+    REQUIRE(ws->next_containing(R"("for":"stop_confirmed")"));
+  }
 
   // Slack: the alert, in plain words, naming the recording, subject, organizer and what to do.
   REQUIRE(wait_until([&] { return slack.count([](const auto& l) { return is_answer(l, 200); }) >= 1; }, 15s));
@@ -375,8 +396,8 @@ TEST_CASE("alerts reach Slack and e-mail - the ready e-mail reaches the organize
   CHECK(slack.count([](const auto& l) { return is_answer(l, 200); }) == 1);  // recording.ready is not a Slack event
 
   // E-mail: the alert to the admins, and a ready message per meeting to the organizer.
-  REQUIRE(wait_until([&] { return smtp.messages().size() >= 3; }, 15s));
-  std::size_t alerts = 0, ready = 0;
+  REQUIRE(wait_until([&] { return smtp.messages().size() >= 4; }, 15s));
+  std::size_t alerts = 0, ready = 0, board = 0;
   for (const auto& m : smtp.messages()) {
     const std::string content = m["content"].GetString();
     const std::string subject = header(content, "Subject");
@@ -390,6 +411,14 @@ TEST_CASE("alerts reach Slack and e-mail - the ready e-mail reaches the organize
       CHECK(m["rcpt_tos"].Size() == 2);
       CHECK(header(content, "To") == "ops@example.org, oncall@example.org");
       CHECK(content.find("What to do: ") != std::string::npos);
+    } else if (subject == "Recording ready: Board") {
+      ++board;
+      // The organizer once, then the notify list in its order.
+      REQUIRE(m["rcpt_tos"].Size() == 3);
+      CHECK(std::string_view(m["rcpt_tos"][0].GetString()) == "alice@example.org");
+      CHECK(std::string_view(m["rcpt_tos"][1].GetString()) == "bob@example.org");
+      CHECK(std::string_view(m["rcpt_tos"][2].GetString()) == "carol@example.org");
+      CHECK(header(content, "To") == "alice@example.org, bob@example.org, carol@example.org");
     } else if (subject.starts_with("Recording ready: ")) {
       ++ready;
       REQUIRE(m["rcpt_tos"].Size() == 1);
@@ -401,6 +430,7 @@ TEST_CASE("alerts reach Slack and e-mail - the ready e-mail reaches the organize
   }
   CHECK(alerts == 1);
   CHECK(ready == 2);
+  CHECK(board == 1);
   ::kill(d->pid, SIGTERM);
   CHECK(testing::wait_exit(d->pid, 20s) == 0);
 }

@@ -149,9 +149,7 @@ Result<void> event_check(std::string_view item) {
 }
 
 Result<void> address_check(std::string_view item) {
-  const auto at = item.find('@');
-  if (at != std::string_view::npos && at > 0 && at + 1 < item.size() && item.find_first_of(" <>,;\r\n") == std::string_view::npos)
-    return ok();
+  if (is_email_address(item)) return ok();
   return fail(Errc::invalid_argument, fmt::format("'{}' is not an e-mail address", item));
 }
 

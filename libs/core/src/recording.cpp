@@ -166,4 +166,10 @@ std::string file_safe_id(const RecordingId& id) {
   return out;
 }
 
+bool is_email_address(std::string_view text) {
+  const auto at = text.find('@');
+  return at != std::string_view::npos && at > 0 && at + 1 < text.size() && text.find('@', at + 1) == std::string_view::npos &&
+         text.size() <= 254 && text.find_first_of(" <>,;\"\r\n\t") == std::string_view::npos;
+}
+
 }  // namespace recorder::core

@@ -608,6 +608,7 @@ Result<Recording> RecordingService::start_capture(const CaptureStart& cmd) {
   spec.meta.device = cmd.device;
   spec.meta.owner = cmd.owner;
   spec.meta.session_id = cmd.session_id;
+  spec.meta.notify = cmd.notify;
   spec.format = cmd.format;
   spec.expected_duration = cmd.duration;
   Held h(*this, id);
@@ -654,6 +655,7 @@ Result<Recording> RecordingService::start_agent_recording(const AgentStart& cmd)
   spec.meta.agent_id = cmd.agent_id;
   spec.meta.device = cmd.agent_id;
   spec.meta.session_id = cmd.session_id;
+  spec.meta.notify = cmd.notify;
   spec.expected_duration = cmd.expected_duration;
   spec.remote_triggered = true;
   Held h(*this, id);

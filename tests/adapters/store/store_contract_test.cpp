@@ -101,6 +101,7 @@ core::Recording agent_recording(const std::string& id, int minute, core::State s
   r.meta.start_time = "2025-10-30T15:00:00Z";
   r.meta.agent_id = "room-1";
   r.meta.device = "room-1";
+  r.meta.notify = {"ann@company.com", "bob@company.com"};
   r.remote_triggered = true;
   r.state = state;
   r.created_at = at(minute);

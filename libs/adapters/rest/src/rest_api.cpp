@@ -123,6 +123,10 @@ void put_recording(Writer& w, const core::Recording& r, double elapsed_seconds, 
   put(w, "id", r.id);
   put(w, "recording_id", r.id);
   put(w, "session_id", r.meta.session_id.empty() ? r.id : r.meta.session_id);
+  w.Key("notify");
+  w.StartArray();
+  for (const auto& a : r.meta.notify) w.String(a.c_str(), static_cast<rapidjson::SizeType>(a.size()));
+  w.EndArray();
   put(w, "kind", core::to_string(r.kind));
   put(w, "state", core::to_string(r.state));
   put(w, "status", seed004_status(r.state));
@@ -394,6 +398,18 @@ class Api : public std::enable_shared_from_this<Api> {
     if (!session_id.empty()) {
       if (auto ok = core::check_recording_id(session_id); !ok) return bad_request("session_id: " + ok.error().message);
     }
+    // Seed 004: who is e-mailed when it is ready, beside the organizer.
+    std::vector<std::string> notify;
+    if (const auto* list = json::member(body, "notify"); list && !list->IsNull()) {
+      if (!list->IsArray() || list->Size() > 50)
+        return bad_request("notify: expected a list of at most 50 e-mail addresses");
+      for (const auto& a : list->GetArray()) {
+        const std::string_view address = a.IsString() ? std::string_view(a.GetString(), a.GetStringLength()) : "";
+        if (!core::is_email_address(address))
+          return bad_request(fmt::format("notify: '{}' is not an e-mail address", address.substr(0, 100)));
+        notify.emplace_back(address);
+      }
+    }
     const std::string kind = text.contains("kind") ? text["kind"] : "";
     if (kind == "capture") {
       std::string source;
@@ -422,7 +438,8 @@ class Api : public std::enable_shared_from_this<Api> {
       if (auto* refused = std::get_if<Response>(&duration)) return std::move(*refused);
       const std::string format = text.contains("format") ? text["format"] : "mp4";
       auto started = ctx_.service.start_capture(
-          core::CaptureStart{source, format, std::get<std::optional<core::Seconds>>(duration), who.name, session_id});
+          core::CaptureStart{source, format, std::get<std::optional<core::Seconds>>(duration), who.name, session_id,
+                             notify});
       if (!started) return error_response(started.error());
       return recording_response(201, ctx_.service, *started, signing(request));
     }
@@ -435,7 +452,7 @@ class Api : public std::enable_shared_from_this<Api> {
       if (auto* refused = std::get_if<Response>(&expected)) return std::move(*refused);
       auto started = ctx_.service.start_agent_recording(
           core::AgentStart{text["agent_id"], text["subject"], text["organizer"], text["start_time"],
-                           std::get<std::optional<core::Seconds>>(expected), session_id});
+                           std::get<std::optional<core::Seconds>>(expected), session_id, notify});
       if (!started) return error_response(started.error());
       return recording_response(201, ctx_.service, *started, signing(request));
     }

@@ -58,6 +58,7 @@ constexpr std::array kRecordingColumns{
     Column{"agent_timestamp", text},
     Column{"video_url", text},
     Column{"video_file_size", integer},
+    Column{"notify", text},
 };
 
 constexpr std::array kEventColumns{
@@ -265,7 +266,7 @@ ALTER TABLE recordings ADD COLUMN agent_timestamp TEXT NOT NULL DEFAULT '';
 ALTER TABLE recordings ADD COLUMN video_url TEXT NOT NULL DEFAULT '';
 ALTER TABLE recordings ADD COLUMN video_file_size BIGINT;
 )sql"},
-    Migration{5, "inbound webhooks taken, by webhook-id (a repeat changes nothing)",
+    Migration{5, "inbound webhooks taken, by webhook-id (a repeat changes nothing); who is told a recording is ready",
               R"sql(
 CREATE TABLE inbound_hooks (
   webhook_id TEXT PRIMARY KEY,
@@ -273,6 +274,7 @@ CREATE TABLE inbound_hooks (
   recording_id TEXT NOT NULL,
   taken_at INTEGER NOT NULL
 );
+ALTER TABLE recordings ADD COLUMN notify TEXT NOT NULL DEFAULT '';
 )sql",
               R"sql(
 CREATE TABLE inbound_hooks (
@@ -281,6 +283,7 @@ CREATE TABLE inbound_hooks (
   recording_id TEXT NOT NULL,
   taken_at BIGINT NOT NULL
 );
+ALTER TABLE recordings ADD COLUMN notify TEXT NOT NULL DEFAULT '';
 )sql"},
 };
 
@@ -524,6 +527,7 @@ Row to_row(const Recording& r) {
       r.agent.timestamp,
       r.video.url,
       r.video.file_size ? Value{count(*r.video.file_size)} : Value{},
+      fmt::format("{}", fmt::join(r.meta.notify, ",")),
   };
 }
 
@@ -574,6 +578,12 @@ Result<Recording> from_row(const Row& row) {
   if (auto size = in.optional_int("video_file_size")) {
     if (*size < 0) in.fail("video_file_size", "is negative");
     else r.video.file_size = static_cast<std::uint64_t>(*size);
+  }
+  const std::string notify = in.text("notify");
+  for (std::string_view rest = notify; !rest.empty();) {
+    const auto comma = rest.find(',');
+    r.meta.notify.emplace_back(rest.substr(0, comma));
+    rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
   }
   if (!in.error.empty())
     return core::fail(Errc::internal, fmt::format("recording {} is stored wrongly: {}", r.id, in.error));

@@ -152,9 +152,12 @@ CurlChannelSender::CurlChannelSender(Writers writers, const core::Clock& clock, 
 
 std::vector<std::string> CurlChannelSender::recipients(const core::OutboxEntry& entry) const {
   if (const auto* n = std::get_if<core::RecordingNotice>(&entry.body); n && n->notice == core::Notice::ready) {
-    // Seed 004: the organizer is told that the recording is ready.
-    const std::string& organizer = n->recording.meta.organizer;
-    return is_address(organizer) ? std::vector<std::string>{organizer} : std::vector<std::string>{};
+    // Seed 004: the organizer and the recording's notify list are told that it is ready.
+    std::vector<std::string> to;
+    if (is_address(n->recording.meta.organizer)) to.push_back(n->recording.meta.organizer);
+    for (const auto& a : n->recording.meta.notify)
+      if (is_address(a) && std::ranges::find(to, a) == to.end()) to.push_back(a);
+    return to;
   }
   return admin_emails_;  // alerts, failed recordings, anything else mailed
 }

@@ -83,6 +83,7 @@ struct CaptureStart {
   std::optional<Seconds> duration;
   std::string owner;
   std::string session_id;  // the caller's own key (REST), kept with the recording
+  std::vector<std::string> notify{};  // e-mailed when it is ready (seed 004)
 };
 
 struct AgentStart {
@@ -92,6 +93,7 @@ struct AgentStart {
   std::string start_time;
   std::optional<Seconds> expected_duration;
   std::string session_id;  // the caller's own key (REST), kept with the recording
+  std::vector<std::string> notify{};  // e-mailed when it is ready, beside the organizer (seed 004)
 };
 
 // One of seed 000's agent messages, decoded. start_time as the agent sent it (any ISO 8601

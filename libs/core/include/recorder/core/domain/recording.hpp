@@ -70,9 +70,14 @@ struct Metadata {
   std::string start_time; // agent kind: the meeting's start_time, normalised (normalize_start_time)
   std::string mime_type;  // stream kind: what the client sends (video/webm, ...)
   std::string session_id; // the caller's own key for it (REST "session_id", seed 004); may be empty
+  std::vector<std::string> notify{};  // addresses told when it is ready (seed 004), beside the organizer
 
   bool operator==(const Metadata&) const = default;
 };
+
+// Whether `text` is a plain e-mail address (local@domain, no spaces, brackets or
+// separators): what a notify list and alerts.admin_emails take.
+bool is_email_address(std::string_view text);
 
 // seed 000's recording key: organizer:subject:start_time
 std::string agent_key(const Metadata& m);
