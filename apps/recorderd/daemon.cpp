@@ -380,9 +380,18 @@ void Daemon::Impl::add_routes() {
     if (auto who = access.authenticate(adapters::rest::presented_token(r)); !who) return http::error_response(who.error());
     return http::text(200, metrics.render(), "text/plain; version=0.0.4; charset=utf-8");
   });
-  adapters::rest::RestContext rest{service,       access, clock, config.devices, config.allowed_urls,
-                                         std::chrono::seconds{40}, &links, std::chrono::hours{config.max_url_hours},
-                                         &agents, [this] { return webhook_health(); }, nullptr, nullptr};
+  adapters::rest::RestContext rest{service,
+                                   access,
+                                   clock,
+                                   config.devices,
+                                   config.allowed_urls,
+                                   std::chrono::seconds{40},
+                                   &links,
+                                   std::chrono::hours{config.max_url_hours},
+                                   &agents,
+                                   [this] { return webhook_health(); },
+                                   nullptr,
+                                   nullptr};
   if (!config.inbound_secrets.empty()) {
     rest.verify_hook = [this](const http::Request& r) {
       const auto now = std::chrono::duration_cast<std::chrono::seconds>(clock.wall_now().time_since_epoch()).count();
@@ -463,10 +472,10 @@ core::Result<std::unique_ptr<Daemon>> Daemon::start(const core::Config& config) 
   auto keys = adapters::crypto::load_or_create_signing_keys(key_file);
   if (!keys) return core::fail(keys.error().code, fmt::format("media.signing_key_file: {}", keys.error().message));
 
+  // A secret that cannot sign stops start-up here, not at the first delivery.
   if (auto checked = adapters::webhook::sign(config.inbound_secrets, "check", 0, "");
       !config.inbound_secrets.empty() && !checked)
     return core::fail(core::Errc::invalid_argument, fmt::format("hooks.inbound_secret: {}", checked.error().message));
-  // A secret that cannot sign stops start-up here, not at the first delivery.
   for (const core::WebhookEndpoint& endpoint : config.webhooks) {
     if (auto signed_ = adapters::webhook::sign(endpoint.secrets, "check", 0, ""); !signed_)
       return core::fail(core::Errc::invalid_argument,

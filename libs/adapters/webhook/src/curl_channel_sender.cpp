@@ -48,7 +48,7 @@ std::size_t on_header(char* data, std::size_t size, std::size_t count, void* use
   return n;
 }
 
-// Retry-After as seconds or as an HTTP date (RFC 9110 10.2.3).
+// Retry-After as seconds or as an HTTP date (RFC 9110 10.2.3), at most a week.
 std::optional<core::Duration> retry_after(const std::string& value, core::WallTime now) {
   if (value.empty()) return std::nullopt;
   std::uint64_t seconds = 0;
@@ -57,8 +57,8 @@ std::optional<core::Duration> retry_after(const std::string& value, core::WallTi
     return std::chrono::duration_cast<core::Duration>(std::chrono::seconds(std::min<std::uint64_t>(seconds, 86400 * 7)));
   const time_t at = curl_getdate(value.c_str(), nullptr);
   if (at < 0) return std::nullopt;
-  const auto delta = std::chrono::system_clock::from_time_t(at) - now;
-  return std::max(core::Duration{0}, std::chrono::duration_cast<core::Duration>(delta));
+  const auto delta = std::chrono::duration_cast<core::Duration>(std::chrono::system_clock::from_time_t(at) - now);
+  return std::clamp(delta, core::Duration{0}, core::Duration{std::chrono::hours(24 * 7)});
 }
 
 int on_progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
