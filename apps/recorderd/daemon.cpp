@@ -11,6 +11,7 @@
 #include <csignal>
 #include <filesystem>
 #include <functional>
+#include <list>
 #include <mutex>
 #include <thread>
 
@@ -98,6 +99,7 @@ struct Store {
   core::OutboxStore* outbox = nullptr;  // the same object as repository
   core::TokenStore* tokens = nullptr;   // the same object as repository
   core::HookReceipts* receipts = nullptr;  // the same object as repository
+  core::WebhookStore* webhook_store = nullptr;  // the same object as repository
 };
 
 core::Result<Store> open_store(const core::Config& config, const std::filesystem::path& data_dir) {
@@ -107,14 +109,16 @@ core::Result<Store> open_store(const core::Config& config, const std::filesystem
     core::OutboxStore* outbox = repo->get();
     core::TokenStore* tokens = repo->get();
     core::HookReceipts* receipts = repo->get();
-    return Store{std::move(*repo), outbox, tokens, receipts};
+    core::WebhookStore* hooks = repo->get();
+    return Store{std::move(*repo), outbox, tokens, receipts, hooks};
   }
   auto repo = std::make_unique<adapters::postgres::PostgresRepository>(config.postgres_url);
   if (auto c = repo->connect(); !c) return std::unexpected(c.error());
   core::OutboxStore* outbox = repo.get();
   core::TokenStore* tokens = repo.get();
   core::HookReceipts* receipts = repo.get();
-  return Store{std::move(repo), outbox, tokens, receipts};
+  core::WebhookStore* hooks = repo.get();
+  return Store{std::move(repo), outbox, tokens, receipts, hooks};
 }
 
 // server.max_connections, or 0 (the default): three quarters of the descriptor limit, the
@@ -214,9 +218,102 @@ struct Daemon::Impl {
     for (const core::WebhookEndpoint& endpoint : endpoints) {
       core::DeliveryPolicy policy = c.delivery;
       if (endpoint.kind != core::ChannelKind::webhook) policy.suppress_repeats = std::chrono::minutes{c.alerts.repeat_minutes};
-      webhooks.push_back(std::make_unique<core::WebhookDelivery>(
-          endpoint, policy, core::DeliveryPorts{*store.outbox, channels, oplog, clock, ids}));
+      channel_list.emplace_back(std::make_unique<core::WebhookDelivery>(
+          endpoint, policy, core::DeliveryPorts{*store.outbox, channels, oplog, clock, ids}), false);
     }
+  }
+
+  // A delivery channel and its thread. Those added over REST can be removed at run time.
+  struct Channel {
+    Channel(std::unique_ptr<core::WebhookDelivery> d, bool api) : delivery(std::move(d)), from_api(api) {}
+    std::unique_ptr<core::WebhookDelivery> delivery;
+    bool from_api = false;
+    std::atomic<bool> removed{false};
+    std::thread thread;
+  };
+
+  void start_channel(Channel& ch) { ch.thread = std::thread([this, &ch] { webhook_loop(ch); }); }
+
+  // The endpoints POST /api/webhooks added before, after the file's (a name the file uses
+  // now wins, with a warning).
+  void load_stored_endpoints() {
+    auto stored = store.webhook_store->webhook_endpoints();
+    if (!stored) {
+      log(LogLevel::error, "msg=\"webhook endpoints added over REST could not be read\" error={}",
+          quote_value(stored.error().message));
+      return;
+    }
+    std::lock_guard lock(channels_mutex);
+    for (auto& e : *stored) {
+      if (named(e.name)) {
+        log(LogLevel::warn, "msg=\"a webhook endpoint added over REST has the name of one in the config file; the "
+                            "file's is used\" name={}",
+            quote_value(e.name));
+        continue;
+      }
+      channel_list.emplace_back(std::make_unique<core::WebhookDelivery>(
+          std::move(e), config.delivery, core::DeliveryPorts{*store.outbox, channels, oplog, clock, ids}), true);
+    }
+  }
+
+  // The webhook channel of that name, if any. Holds channels_mutex.
+  Channel* named(const std::string& name) {
+    for (auto& ch : channel_list) {
+      const auto& e = ch.delivery->health().endpoint;
+      if (e.kind == core::ChannelKind::webhook && e.name == name && !ch.removed) return &ch;
+    }
+    return nullptr;
+  }
+
+  // POST /api/webhooks: stored, then delivered to from now on.
+  core::Result<core::WebhookHealth> add_endpoint(const std::vector<std::pair<std::string, std::string>>& fields) {
+    auto e = core::parse_webhook_endpoint(fields, "POST /api/webhooks");
+    if (!e) return std::unexpected(e.error());
+    if (e->name.empty()) return core::fail(core::Errc::invalid_argument, "webhooks.name: required");
+    if (auto signs = adapters::webhook::sign(e->secrets, "check", 0, ""); !signs)
+      return core::fail(core::Errc::invalid_argument, fmt::format("webhooks.secret: {}", signs.error().message));
+    std::lock_guard lock(channels_mutex);
+    if (named(e->name))
+      return core::fail(core::Errc::id_taken, fmt::format("webhooks.name: '{}' is used by another endpoint", e->name));
+    auto added = store.webhook_store->add_webhook_endpoint(*e, clock.wall_now());
+    if (!added) return std::unexpected(added.error());
+    if (!*added)
+      return core::fail(core::Errc::id_taken, fmt::format("webhooks.name: '{}' is used by another endpoint", e->name));
+    Channel& ch = channel_list.emplace_back(std::make_unique<core::WebhookDelivery>(
+        std::move(*e), config.delivery, core::DeliveryPorts{*store.outbox, channels, oplog, clock, ids}), true);
+    start_channel(ch);
+    core::WebhookHealth h = ch.delivery->health();
+    h.source = "api";
+    log(LogLevel::info, "msg=\"webhook endpoint added\" name={} url={}", quote_value(h.endpoint.name),
+        quote_value(h.endpoint.url));
+    return h;
+  }
+
+  // DELETE /api/webhooks/{name}: forgotten, with what it had not been given yet.
+  core::Result<void> remove_endpoint(const std::string& name) {
+    std::list<Channel> gone;
+    {
+      std::lock_guard lock(channels_mutex);
+      Channel* ch = named(name);
+      if (!ch) return core::fail(core::Errc::not_found, fmt::format("no webhook endpoint named '{}'", name));
+      if (!ch->from_api)
+        return core::fail(core::Errc::invalid_state,
+                          fmt::format("webhook endpoint '{}' is in the config file: remove it there and restart", name));
+      auto removed = store.webhook_store->remove_webhook_endpoint(name, ch->delivery->subscriber());
+      if (!removed) return std::unexpected(removed.error());
+      ch->removed = true;
+      for (auto it = channel_list.begin(); it != channel_list.end(); ++it) {
+        if (&*it == ch) {
+          gone.splice(gone.begin(), channel_list, it);
+          break;
+        }
+      }
+    }
+    dispatch_wake.notify_all();
+    // Its thread ends after the request it may be making (at most delivery.timeout_seconds).
+    if (gone.front().thread.joinable()) gone.front().thread.join();
+    log(LogLevel::info, "msg=\"webhook endpoint removed\" name={}", quote_value(name));
+    return core::ok();
   }
 
   core::WallTime link_expiry() const { return clock.wall_now() + std::chrono::hours{24}; }
@@ -264,12 +361,13 @@ struct Daemon::Impl {
 
   // One webhook endpoint's thread: a pass when a notice is committed, at its retry's time,
   // and every second anyway. A slow endpoint holds up only this thread.
-  void webhook_loop(core::WebhookDelivery& delivery) {
+  void webhook_loop(Channel& ch) {
+    core::WebhookDelivery& delivery = *ch.delivery;
     // Deliveries are background work: at nice +10, like the HTTP threads, they yield the
     // CPU to chunk acks (docs/performance.md, "Webhooks").
     (void)::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 10);
     std::unique_lock lock(dispatch_mutex);
-    while (!dispatch_stopping) {
+    while (!dispatch_stopping && !ch.removed) {
       const std::uint64_t seen = notices_committed;
       lock.unlock();
       const std::optional<core::MonoTime> next = delivery.run_once();
@@ -277,16 +375,18 @@ struct Daemon::Impl {
       const core::MonoTime now = clock.monotonic_now();
       if (next && *next <= now) continue;
       const core::MonoTime until = next ? std::min(*next, now + std::chrono::seconds(1)) : now + std::chrono::seconds(1);
-      dispatch_wake.wait_until(lock, until, [&] { return dispatch_stopping || notices_committed != seen; });
+      dispatch_wake.wait_until(lock, until, [&] { return dispatch_stopping || ch.removed || notices_committed != seen; });
     }
   }
 
   // GET /api/webhooks: each endpoint's health with its outbox backlog.
   std::vector<core::WebhookHealth> webhook_health() {
     std::vector<core::WebhookHealth> out;
-    for (const auto& d : webhooks) {
-      core::WebhookHealth h = d->health();
-      if (auto pending = store.outbox->pending(d->subscriber())) h.pending = *pending;
+    std::lock_guard lock(channels_mutex);
+    for (const auto& ch : channel_list) {
+      core::WebhookHealth h = ch.delivery->health();
+      h.source = ch.from_api ? "api" : "config";
+      if (auto pending = store.outbox->pending(ch.delivery->subscriber())) h.pending = *pending;
       out.push_back(std::move(h));
     }
     return out;
@@ -337,8 +437,8 @@ struct Daemon::Impl {
   adapters::system::CommandHookSender hook_runner;      // hooks.on_ready
   ChannelRouter channels;
   core::InboundHooks inbound;  // POST /api/hooks/recordings
-  std::vector<std::unique_ptr<core::WebhookDelivery>> webhooks;  // one per endpoint and alert channel
-  std::vector<std::thread> webhook_threads;
+  std::mutex channels_mutex;      // guards channel_list (not the deliveries, which lock themselves)
+  std::list<Channel> channel_list;  // every webhook endpoint and alert channel; stable addresses
   std::mutex dispatch_mutex;
   std::condition_variable dispatch_wake;  // the dispatcher's and the webhooks' threads wait on it
   bool dispatch_woken = false;
@@ -391,7 +491,11 @@ void Daemon::Impl::add_routes() {
                                    &agents,
                                    [this] { return webhook_health(); },
                                    nullptr,
-                                   nullptr};
+                                   nullptr,
+                                   [this](const std::vector<std::pair<std::string, std::string>>& fields) {
+                                     return add_endpoint(fields);
+                                   },
+                                   [this](const std::string& name) { return remove_endpoint(name); }};
   if (!config.inbound_secrets.empty()) {
     rest.verify_hook = [this](const http::Request& r) {
       const auto now = std::chrono::duration_cast<std::chrono::seconds>(clock.wall_now().time_since_epoch()).count();
@@ -494,8 +598,11 @@ core::Result<std::unique_ptr<Daemon>> Daemon::start(const core::Config& config) 
   if (auto added = i.dispatcher.add(i.log_notices); !added)
     return core::fail(added.error().code, fmt::format("cannot register the log with the outbox: {}", added.error().message));
   i.dispatch_thread = std::thread([&i] { i.dispatch_loop(); });
-  for (const auto& delivery : i.webhooks)
-    i.webhook_threads.emplace_back([&i, d = delivery.get()] { i.webhook_loop(*d); });
+  i.load_stored_endpoints();
+  {
+    std::lock_guard lock(i.channels_mutex);
+    for (auto& ch : i.channel_list) i.start_channel(ch);
+  }
   std::unique_ptr<Daemon> daemon(new Daemon(std::move(impl)));
 
   auto report = i.service.recover();
@@ -554,7 +661,11 @@ void Daemon::stop() {
   i.hook_runner.cancel();
   i.dispatch_wake.notify_all();
   if (i.dispatch_thread.joinable()) i.dispatch_thread.join();
-  for (auto& t : i.webhook_threads) t.join();
+  {
+    std::lock_guard lock(i.channels_mutex);
+    for (auto& ch : i.channel_list)
+      if (ch.thread.joinable()) ch.thread.join();
+  }
   // What is still undelivered stays in the outbox for the next start.
   (void)i.dispatcher.run_once();
   log(LogLevel::info, "msg=\"recorderd stopped\" live_recordings_kept={}", i.service.live().size());

@@ -588,3 +588,73 @@ TEST_CASE("inbound hooks: valid - forged - stale - unsigned - repeated - failed 
   ::kill(d->pid, SIGTERM);
   CHECK(testing::wait_exit(d->pid, 20s) == 0);
 }
+
+TEST_CASE("endpoints added over REST are delivered to - kept across a restart - and removed", "[integration][webhook]") {
+  testing::TempDir dir;
+  Receiver receiver = Receiver::start(dir.path(), "receiver");
+  const auto config = write_config(dir.path(), "[[webhooks]]\nname = \"file\"\nurl = \"" + receiver.url() +
+                                                   "\"\nsecret = \"" + kSecret + "\"\nevents = [\"agent.*\"]\n");
+  const auto data = dir.path() / "data";
+  const auto log = dir.path() / "recorderd.log";
+  auto d = testing::start_recorderd(RECORDERD, data, log, {"--config", config.string()});
+  REQUIRE(d);
+  const auto api = [&](int port, const std::string& method, const std::string& path, const std::string& body = "",
+                       const std::string& token = "") {
+    return testing::http_request(method, "http://127.0.0.1:" + std::to_string(port) + path,
+                                 {"Authorization: Bearer " + (token.empty() ? admin_token(data) : token),
+                                  "Content-Type: application/json"},
+                                 body);
+  };
+  const std::string hook = R"({"name":"crm","url":")" + receiver.url() + R"(","secret":")" + kSecret +
+                           R"(","events":["recording.ready"]})";
+  auto added = api(d->port, "POST", "/api/webhooks", hook);
+  INFO(added.body);
+  REQUIRE(added.status == 201);
+  CHECK(added.body.find(R"("source":"api")") != std::string::npos);
+  CHECK(added.body.find("whsec_") == std::string::npos);  // the secret is never shown
+
+  // Refusals: the same name, a bad secret, a name the file uses, a viewer.
+  CHECK(api(d->port, "POST", "/api/webhooks", hook).status == 409);
+  auto bad = api(d->port, "POST", "/api/webhooks", R"({"name":"x","url":"http://127.0.0.1:9/","secret":"hunter2"})");
+  CHECK(bad.status == 400);
+  CHECK(bad.body.find("webhooks.secret: expected whsec_") != std::string::npos);
+  CHECK(api(d->port, "DELETE", "/api/webhooks/file").status == 409);
+  auto viewer = api(d->port, "POST", "/api/tokens", R"({"name":"dash","role":"viewer"})");
+  REQUIRE(viewer.status == 201);
+  rapidjson::Document v;
+  v.Parse(viewer.body.c_str());
+  CHECK(api(d->port, "POST", "/api/webhooks", hook, v["token"].GetString()).status == 403);
+
+  record(d->port, "crm-1");
+  const auto ready_for = [&](const std::string& id) {
+    return receiver.count([&](const auto& l) {
+      return is_answer(l, 200) && std::string_view(l["type"].GetString()) == "recording.ready" &&
+             std::string_view(l["data"]["recording_id"].GetString()) == id;
+    });
+  };
+  REQUIRE(wait_until([&] { return ready_for("crm-1") == 1; }, 10s));
+
+  // Restarted: the endpoint is still there and still delivered to.
+  ::kill(d->pid, SIGTERM);
+  REQUIRE(testing::wait_exit(d->pid, 20s) == 0);
+  auto again = testing::start_recorderd(RECORDERD, data, log, {"--config", config.string()});
+  REQUIRE(again);
+  auto listed = api(again->port, "GET", "/api/webhooks");
+  CHECK(listed.body.find(R"("name":"crm","source":"api")") != std::string::npos);
+  CHECK(listed.body.find(R"("name":"file","source":"config")") != std::string::npos);
+  record(again->port, "crm-2");
+  REQUIRE(wait_until([&] { return ready_for("crm-2") == 1; }, 10s));
+
+  // Removed: no longer listed, and nothing more arrives for it.
+  auto removed = api(again->port, "DELETE", "/api/webhooks/crm");
+  CHECK(removed.status == 200);
+  CHECK(api(again->port, "DELETE", "/api/webhooks/crm").status == 404);
+  CHECK(api(again->port, "GET", "/api/webhooks").body.find(R"("name":"crm")") == std::string::npos);
+  record(again->port, "crm-3");
+  // The file's endpoint (agent.* only) sees the ws connections of nothing here; wait for the
+  // log to say crm-3 is ready, then a moment for any delivery that would wrongly follow.
+  REQUIRE(testing::wait_for_text(log, R"(msg="recording.ready" recording="crm-3")", 1, 10s));
+  CHECK_FALSE(wait_until([&] { return ready_for("crm-3") > 0; }, 2s));
+  ::kill(again->pid, SIGTERM);
+  CHECK(testing::wait_exit(again->pid, 20s) == 0);
+}

@@ -535,8 +535,8 @@ bool valid_secret(std::string_view s) {
 
 }  // namespace
 
-Result<void> ConfigBuilder::add_webhook(std::span<const std::pair<std::string, std::string>> fields,
-                                        std::string_view origin) {
+Result<WebhookEndpoint> parse_webhook_endpoint(std::span<const std::pair<std::string, std::string>> fields,
+                                               std::string_view origin) {
   WebhookEndpoint e;
   const auto bad = [&](std::string_view field, std::string message) {
     return fail(Errc::invalid_argument, fmt::format("webhooks.{}: {} (from {})", field, message, origin));
@@ -572,9 +572,18 @@ Result<void> ConfigBuilder::add_webhook(std::span<const std::pair<std::string, s
   }
   if (e.url.empty()) return bad("url", "required");
   if (e.secrets.empty()) return bad("secret", "required (whsec_ followed by base64)");
+  return e;
+}
+
+Result<void> ConfigBuilder::add_webhook(std::span<const std::pair<std::string, std::string>> fields,
+                                        std::string_view origin) {
+  auto parsed = parse_webhook_endpoint(fields, origin);
+  if (!parsed) return std::unexpected(parsed.error());
+  WebhookEndpoint e = std::move(*parsed);
   if (e.name.empty()) e.name = fmt::format("webhook-{}", config_.webhooks.size() + 1);
   if (std::ranges::any_of(config_.webhooks, [&](const WebhookEndpoint& w) { return w.name == e.name; }))
-    return bad("name", fmt::format("'{}' is used by another endpoint", e.name));
+    return fail(Errc::invalid_argument,
+                fmt::format("webhooks.name: '{}' is used by another endpoint (from {})", e.name, origin));
   config_.webhooks.push_back(std::move(e));
   return ok();
 }

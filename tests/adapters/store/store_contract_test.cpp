@@ -419,3 +419,29 @@ TEST_CASE("inbound hook receipts contract", "[store][hooks]") {
   auto again = s.open_again();
   CHECK(dynamic_cast<core::HookReceipts&>(*again).hook_taken("msg_1").value() == true);
 }
+
+TEST_CASE("webhook endpoints contract", "[store][hooks]") {
+  const std::string backend = GENERATE(as<std::string>{}, "sqlite", "postgres");
+  Store s = make_store(backend);
+  INFO("backend: " << backend);
+  auto& hooks = dynamic_cast<core::WebhookStore&>(*s.repo);
+  CHECK(hooks.webhook_endpoints()->empty());
+  const core::WebhookEndpoint ops{"ops", "https://hooks.example/ops", {"whsec_bmV3", "whsec_b2xk"}, {"recording.*", "alert.critical"}};
+  const core::WebhookEndpoint all{"all", "http://127.0.0.1:9/hook", {"whsec_AAAA"}, {}};
+  CHECK(hooks.add_webhook_endpoint(ops, at(1)).value());
+  CHECK(hooks.add_webhook_endpoint(all, at(2)).value());
+  CHECK_FALSE(hooks.add_webhook_endpoint(core::WebhookEndpoint{"ops", "https://other", {"whsec_AAAA"}, {}}, at(3)).value());
+  CHECK(hooks.webhook_endpoints().value() == std::vector{ops, all});  // oldest first, field for field
+  // Its outbox bookkeeping goes with it: added again, it starts from now.
+  REQUIRE(s.outbox->add_subscriber("webhook:ops"));
+  const core::NoticeBody before = core::Alert{"n-1", at(4), core::Severity::warning, "x", std::nullopt, "storage"};
+  REQUIRE(s.outbox->append(std::span(&before, 1)));
+  CHECK(s.outbox->pending("webhook:ops").value() == 1);
+  CHECK(hooks.remove_webhook_endpoint("ops", "webhook:ops").value());
+  CHECK_FALSE(hooks.remove_webhook_endpoint("ops", "webhook:ops").value());
+  REQUIRE(s.outbox->add_subscriber("webhook:ops"));
+  CHECK(s.outbox->pending("webhook:ops").value() == 0);
+  s.repo.reset();
+  auto again = s.open_again();
+  CHECK(dynamic_cast<core::WebhookStore&>(*again).webhook_endpoints().value() == std::vector{all});
+}

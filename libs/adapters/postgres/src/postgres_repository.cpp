@@ -326,6 +326,34 @@ Result<void> PostgresRepository::take_hook(const std::string& webhook_id, const 
   });
 }
 
+Result<std::vector<core::WebhookEndpoint>> PostgresRepository::webhook_endpoints() {
+  return impl_->with_transaction<std::vector<core::WebhookEndpoint>>(
+      [&](pqxx::work& tx) -> Result<std::vector<core::WebhookEndpoint>> {
+        std::vector<core::WebhookEndpoint> out;
+        for (const auto& row : run(tx, sc::select_webhook_endpoints_sql(), {}))
+          out.push_back(sc::webhook_endpoint_from(row[0].as<std::string>(), row[1].as<std::string>(),
+                                                  row[2].as<std::string>(), row[3].as<std::string>()));
+        return out;
+      });
+}
+
+Result<bool> PostgresRepository::add_webhook_endpoint(const core::WebhookEndpoint& e, core::WallTime at) {
+  return impl_->with_transaction<bool>([&](pqxx::work& tx) -> Result<bool> {
+    return !run(tx, sc::insert_webhook_endpoint_sql(sc::Dialect::postgres),
+                {e.name, e.url, sc::join_list(e.secrets), sc::join_list(e.events), sc::to_micros(at)})
+                .empty();
+  });
+}
+
+Result<bool> PostgresRepository::remove_webhook_endpoint(const std::string& name, const std::string& subscriber) {
+  return impl_->with_transaction<bool>([&](pqxx::work& tx) -> Result<bool> {
+    const bool removed = !run(tx, sc::delete_webhook_endpoint_sql(sc::Dialect::postgres), {name}).empty();
+    run(tx, sc::forget_deliveries_sql(sc::Dialect::postgres), {subscriber});
+    run(tx, sc::forget_subscriber_sql(sc::Dialect::postgres), {subscriber});
+    return removed;
+  });
+}
+
 Result<std::uint64_t> PostgresRepository::pending(std::string_view subscriber) {
   return impl_->with_transaction<std::uint64_t>([&](pqxx::work& tx) -> Result<std::uint64_t> {
     const auto result = run(tx, sc::pending_sql(sc::Dialect::postgres), {std::string(subscriber)});

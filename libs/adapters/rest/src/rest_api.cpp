@@ -193,6 +193,35 @@ void put_recording(Writer& w, const core::Recording& r, double elapsed_seconds, 
   w.EndObject();
 }
 
+// A webhook endpoint (or alert channel) and how its deliveries go; never its secrets.
+void put_webhook(Writer& w, const core::WebhookHealth& h) {
+  w.StartObject();
+  put(w, "name", h.endpoint.name);
+  put(w, "source", h.source);
+  put(w, "url", h.endpoint.url);
+  w.Key("events");
+  w.StartArray();
+  for (const auto& e : h.endpoint.events) w.String(e.c_str(), static_cast<rapidjson::SizeType>(e.size()));
+  if (h.endpoint.events.empty()) w.String("*");
+  w.EndArray();
+  put(w, "enabled", h.enabled);
+  put_text_or_null(w, "disabled_reason", h.disabled_reason);
+  put_time(w, "last_success_at", h.last_success);
+  put_time(w, "last_failure_at", h.last_failure);
+  if (h.last_failure) put(w, "last_status", static_cast<std::int64_t>(h.last_status));
+  else put_null(w, "last_status");
+  put_text_or_null(w, "last_error", h.last_error);
+  if (h.pending) put(w, "pending", *h.pending);
+  else put_null(w, "pending");
+  put(w, "delivered", h.delivered);
+  put(w, "failed_attempts", h.failed_attempts);
+  put(w, "gave_up", h.gave_up);
+  put(w, "suppressed", h.suppressed);
+  put(w, "retrying_attempts", static_cast<std::uint64_t>(h.retrying_attempts));
+  put_time(w, "next_attempt_at", h.next_attempt_at);
+  w.EndObject();
+}
+
 Response recording_response(int status, const core::RecordingService& service, const core::Recording& r,
                             const Signing& signing) {
   rapidjson::StringBuffer buffer;
@@ -723,33 +752,52 @@ class Api : public std::enable_shared_from_this<Api> {
     w.StartObject();
     w.Key("webhooks");
     w.StartArray();
-    for (const auto& h : all) {
-      w.StartObject();
-      put(w, "name", h.endpoint.name);
-      put(w, "url", h.endpoint.url);
-      w.Key("events");
-      w.StartArray();
-      for (const auto& e : h.endpoint.events) w.String(e.c_str(), static_cast<rapidjson::SizeType>(e.size()));
-      if (h.endpoint.events.empty()) w.String("*");
-      w.EndArray();
-      put(w, "enabled", h.enabled);
-      put_text_or_null(w, "disabled_reason", h.disabled_reason);
-      put_time(w, "last_success_at", h.last_success);
-      put_time(w, "last_failure_at", h.last_failure);
-      if (h.last_failure) put(w, "last_status", static_cast<std::int64_t>(h.last_status));
-      else put_null(w, "last_status");
-      put_text_or_null(w, "last_error", h.last_error);
-      if (h.pending) put(w, "pending", *h.pending);
-      else put_null(w, "pending");
-      put(w, "delivered", h.delivered);
-      put(w, "failed_attempts", h.failed_attempts);
-      put(w, "gave_up", h.gave_up);
-      put(w, "suppressed", h.suppressed);
-      put(w, "retrying_attempts", static_cast<std::uint64_t>(h.retrying_attempts));
-      put_time(w, "next_attempt_at", h.next_attempt_at);
-      w.EndObject();
-    }
+    for (const auto& h : all) put_webhook(w, h);
     w.EndArray();
+    w.EndObject();
+    return json_response(200, buffer);
+  }
+
+  // POST /api/webhooks: a new endpoint, kept in the store, delivered to from now on.
+  Response add_webhook(const Request& request) const {
+    if (!ctx_.add_webhook) return error_response(core::Error{Errc::forbidden, "webhook endpoints cannot be added here", {}});
+    auto parsed = object_body(request);
+    if (auto* refused = std::get_if<Response>(&parsed)) return std::move(*refused);
+    const auto& body = std::get<rapidjson::Document>(parsed);
+    std::vector<std::pair<std::string, std::string>> fields;
+    for (const auto& m : body.GetObject()) {
+      const std::string key(m.name.GetString(), m.name.GetStringLength());
+      if (m.value.IsString()) {
+        fields.emplace_back(key, std::string(m.value.GetString(), m.value.GetStringLength()));
+      } else if (m.value.IsArray()) {
+        std::string joined;
+        for (const auto& item : m.value.GetArray()) {
+          if (!item.IsString()) return bad_request(fmt::format("{}: expected a list of strings", key.substr(0, 64)));
+          joined += (joined.empty() ? "" : ",") + std::string(item.GetString(), item.GetStringLength());
+        }
+        fields.emplace_back(key, std::move(joined));
+      } else {
+        return bad_request(fmt::format("{}: expected a string or a list of strings", key.substr(0, 64)));
+      }
+    }
+    auto added = ctx_.add_webhook(fields);
+    if (!added) return error_response(added.error());
+    rapidjson::StringBuffer buffer;
+    Writer w(buffer);
+    put_webhook(w, *added);
+    return json_response(201, buffer);
+  }
+
+  Response remove_webhook(const Request& request) const {
+    if (!ctx_.remove_webhook)
+      return error_response(core::Error{Errc::forbidden, "webhook endpoints cannot be removed here", {}});
+    const std::string& name = request.params.at("name");
+    if (auto removed = ctx_.remove_webhook(name); !removed) return error_response(removed.error());
+    rapidjson::StringBuffer buffer;
+    Writer w(buffer);
+    w.StartObject();
+    put(w, "name", name);
+    put(w, "removed", true);
     w.EndObject();
     return json_response(200, buffer);
   }
@@ -920,6 +968,12 @@ void add_rest_routes(http::Router& router, const RestContext& ctx) {
   router.add("GET", "/api/webhooks",
              api->guarded(Role::admin, "listing webhooks",
                           bind([](Api& a, const Request&, const core::ApiToken&) { return a.webhooks(); })));
+  router.add("POST", "/api/webhooks",
+             api->guarded(Role::admin, "adding a webhook endpoint",
+                          bind([](Api& a, const Request& r, const core::ApiToken&) { return a.add_webhook(r); })));
+  router.add("DELETE", "/api/webhooks/{name}",
+             api->guarded(Role::admin, "removing a webhook endpoint",
+                          bind([](Api& a, const Request& r, const core::ApiToken&) { return a.remove_webhook(r); })));
   router.add("GET", "/api/tokens",
              api->guarded(Role::admin, "listing tokens",
                           bind([](Api& a, const Request&, const core::ApiToken&) { return a.tokens(); })));

@@ -370,6 +370,49 @@ Result<void> SqliteRepository::take_hook(const std::string& webhook_id, const st
   return st.run();
 }
 
+Result<std::vector<core::WebhookEndpoint>> SqliteRepository::webhook_endpoints() {
+  std::lock_guard lock(mutex_);
+  Statement st(db_, sc::select_webhook_endpoints_sql());
+  const std::array columns{sc::Column{"name", sc::ColumnType::text}, sc::Column{"url", sc::ColumnType::text},
+                           sc::Column{"secrets", sc::ColumnType::text}, sc::Column{"events", sc::ColumnType::text}};
+  auto rows = st.rows(columns);
+  if (!rows) return std::unexpected(rows.error());
+  std::vector<core::WebhookEndpoint> out;
+  const auto text = [](const sc::Value& v) { return std::holds_alternative<std::string>(v) ? std::get<std::string>(v) : std::string(); };
+  for (const auto& row : *rows) out.push_back(sc::webhook_endpoint_from(text(row[0]), text(row[1]), text(row[2]), text(row[3])));
+  return out;
+}
+
+Result<bool> SqliteRepository::add_webhook_endpoint(const core::WebhookEndpoint& e, core::WallTime at) {
+  std::lock_guard lock(mutex_);
+  Statement st(db_, sc::insert_webhook_endpoint_sql(sc::Dialect::sqlite));
+  if (auto b = st.bind({e.name, e.url, sc::join_list(e.secrets), sc::join_list(e.events), sc::to_micros(at)}); !b)
+    return std::unexpected(b.error());
+  auto rows = st.rows(std::array{sc::Column{"name", sc::ColumnType::text}});
+  if (!rows) return std::unexpected(rows.error());
+  return !rows->empty();
+}
+
+Result<bool> SqliteRepository::remove_webhook_endpoint(const std::string& name, const std::string& subscriber) {
+  std::lock_guard lock(mutex_);
+  bool removed = false;
+  auto done = in_transaction([&]() -> Result<void> {
+    Statement st(db_, sc::delete_webhook_endpoint_sql(sc::Dialect::sqlite));
+    if (auto b = st.bind({name}); !b) return b;
+    auto rows = st.rows(std::array{sc::Column{"name", sc::ColumnType::text}});
+    if (!rows) return std::unexpected(rows.error());
+    removed = !rows->empty();
+    for (const auto& sql : {sc::forget_deliveries_sql(sc::Dialect::sqlite), sc::forget_subscriber_sql(sc::Dialect::sqlite)}) {
+      Statement forget(db_, sql);
+      if (auto b = forget.bind({subscriber}); !b) return b;
+      if (auto r = forget.run(); !r) return r;
+    }
+    return core::ok();
+  });
+  if (!done) return std::unexpected(done.error());
+  return removed;
+}
+
 Result<std::uint64_t> SqliteRepository::pending(std::string_view subscriber) {
   std::lock_guard lock(mutex_);
   Statement st(db_, sc::pending_sql(sc::Dialect::sqlite));

@@ -266,7 +266,7 @@ ALTER TABLE recordings ADD COLUMN agent_timestamp TEXT NOT NULL DEFAULT '';
 ALTER TABLE recordings ADD COLUMN video_url TEXT NOT NULL DEFAULT '';
 ALTER TABLE recordings ADD COLUMN video_file_size BIGINT;
 )sql"},
-    Migration{5, "inbound webhooks taken, by webhook-id (a repeat changes nothing); who is told a recording is ready",
+    Migration{5, "inbound webhooks taken, by webhook-id; who is told a recording is ready; webhook endpoints added over REST",
               R"sql(
 CREATE TABLE inbound_hooks (
   webhook_id TEXT PRIMARY KEY,
@@ -275,6 +275,13 @@ CREATE TABLE inbound_hooks (
   taken_at INTEGER NOT NULL
 );
 ALTER TABLE recordings ADD COLUMN notify TEXT NOT NULL DEFAULT '';
+CREATE TABLE webhook_endpoints (
+  name TEXT PRIMARY KEY,
+  url TEXT NOT NULL,
+  secrets TEXT NOT NULL,
+  events TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+);
 )sql",
               R"sql(
 CREATE TABLE inbound_hooks (
@@ -284,6 +291,13 @@ CREATE TABLE inbound_hooks (
   taken_at BIGINT NOT NULL
 );
 ALTER TABLE recordings ADD COLUMN notify TEXT NOT NULL DEFAULT '';
+CREATE TABLE webhook_endpoints (
+  name TEXT PRIMARY KEY,
+  url TEXT NOT NULL,
+  secrets TEXT NOT NULL,
+  events TEXT NOT NULL,
+  created_at BIGINT NOT NULL
+);
 )sql"},
 };
 

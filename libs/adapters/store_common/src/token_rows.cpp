@@ -84,6 +84,52 @@ std::string take_hook_sql(Dialect d) {
       placeholder(d, 1), placeholder(d, 2), placeholder(d, 3), placeholder(d, 4));
 }
 
+std::string select_webhook_endpoints_sql() {
+  return "SELECT name, url, secrets, events FROM webhook_endpoints ORDER BY created_at, name";
+}
+
+std::string insert_webhook_endpoint_sql(Dialect d) {
+  return fmt::format(
+      "INSERT INTO webhook_endpoints (name, url, secrets, events, created_at) VALUES ({}, {}, {}, {}, {}) "
+      "ON CONFLICT (name) DO NOTHING RETURNING name",
+      placeholder(d, 1), placeholder(d, 2), placeholder(d, 3), placeholder(d, 4), placeholder(d, 5));
+}
+
+std::string delete_webhook_endpoint_sql(Dialect d) {
+  return fmt::format("DELETE FROM webhook_endpoints WHERE name = {} RETURNING name", placeholder(d, 1));
+}
+
+std::string forget_deliveries_sql(Dialect d) {
+  return fmt::format("DELETE FROM outbox_deliveries WHERE subscriber = {}", placeholder(d, 1));
+}
+
+std::string forget_subscriber_sql(Dialect d) {
+  return fmt::format("DELETE FROM outbox_subscribers WHERE name = {}", placeholder(d, 1));
+}
+
+std::string join_list(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& i : items) out += (out.empty() ? "" : ",") + i;
+  return out;
+}
+
+core::WebhookEndpoint webhook_endpoint_from(std::string name, std::string url, const std::string& secrets,
+                                            const std::string& events) {
+  core::WebhookEndpoint e;
+  e.name = std::move(name);
+  e.url = std::move(url);
+  const auto split = [](const std::string& text, std::vector<std::string>& out) {
+    for (std::string_view rest = text; !rest.empty();) {
+      const auto comma = rest.find(',');
+      out.emplace_back(rest.substr(0, comma));
+      rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+    }
+  };
+  split(secrets, e.secrets);
+  split(events, e.events);
+  return e;
+}
+
 std::string touch_token_sql(Dialect d) {
   return fmt::format("UPDATE api_tokens SET last_used_at = {} WHERE id = {}", placeholder(d, 2), placeholder(d, 1));
 }

@@ -84,6 +84,12 @@ struct Config {
 // The processing hook, when hooks.on_ready is set: a command channel for recording.ready.
 std::optional<WebhookEndpoint> processing_hook(const Config& c);
 
+// One webhook endpoint from {field, value} (name, url, secret or secrets, events; a list's
+// items joined with ','), each field validated; the name may be left empty. The error
+// names the field and `origin`. The config file's [[webhooks]] and POST /api/webhooks use it.
+Result<WebhookEndpoint> parse_webhook_endpoint(std::span<const std::pair<std::string, std::string>> fields,
+                                               std::string_view origin);
+
 // The alert channels the configuration turns on, as endpoints (kind slack or email).
 std::vector<WebhookEndpoint> alert_channels(const Config& c);
 

@@ -32,6 +32,7 @@ struct WebhookHealth {
   unsigned retrying_attempts = 0;       // failed attempts of the notice it waits to deliver
   std::optional<WallTime> next_attempt_at;
   std::optional<std::uint64_t> pending;  // notices not yet delivered (the outbox's count; not known here)
+  std::string source = "config";         // where it was made: "config" (the file) or "api" (POST /api/webhooks)
 };
 
 // What a delivery works through; each must outlive it.

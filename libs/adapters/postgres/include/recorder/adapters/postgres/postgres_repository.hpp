@@ -9,6 +9,7 @@
 #include "recorder/core/ports/outbox.hpp"
 #include "recorder/core/ports/recording_repository.hpp"
 #include "recorder/core/ports/token_store.hpp"
+#include "recorder/core/ports/webhook_store.hpp"
 
 namespace recorder::adapters::postgres {
 
@@ -22,7 +23,7 @@ struct Reconnect {
 // A lost connection is Errc::unavailable, never a crash: the next call after the back-off
 // (100 ms doubling to 5 s) connects again. Thread-safe (one connection behind a mutex).
 class PostgresRepository final : public core::RecordingRepository, public core::OutboxStore, public core::TokenStore,
-                               public core::HookReceipts {
+                               public core::HookReceipts, public core::WebhookStore {
  public:
   explicit PostgresRepository(std::string url, Reconnect reconnect = {});
   ~PostgresRepository() override;
@@ -54,6 +55,9 @@ class PostgresRepository final : public core::RecordingRepository, public core::
   core::Result<bool> hook_taken(const std::string& webhook_id) override;
   core::Result<void> take_hook(const std::string& webhook_id, const std::string& type, const std::string& recording_id,
                                core::WallTime at) override;
+  core::Result<std::vector<core::WebhookEndpoint>> webhook_endpoints() override;
+  core::Result<bool> add_webhook_endpoint(const core::WebhookEndpoint& endpoint, core::WallTime at) override;
+  core::Result<bool> remove_webhook_endpoint(const std::string& name, const std::string& subscriber) override;
 
   int schema_version();
 

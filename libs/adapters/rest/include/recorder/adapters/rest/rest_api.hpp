@@ -31,6 +31,10 @@ struct RestContext {
   // hook; without either the route answers 403 (hooks.inbound_secret is not set).
   std::function<core::Result<void>(const http::Request&)> verify_hook;
   core::InboundHooks* inbound = nullptr;
+  // POST /api/webhooks {"name", "url", "secret" | "secrets", "events"} (fields as the config
+  // file's [[webhooks]]) and DELETE /api/webhooks/{name}; none: 403.
+  std::function<core::Result<core::WebhookHealth>(const std::vector<std::pair<std::string, std::string>>&)> add_webhook;
+  std::function<core::Result<void>(const std::string&)> remove_webhook;
 };
 
 // Adds every /api/* route (docs/protocol.md section 5) to `router`. Each needs a bearer
@@ -39,7 +43,7 @@ struct RestContext {
 //             /api/recordings/{id}/url, /api/storage, /api/devices, /api/agents
 //   operator: POST /api/recordings, POST /api/recordings/{id}/stop, POST /api/recordings/{id}/video
 //   admin:    DELETE /api/recordings/{id}, GET/POST /api/tokens, DELETE /api/tokens/{id},
-//             GET /api/webhooks
+//             GET/POST /api/webhooks, DELETE /api/webhooks/{name}
 // Refusals are 401 (no or bad token) and 403 (role too low), checked before anything
 // about a recording is looked at. POST /api/hooks/recordings takes no token: its Standard
 // Webhooks signature is its credential (401 when it does not verify). `ctx`'s references must outlive the router.

@@ -9,6 +9,7 @@
 #include "recorder/core/ports/outbox.hpp"
 #include "recorder/core/ports/recording_repository.hpp"
 #include "recorder/core/ports/token_store.hpp"
+#include "recorder/core/ports/webhook_store.hpp"
 
 struct sqlite3;
 
@@ -18,7 +19,7 @@ namespace recorder::adapters::sqlite {
 // committed transition survives a crash. Migrations run when it opens. Thread-safe (one
 // connection behind a mutex).
 class SqliteRepository final : public core::RecordingRepository, public core::OutboxStore, public core::TokenStore,
-                               public core::HookReceipts {
+                               public core::HookReceipts, public core::WebhookStore {
  public:
   // Opens (creating if needed) and migrates the database at `path`.
   static core::Result<std::unique_ptr<SqliteRepository>> open(const std::filesystem::path& path);
@@ -48,6 +49,9 @@ class SqliteRepository final : public core::RecordingRepository, public core::Ou
   core::Result<bool> hook_taken(const std::string& webhook_id) override;
   core::Result<void> take_hook(const std::string& webhook_id, const std::string& type, const std::string& recording_id,
                                core::WallTime at) override;
+  core::Result<std::vector<core::WebhookEndpoint>> webhook_endpoints() override;
+  core::Result<bool> add_webhook_endpoint(const core::WebhookEndpoint& endpoint, core::WallTime at) override;
+  core::Result<bool> remove_webhook_endpoint(const std::string& name, const std::string& subscriber) override;
 
   int schema_version();
 
