@@ -343,7 +343,13 @@ std::string header(const std::string& content, const std::string& name) {
 
 }  // namespace
 
-TEST_CASE("alerts reach Slack and e-mail - the ready e-mail reaches the organizer and the notify list",
+namespace {
+std::pair<int, rapidjson::Document> send_hook(const std::filesystem::path& dir, int port, const std::string& id,
+                                              const std::string& body, const std::vector<std::string>& flags);
+}  // namespace
+
+TEST_CASE("alerts reach Slack and e-mail - the ready e-mail reaches the organizer and the notify list - a failed "
+          "recording reaches the admins",
           "[integration][alerts]") {
   testing::TempDir dir;
   Receiver slack = Receiver::start(dir.path(), "slack", "none");
@@ -355,10 +361,11 @@ TEST_CASE("alerts reach Slack and e-mail - the ready e-mail reaches the organize
                       "[smtp]\nurl = \"smtp://127.0.0.1:" + std::to_string(smtp.port) + "\"\nfrom = \"recorder@example.org\"\n");
   const auto data = dir.path() / "data";
   const auto log = dir.path() / "recorderd.log";
-  auto d = testing::start_recorderd(RECORDERD, data, log, {"--config", config.string()});
+  auto d = testing::start_recorderd(RECORDERD, data, log,
+                                    {"--config", config.string(), "--set", "hooks.inbound_secret=" + kSecret});
   REQUIRE(d);
-  meeting(d->port, "room-7", "Quarterly review", true);   // a premature stop: an alert, then ready
-  meeting(d->port, "room-8", "Weekly sync", false);       // a normal end: ready
+  meeting(d->port, "room-7", "Quarterly review", true);                    // a premature stop: an alert, then ready
+  const std::string weekly = meeting(d->port, "room-8", "Weekly sync", false);  // a normal end: ready
   {
     // Started over REST with a notify list (seed 004): they are mailed too when it is ready.
     std::string error;
@@ -431,6 +438,25 @@ TEST_CASE("alerts reach Slack and e-mail - the ready e-mail reaches the organize
   CHECK(alerts == 1);
   CHECK(ready == 2);
   CHECK(board == 1);
+
+  // Its upload fails afterwards (an inbound hook): the admins are told, in plain words.
+  auto [status, failed] = send_hook(dir.path(), d->port, "msg_fail",
+                                    R"({"type":"recording.failed","data":{"recording_id":")" + weekly +
+                                        R"(","error":"the CDN lost the upload"}})",
+                                    {});
+  REQUIRE(status == 200);
+  const auto failed_mail = [&]() -> std::optional<rapidjson::Document> {
+    for (auto& m : smtp.messages())
+      if (header(m["content"].GetString(), "Subject") == "Recording failed: Weekly sync") return std::move(m);
+    return std::nullopt;
+  };
+  REQUIRE(wait_until([&] { return failed_mail().has_value(); }, 15s));
+  const auto mail = failed_mail();
+  const std::string content = (*mail)["content"].GetString();
+  INFO(content);
+  CHECK(header(content, "To") == "ops@example.org, oncall@example.org");
+  CHECK(content.find("Error: the upload failed: the CDN lost the upload") != std::string::npos);
+  CHECK(content.find("What to do: ") != std::string::npos);
   ::kill(d->pid, SIGTERM);
   CHECK(testing::wait_exit(d->pid, 20s) == 0);
 }
