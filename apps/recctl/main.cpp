@@ -365,6 +365,25 @@ class Cli {
     return kOk;
   }
 
+  // Webhook endpoints and alert channels, and how their deliveries go.
+  int webhooks() {
+    auto r = call("GET", "/api/webhooks");
+    if (!r) return exit_;
+    if (o_.json) {
+      print_json(*r);
+      return kOk;
+    }
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& w : (*r)["webhooks"].GetArray()) {
+      const bool enabled = w.HasMember("enabled") && w["enabled"].IsBool() && w["enabled"].GetBool();
+      rows.push_back({field(w, "name"), field(w, "source"), field(w, "url"), enabled ? "yes" : "no (410)",
+                      field(w, "pending"), field(w, "delivered"), field(w, "failed_attempts"), field(w, "gave_up"),
+                      field(w, "last_error")});
+    }
+    print_table({"NAME", "SOURCE", "URL", "ENABLED", "PENDING", "DELIVERED", "FAILED", "GAVE UP", "LAST ERROR"}, rows);
+    return kOk;
+  }
+
   // A recording's transitions; with `follow`, new ones as they come, until it is finished.
   int events(const std::string& id, bool follow) {
     std::size_t shown = 0;
@@ -549,6 +568,8 @@ int main(int argc, char** argv) {
   cli.add_subcommand("storage", "disk use and the storage guard's thresholds")->callback([&] { action = [&] { return run.storage(); }; });
   cli.add_subcommand("devices", "configured capture devices")->callback([&] { action = [&] { return run.devices(); }; });
   cli.add_subcommand("agents", "connected agents")->callback([&] { action = [&] { return run.agents(); }; });
+  cli.add_subcommand("webhooks", "webhook endpoints and alert channels, with their health (admin)")
+      ->callback([&] { action = [&] { return run.webhooks(); }; });
 
   bool follow = false;
   auto* events = cli.add_subcommand("events", "a recording's transitions, oldest first");

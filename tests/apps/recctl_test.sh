@@ -124,6 +124,17 @@ run "$recctl" agents
 check "agents answers (none yet)" test "$rc" -eq 0
 check "agents lists nobody yet" bash -c "! grep -q room-1 <<<'$out'"
 
+# Webhook endpoints: one added over the API (nothing listens there; it only waits).
+run "$recctl" webhooks
+check "webhooks answers (none yet)" test "$rc" -eq 0
+curl -sf -o /dev/null -X POST -H "Authorization: Bearer $(cat "$work/data/admin.token")" \
+  -H 'Content-Type: application/json' "http://127.0.0.1:$port/api/webhooks" \
+  -d '{"name":"crm","url":"http://127.0.0.1:9/hook","secret":"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}'
+run "$recctl" webhooks
+check "webhooks lists the endpoint added over the API" bash -c "grep -q 'crm .*api .*http://127.0.0.1:9/hook' <<<'$out'"
+run "$recctl" --json webhooks
+check "webhooks --json has its source" test "$(json_get 'd["webhooks"][0]["source"]' "$out")" = "api"
+
 # A meeting-room agent written as seed 000's (Python, the websockets library).
 run "$recctl" start agent --agent room-1 --subject Standup --organizer john@company.com --start-time 2025-10-30T15:00:00
 check "starting on an agent that is not connected is a conflict (5)" test "$rc" -eq 5
