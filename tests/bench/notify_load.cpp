@@ -262,8 +262,8 @@ int main(int argc, char** argv) {
       std::thread feeder;
       if (backlog) {
         feeder = std::thread([&] {
-          // Once the streams are under way (their connections take a few seconds).
-          std::this_thread::sleep_for(std::chrono::seconds(4));
+          // Once the streams are under way (1,000 connections take a few seconds).
+          std::this_thread::sleep_for(std::chrono::duration<double>(std::min(4.0, seconds / 3)));
           std::string tk = slurp(dir / "server" / "data" / "admin.token");
           while (!tk.empty() && tk.back() == '\n') tk.pop_back();
           const auto f0 = Clock::now();
