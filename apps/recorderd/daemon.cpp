@@ -259,7 +259,7 @@ struct Daemon::Impl {
   // The webhook channel of that name, if any. Holds channels_mutex.
   Channel* named(const std::string& name) {
     for (auto& ch : channel_list) {
-      const auto& e = ch.delivery->health().endpoint;
+      const auto& e = ch.delivery->endpoint();
       if (e.kind == core::ChannelKind::webhook && e.name == name && !ch.removed) return &ch;
     }
     return nullptr;
@@ -282,10 +282,10 @@ struct Daemon::Impl {
     Channel& ch = channel_list.emplace_back(std::make_unique<core::WebhookDelivery>(
         std::move(*e), config.delivery, core::DeliveryPorts{*store.outbox, channels, oplog, clock, ids}), true);
     start_channel(ch);
+    log(LogLevel::info, "msg=\"webhook endpoint added\" name={} url={}", quote_value(ch.delivery->endpoint().name),
+        quote_value(ch.delivery->endpoint().url));
     core::WebhookHealth h = ch.delivery->health();
     h.source = "api";
-    log(LogLevel::info, "msg=\"webhook endpoint added\" name={} url={}", quote_value(h.endpoint.name),
-        quote_value(h.endpoint.url));
     return h;
   }
 
@@ -334,17 +334,9 @@ struct Daemon::Impl {
     if (const auto* a = std::get_if<core::Alert>(&e.body); a && a->recording_id) {
       if (auto found = service.get(*a->recording_id)) recording = std::move(*found);
     }
-    std::string link;
-    if (recording && recording->state != core::State::deleted) {
-      for (const auto role : {core::FileRole::converted, core::FileRole::original, core::FileRole::segment}) {
-        const auto f = std::ranges::find_if(recording->files, [&](const core::MediaFile& m) { return m.role == role; });
-        if (f != recording->files.end()) {
-          link = links.link(f->path, "", link_expiry()).url;
-          break;
-        }
-      }
-    }
-    return core::describe(e.body, recording, link);
+    const core::MediaFile* file =
+        recording && recording->state != core::State::deleted ? core::main_file(*recording) : nullptr;
+    return core::describe(e.body, recording, file ? links.link(file->path, "", link_expiry()).url : std::string());
   }
 
   void add_routes();

@@ -166,6 +166,15 @@ std::string file_safe_id(const RecordingId& id) {
   return out;
 }
 
+const MediaFile* main_file(const Recording& r) {
+  for (const auto role : {FileRole::converted, FileRole::original, FileRole::segment}) {
+    for (const auto& f : r.files) {
+      if (f.role == role) return &f;
+    }
+  }
+  return nullptr;
+}
+
 bool is_email_address(std::string_view text) {
   const auto at = text.find('@');
   return at != std::string_view::npos && at > 0 && at + 1 < text.size() && text.find('@', at + 1) == std::string_view::npos &&

@@ -203,7 +203,8 @@ struct PrometheusMetrics::Impl {
   double refused_seen = 0;
   std::map<std::string, std::array<double, 3>> webhook_seen;  // delivered, failed, gave up: as last scraped
 
-  // A counter brought up to `now` (the health figures only grow while the process lives).
+  // A counter brought up to `now`, a figure read at the scrape that only grows while the
+  // process lives.
   static void catch_up(prometheus::Counter& c, double now, double& seen) {
     if (now > seen) c.Increment(now - seen);
     seen = std::max(seen, now);
@@ -235,11 +236,8 @@ struct PrometheusMetrics::Impl {
       for (const auto& [dialect, n] : readings.websocket_connections())
         websocket_family.Add({{"dialect", dialect}}).Set(static_cast<double>(n));
     if (readings.open_connections) open_connections.Set(static_cast<double>(readings.open_connections()));
-    if (readings.refused_connections) {
-      const auto now = static_cast<double>(readings.refused_connections());
-      if (now > refused_seen) refused_connections.Increment(now - refused_seen);
-      refused_seen = std::max(refused_seen, now);
-    }
+    if (readings.refused_connections)
+      catch_up(refused_connections, static_cast<double>(readings.refused_connections()), refused_seen);
     if (readings.outbox_pending) {
       if (auto n = readings.outbox_pending()) outbox_pending.Set(static_cast<double>(*n));
     }

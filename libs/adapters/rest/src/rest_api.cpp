@@ -94,17 +94,6 @@ std::string file_name(const std::string& path) {
   return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
-// The file a recording's URL opens: the converted one, else the original, else its first
-// segment; null when it has none.
-const core::MediaFile* main_file(const core::Recording& r) {
-  for (const auto role : {core::FileRole::converted, core::FileRole::original, core::FileRole::segment}) {
-    for (const auto& f : r.files) {
-      if (f.role == role) return &f;
-    }
-  }
-  return nullptr;
-}
-
 // What an answer needs to sign the URLs it carries: the links (none: no URLs), the Host the
 // caller used, and until when.
 struct Signing {
@@ -168,7 +157,7 @@ void put_recording(Writer& w, const core::Recording& r, double elapsed_seconds, 
   if (r.video.file_size) put(w, "file_size", *r.video.file_size);
   else put_null(w, "file_size");
   const bool signed_urls = signing.links && r.state != core::State::deleted;
-  const auto* main = signed_urls ? main_file(r) : nullptr;
+  const auto* main = signed_urls ? core::main_file(r) : nullptr;
   if (main) {
     put(w, "signed_url", signing.links->link(main->path, signing.host, signing.expires_at).url);
     put_time(w, "expires_at", signing.expires_at);
@@ -540,7 +529,7 @@ class Api : public std::enable_shared_from_this<Api> {
     }
     auto r = resolve(request.params.at("id"));
     if (!r) return error_response(r.error());
-    const auto* main = r->state == core::State::deleted ? nullptr : main_file(*r);
+    const auto* main = r->state == core::State::deleted ? nullptr : core::main_file(*r);
     if (!main)
       return error_response(core::Error{Errc::invalid_state,
                                         fmt::format("recording {} has no file to open yet (it is {})", r->id,

@@ -99,6 +99,15 @@ core::WebhookAttempt CommandHookSender::send(const core::WebhookEndpoint& endpoi
   const auto deadline = std::chrono::steady_clock::now() + timeout_;
   std::size_t written = 0;
   std::string tail;
+  // Keeps the last kStderrTail bytes of what it wrote to standard error; false at its end.
+  const auto read_errors = [&] {
+    char buffer[4096];
+    const ssize_t got = ::read(err.read, buffer, sizeof buffer);
+    if (got <= 0) return false;
+    tail.append(buffer, static_cast<std::size_t>(got));
+    if (tail.size() > kStderrTail) tail.erase(0, tail.size() - kStderrTail);
+    return true;
+  };
   int status = 0;
   bool exited = false, timed_out = false;
   while (!exited) {
@@ -111,14 +120,7 @@ core::WebhookAttempt CommandHookSender::send(const core::WebhookEndpoint& endpoi
     pollfd fds[2] = {{err.read, POLLIN, 0}, {in.write, POLLOUT, 0}};
     const nfds_t n = in.write >= 0 ? 2 : 1;
     ::poll(fds, n, 50);
-    if (fds[0].revents & (POLLIN | POLLHUP)) {
-      char buffer[4096];
-      const ssize_t got = ::read(err.read, buffer, sizeof buffer);
-      if (got > 0) {
-        tail.append(buffer, static_cast<std::size_t>(got));
-        if (tail.size() > kStderrTail) tail.erase(0, tail.size() - kStderrTail);
-      }
-    }
+    if (fds[0].revents & (POLLIN | POLLHUP)) (void)read_errors();
     if (n == 2 && (fds[1].revents & (POLLOUT | POLLERR | POLLHUP))) {
       const ssize_t put = ::write(in.write, input.data() + written, input.size() - written);
       if (put > 0) written += static_cast<std::size_t>(put);
@@ -131,11 +133,7 @@ core::WebhookAttempt CommandHookSender::send(const core::WebhookEndpoint& endpoi
     const pid_t r = ::waitpid(pid, &status, WNOHANG);
     if (r == pid) exited = true;
   }
-  // What it wrote just before it exited.
-  char buffer[4096];
-  for (ssize_t got; (got = ::read(err.read, buffer, sizeof buffer)) > 0;) {
-    tail.append(buffer, static_cast<std::size_t>(got));
-    if (tail.size() > kStderrTail) tail.erase(0, tail.size() - kStderrTail);
+  while (read_errors()) {  // what it wrote just before it exited
   }
   const std::string said = tail.empty() ? "" : fmt::format("; its standard error ends: {}", printable(tail));
   if (cancelled_) {

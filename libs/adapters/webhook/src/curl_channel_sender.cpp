@@ -77,29 +77,23 @@ std::string crlf(const std::string& text) {
   return out;
 }
 
-// A header value: as is when it is printable ASCII, else RFC 2047 base64 words.
+// A header value: as is when it is printable ASCII, else RFC 2047 base64 words of at most
+// 45 bytes each (75 characters encoded), cut between UTF-8 characters, folded.
 std::string header_text(const std::string& text) {
   const bool plain = std::ranges::all_of(text, [](char ch) {
     const auto u = static_cast<unsigned char>(ch);
     return u >= 0x20 && u < 0x7f;
   });
   if (plain) return text;
-  static constexpr char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string b64;
-  std::size_t i = 0;
-  const auto at = [&](std::size_t k) { return static_cast<unsigned>(static_cast<unsigned char>(text[k])); };
-  for (; i + 2 < text.size(); i += 3) {
-    const unsigned n = (at(i) << 16) | (at(i + 1) << 8) | at(i + 2);
-    b64 += {t[(n >> 18) & 63], t[(n >> 12) & 63], t[(n >> 6) & 63], t[n & 63]};
+  std::string out;
+  for (std::size_t start = 0; start < text.size();) {
+    std::size_t end = std::min(start + 45, text.size());
+    while (end < text.size() && end > start + 1 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
+    out += fmt::format("{}=?UTF-8?B?{}?=", out.empty() ? "" : "\r\n ",
+                       base64(std::string_view(text).substr(start, end - start)));
+    start = end;
   }
-  if (i + 1 == text.size()) {
-    const unsigned n = at(i) << 16;
-    b64 += {t[(n >> 18) & 63], t[(n >> 12) & 63], '=', '='};
-  } else if (i + 2 == text.size()) {
-    const unsigned n = (at(i) << 16) | (at(i + 1) << 8);
-    b64 += {t[(n >> 18) & 63], t[(n >> 12) & 63], t[(n >> 6) & 63], '='};
-  }
-  return "=?UTF-8?B?" + b64 + "?=";
+  return out;
 }
 
 std::string rfc5322_date(core::WallTime at) {
@@ -109,12 +103,6 @@ std::string rfc5322_date(core::WallTime at) {
   char buffer[64];
   const std::size_t n = std::strftime(buffer, sizeof buffer, "%a, %d %b %Y %H:%M:%S +0000", &tm);
   return std::string(buffer, n);
-}
-
-bool is_address(const std::string& s) {
-  const auto at = s.find('@');
-  return at != std::string::npos && at > 0 && at + 1 < s.size() &&
-         s.find_first_of(" <>,;\r\n\"") == std::string::npos;
 }
 
 struct Upload {
@@ -154,9 +142,9 @@ std::vector<std::string> CurlChannelSender::recipients(const core::OutboxEntry& 
   if (const auto* n = std::get_if<core::RecordingNotice>(&entry.body); n && n->notice == core::Notice::ready) {
     // Seed 004: the organizer and the recording's notify list are told that it is ready.
     std::vector<std::string> to;
-    if (is_address(n->recording.meta.organizer)) to.push_back(n->recording.meta.organizer);
+    if (core::is_email_address(n->recording.meta.organizer)) to.push_back(n->recording.meta.organizer);
     for (const auto& a : n->recording.meta.notify)
-      if (is_address(a) && std::ranges::find(to, a) == to.end()) to.push_back(a);
+      if (core::is_email_address(a) && std::ranges::find(to, a) == to.end()) to.push_back(a);
     return to;
   }
   return admin_emails_;  // alerts, failed recordings, anything else mailed

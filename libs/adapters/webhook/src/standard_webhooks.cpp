@@ -14,13 +14,6 @@
 namespace recorder::adapters::webhook {
 namespace {
 
-std::string base64(const unsigned char* data, std::size_t size) {
-  std::string out(4 * ((size + 2) / 3), '\0');
-  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data, static_cast<int>(size));
-  out.resize(static_cast<std::size_t>(n));
-  return out;
-}
-
 // Standard base64 (with padding); nothing when it is not.
 std::optional<std::vector<unsigned char>> unbase64(std::string_view text) {
   if (text.empty() || text.size() % 4 != 0) return std::nullopt;
@@ -37,6 +30,14 @@ std::optional<std::vector<unsigned char>> unbase64(std::string_view text) {
 
 }  // namespace
 
+std::string base64(std::string_view bytes) {
+  std::string out(4 * ((bytes.size() + 2) / 3), '\0');
+  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<int>(bytes.size()));
+  out.resize(static_cast<std::size_t>(n));
+  return out;
+}
+
 core::Result<std::string> sign(std::span<const std::string> secrets, std::string_view id, std::int64_t timestamp,
                                std::string_view body) {
   const std::string content = fmt::format("{}.{}.{}", id, timestamp, body);
@@ -52,7 +53,7 @@ core::Result<std::string> sign(std::span<const std::string> secrets, std::string
     unsigned int len = 0;
     HMAC(EVP_sha256(), key->data(), static_cast<int>(key->size()),
          reinterpret_cast<const unsigned char*>(content.data()), content.size(), mac.data(), &len);
-    header += fmt::format("{}v1,{}", header.empty() ? "" : " ", base64(mac.data(), len));
+    header += fmt::format("{}v1,{}", header.empty() ? "" : " ", base64(std::string_view(reinterpret_cast<const char*>(mac.data()), len)));
   }
   if (header.empty()) return core::fail(core::Errc::invalid_argument, "a webhook endpoint needs a secret");
   return header;

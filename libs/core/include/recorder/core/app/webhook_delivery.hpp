@@ -59,6 +59,8 @@ class WebhookDelivery {
 
   // The outbox subscriber's name: "webhook:<name>", "slack" or "email".
   const std::string& subscriber() const { return subscriber_; }
+  // What it delivers to; fixed for its life, so any thread may read it.
+  const WebhookEndpoint& endpoint() const { return endpoint_; }
 
   // Delivers what is due. Returns when it wants to run again: at once (more is waiting),
   // at a retry's time, or nothing (when woken by a new notice, or a periodic pass).

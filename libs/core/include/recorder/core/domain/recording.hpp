@@ -187,4 +187,8 @@ struct Recording {
 // How many closed capture segments a recording holds.
 std::size_t segment_count(const Recording& r);
 
+// The file a recording's link opens: the converted one, else the original, else its first
+// segment; none when it has no file.
+const MediaFile* main_file(const Recording& r);
+
 }  // namespace recorder::core

@@ -17,6 +17,9 @@ namespace recorder::adapters::webhook {
 core::Result<std::string> sign(std::span<const std::string> secrets, std::string_view id, std::int64_t timestamp,
                                std::string_view body);
 
+// Standard base64 with padding (OpenSSL), as the signatures and e-mail headers use it.
+std::string base64(std::string_view bytes);
+
 // Checks an inbound request's Standard Webhooks headers against `body`: some v1 signature
 // in `signatures` matches one of `secrets`, and `timestamp` is within `tolerance` of `now`.
 // Errc::unauthenticated naming what is wrong (missing header, stale timestamp, no match).
