@@ -2,12 +2,15 @@
 """A real SMTP server for the tests (Debian's python3-aiosmtpd), on loopback.
 
 Every message it takes is appended to <log file> as one JSON line: the envelope sender and
-recipients and the message text as received. It writes the port it listens on to
+recipients, the message text as received, and its Subject as Python's e-mail parser decodes
+it (RFC 2047 words included). It writes the port it listens on to
 <port file>, and exits when the process that started it is gone.
 
     smtp_sink.py <log file> <port file>
 """
 import asyncio
+import email
+import email.policy
 import json
 import os
 import sys
@@ -21,9 +24,10 @@ class Sink:
 
     async def handle_DATA(self, server, session, envelope):
         content = envelope.content.decode("utf-8", errors="replace")
+        subject = str(email.message_from_bytes(envelope.content, policy=email.policy.default)["subject"])
         with open(self.log, "a", encoding="utf-8") as f:
             f.write(json.dumps({"mail_from": envelope.mail_from, "rcpt_tos": envelope.rcpt_tos,
-                                "content": content}) + "\n")
+                                "content": content, "subject": subject}) + "\n")
         return "250 OK"
 
 

@@ -26,6 +26,7 @@ using testing::wait_until;
 namespace {
 
 const std::string kSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";      // the receiver verifies with this
+const std::string kBoard = "Conseil d'administration — bilan de l'été, budget et prévisions 2027";  // a subject that needs RFC 2047
 const std::string kNewSecret = "whsec_bmV3c2VjcmV0bmV3c2VjcmV0bmV3c2Vj";  // being rotated in
 
 std::string slurp(const std::filesystem::path& p) {
@@ -235,7 +236,6 @@ TEST_CASE("a slow endpoint and a gone endpoint do not hold up a healthy one", "[
   REQUIRE(d);
   record(d->port, "busy");
   REQUIRE(wait_until([&] { return healthy.count([](const auto& l) { return is_answer(l, 200); }) >= 3; }, 10s));
-  CHECK(slow.count([](const auto& l) { return is_answer(l, 200); }) <= 1);  // at most its first, answered late
   CHECK(gone.count([](const auto& l) { return is_answer(l, 410); }) == 1);  // asked once, then never again
 
   // The slow endpoint's first attempt times out (2 s); then its health says so.
@@ -252,6 +252,7 @@ TEST_CASE("a slow endpoint and a gone endpoint do not hold up a healthy one", "[
   const auto& g = h["webhooks"][1];
   CHECK(std::string_view(s["name"].GetString()) == "slow");
   CHECK(s["enabled"].GetBool());
+  CHECK(s["delivered"].GetUint64() == 0);  // every attempt outlasts the timeout (its late answers count for nothing)
   REQUIRE(s["last_error"].IsString());
   CHECK(std::string_view(s["last_error"].GetString()).find("imed out") != std::string_view::npos);
   CHECK(s["pending"].GetUint64() >= 3);
@@ -374,13 +375,14 @@ TEST_CASE("alerts reach Slack and e-mail - the ready e-mail reaches the organize
     auto created = testing::http_request(
         "POST", "http://127.0.0.1:" + std::to_string(d->port) + "/api/recordings",
         {"Authorization: Bearer " + admin_token(data), "Content-Type: application/json"},
-        R"({"kind":"agent","agent_id":"room-9","subject":"Board","organizer":"alice@example.org",)"
+        R"({"kind":"agent","agent_id":"room-9","subject":")" + kBoard + R"(","organizer":"alice@example.org",)"
         R"("start_time":"2026-11-23T16:00:00Z","notify":["bob@example.org","carol@example.org","alice@example.org"]})");
     INFO(created.body);
     REQUIRE(created.status == 201);
     CHECK(created.body.find(R"("notify":["bob@example.org")") != std::string::npos);
     REQUIRE(ws->next_containing("start_recording"));
-    const std::string fields = R"("subject":"Board","organizer":"alice@example.org","start_time":"2026-11-23T16:00:00Z")";
+    const std::string fields =
+        R"("subject":")" + kBoard + R"(","organizer":"alice@example.org","start_time":"2026-11-23T16:00:00Z")";
     ws->send_text(R"({"type":"start_confirmed","timestamp":"2026-11-23T16:00:01Z","data":{)" + fields + "}}");
     REQUIRE(ws->next_containing(R"("for":"start_confirmed")"));
     ws->send_text(R"({"type":"stop_confirmed","timestamp":"2026-11-23T17:00:01Z","data":{)" + fields +
@@ -407,7 +409,7 @@ TEST_CASE("alerts reach Slack and e-mail - the ready e-mail reaches the organize
   std::size_t alerts = 0, ready = 0, board = 0;
   for (const auto& m : smtp.messages()) {
     const std::string content = m["content"].GetString();
-    const std::string subject = header(content, "Subject");
+    const std::string subject = m["subject"].GetString();  // as Python's e-mail parser decodes it
     INFO(content);
     CHECK(std::string_view(m["mail_from"].GetString()) == "recorder@example.org");
     CHECK(header(content, "From") == "recorderd <recorder@example.org>");
@@ -418,7 +420,10 @@ TEST_CASE("alerts reach Slack and e-mail - the ready e-mail reaches the organize
       CHECK(m["rcpt_tos"].Size() == 2);
       CHECK(header(content, "To") == "ops@example.org, oncall@example.org");
       CHECK(content.find("What to do: ") != std::string::npos);
-    } else if (subject == "Recording ready: Board") {
+    } else if (subject == "Recording ready: " + kBoard) {
+      // Non-ASCII and long: RFC 2047 words of at most 75 characters, folded.
+      CHECK(header(content, "Subject").starts_with("=?UTF-8?B?"));
+      CHECK(content.find("?=\r\n =?UTF-8?B?") != std::string::npos);
       ++board;
       // The organizer once, then the notify list in its order.
       REQUIRE(m["rcpt_tos"].Size() == 3);
@@ -447,7 +452,7 @@ TEST_CASE("alerts reach Slack and e-mail - the ready e-mail reaches the organize
   REQUIRE(status == 200);
   const auto failed_mail = [&]() -> std::optional<rapidjson::Document> {
     for (auto& m : smtp.messages())
-      if (header(m["content"].GetString(), "Subject") == "Recording failed: Weekly sync") return std::move(m);
+      if (std::string_view(m["subject"].GetString()) == "Recording failed: Weekly sync") return std::move(m);
     return std::nullopt;
   };
   REQUIRE(wait_until([&] { return failed_mail().has_value(); }, 15s));
@@ -528,7 +533,13 @@ TEST_CASE("a processing hook that hangs is killed at its timeout - with its chil
   REQUIRE(std::filesystem::exists(child_pid));
   const pid_t child = std::stoi(slurp(child_pid));
   // Its own child went with it: the whole process group was killed.
-  CHECK(wait_until([&] { return ::kill(child, 0) != 0; }, 5s));
+  // Gone, or a zombie waiting for a reaper that this machine's init may not be.
+  const auto dead = [&] {
+    const std::string stat = slurp("/proc/" + std::to_string(child) + "/stat");
+    const auto paren = stat.rfind(')');
+    return stat.empty() || (paren != std::string::npos && stat.compare(paren + 2, 1, "Z") == 0);
+  };
+  CHECK(wait_until(dead, 5s));
   ::kill(d->pid, SIGTERM);
   CHECK(testing::wait_exit(d->pid, 20s) == 0);
 }
