@@ -11,7 +11,7 @@ seconds="${1:-20}"
 shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-  targets=(chunk_dialect action_dialect rpc_dialect agent_dialect http range base64 config signed_url)
+  targets=(chunk_dialect action_dialect rpc_dialect agent_dialect socketio http range base64 config signed_url)
 fi
 
 cmake --preset fuzz >/dev/null

@@ -59,6 +59,12 @@ if [ ! -f "$browser_dir/node_modules/puppeteer-core/package.json" ]; then
   echo "setup: installing the browser test's npm packages"
   (cd "$browser_dir" && npm ci --no-audit --no-fund --loglevel=error)
 fi
+# Seed 001's real client, socket.io-client 4.8, and ws for the benchmark's baseline (tests/socketio).
+socketio_dir="$(dirname "$0")/../tests/socketio"
+if [ ! -f "$socketio_dir/node_modules/socket.io-client/package.json" ]; then
+  echo "setup: installing the Socket.IO test's npm packages"
+  (cd "$socketio_dir" && npm ci --no-audit --no-fund --loglevel=error)
+fi
 # The webhook receiver's verifier: the Standard Webhooks reference library (tests/webhooks).
 webhooks_dir="$(dirname "$0")/../tests/webhooks"
 if [ ! -f "$webhooks_dir/node_modules/standardwebhooks/package.json" ]; then

@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "index_html.hpp"
+#include "socketio_js.hpp"
 #include "recorder/adapters/crypto/hmac_url_signer.hpp"
 #include "recorder/adapters/crypto/openssl_secrets.hpp"
 #include "recorder/adapters/fs/fs_chunk_store.hpp"
@@ -144,6 +145,8 @@ adapters::websocket::WsServerConfig listener_config(const core::Config& c, const
   w.max_outgoing_bytes = c.max_outgoing_bytes;
   w.max_pending_bytes = c.max_pending_bytes;
   w.max_connections = connection_cap(c.max_connections);
+  w.socketio_ping_interval = std::chrono::milliseconds{c.socketio_ping_interval_ms};
+  w.socketio_ping_timeout = std::chrono::milliseconds{c.socketio_ping_timeout_ms};
   w.devices = c.devices;
   w.http = &router;
   w.log = &log;
@@ -464,6 +467,13 @@ void Daemon::Impl::add_routes() {
           return stopping ? std::optional<std::string>{"recorderd is shutting down"} : std::nullopt;
         }}});
   http::add_page(router, "/", std::string(kIndexHtml));
+  for (const char* path : {"/socket.io/socket.io.js", "/socket.io/socket.io.min.js"}) {
+    router.add("GET", path, [](const http::Request&) {
+      auto r = http::text(200, std::string(kSocketIoJs), "application/javascript; charset=utf-8");
+      r.set_header("Cache-Control", "public, max-age=86400");
+      return r;
+    });
+  }
   router.add("GET", "/favicon.ico", [](const http::Request&) { return http::Response{204, {}, ""}; });
   // websocketpp keeps whole bodies in memory: larger files are served by Range (ADR 0007).
   http::add_media_routes(router, data_dir / "recordings", 256ull * 1024 * 1024,

@@ -208,6 +208,13 @@ std::vector<ConfigKey> make_keys() {
                             "open HTTP and WebSocket connections before newcomers get 503 and are closed; 0: three "
                             "quarters of the file descriptor limit",
                             0, 10'000'000, [](auto& c) -> auto& { return c.max_connections; }));
+  keys.push_back(number_key("socketio.ping_interval_ms",
+                            "/socket.io/: how often the server pings a Socket.IO client (Engine.IO pingInterval)", 100,
+                            600'000, [](auto& c) -> auto& { return c.socketio_ping_interval_ms; }));
+  keys.push_back(number_key("socketio.ping_timeout_ms",
+                            "/socket.io/: how long a ping may wait for its pong before the session ends and its "
+                            "recordings enter grace (Engine.IO pingTimeout)",
+                            100, 600'000, [](auto& c) -> auto& { return c.socketio_ping_timeout_ms; }));
   keys.push_back({"server.public_url",
                   "base of every URL recorderd hands out (http[s]://host[:port][/prefix]); empty: the Host header "
                   "the client used",
@@ -226,7 +233,7 @@ std::vector<ConfigKey> make_keys() {
                   [](const Config& c) { return c.public_url; }});
   keys.push_back({"auth.ingest",
                   "open (the seeds' clients work unchanged) or token: /ws/record, /ws/{session_id}, /rpc and /ws/agent "
-                  "need an operator token",
+                  "need an operator token, and /socket.io/ one in CONNECT's auth payload",
                   [](Config& c, std::string_view t) -> Result<void> {
                     if (t != "open" && t != "token")
                       return fail(Errc::invalid_argument, fmt::format("auth.ingest = '{}': expected open or token", t));

@@ -4,6 +4,7 @@
 // here names websocketpp: the sessions are plain code over RapidJSON and the core.
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -25,8 +26,12 @@ class Outbox {
  public:
   virtual ~Outbox() = default;
   virtual void send_text(std::string text) = 0;
-  // Closes the connection with a close frame saying why (4000: replaced); a no-op in tests.
-  virtual void close(std::string reason) { (void)reason; }
+  // Closes the connection with a close frame saying why (4000: replaced by a newer
+  // connection; 1000: a normal close); a no-op in tests.
+  virtual void close(std::string reason, std::uint16_t code = 4000) {
+    (void)reason;
+    (void)code;
+  }
 };
 
 // One connection's protocol. Every call for one connection comes from one strand, in order.
@@ -41,6 +46,13 @@ class DialectSession {
   virtual void on_close() = 0;
   // A notice about a recording this session started.
   virtual void on_notice(const core::RecordingNotice& notice) = 0;
+};
+
+// Where the notices of a watched recording go: to its session, on that session's strand.
+class NoticeTarget {
+ public:
+  virtual ~NoticeTarget() = default;
+  virtual void deliver(const core::RecordingNotice& notice) = 0;
 };
 
 // How a session learns about notices for a recording, and builds download URLs.

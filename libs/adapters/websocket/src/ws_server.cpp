@@ -29,6 +29,7 @@
 #include <fmt/format.h>
 
 #include "dialect.hpp"
+#include "engine_io.hpp"
 #include "recorder/adapters/http/router.hpp"
 
 namespace recorder::adapters::websocket {
@@ -70,7 +71,8 @@ struct WsServer::Impl {
 
   std::mutex mutex;  // guards the maps below
   std::map<Hdl, std::shared_ptr<Connection>, std::owner_less<Hdl>> connections;
-  std::unordered_map<core::RecordingId, std::weak_ptr<Connection>> watchers;
+  std::unordered_map<core::RecordingId, std::weak_ptr<NoticeTarget>> watchers;
+  std::unique_ptr<EngineIo> engine;  // /socket.io/, made at start()
   std::condition_variable drained;
   using PathParams = std::map<std::string, std::string, std::less<>>;
 
@@ -199,7 +201,7 @@ struct WsServer::Impl {
     socket.close(ec);
   }
 
-  struct Connection final : Outbox, SessionHost, std::enable_shared_from_this<Connection> {
+  struct Connection final : Outbox, SessionHost, NoticeTarget, std::enable_shared_from_this<Connection> {
     Connection(Impl& i, Hdl h, std::string host_header, std::string dialect_path)
         : impl(i),
           hdl(std::move(h)),
@@ -212,7 +214,8 @@ struct WsServer::Impl {
     std::string dialect;  // the dialect's path pattern (/ws/record, /rpc, ...)
     std::string resource;  // the handshake's path and query
     std::string remote;    // the peer's address
-    Strand strand;
+    std::string authorization;  // the handshake's Authorization header
+    Strand strand;  // a /socket.io/ connection runs on its Engine.IO session's
     std::unique_ptr<DialectSession> session;
     std::atomic<std::size_t> pending{0};
     bool paused = false;  // network thread only
@@ -222,25 +225,31 @@ struct WsServer::Impl {
         self->impl.send_now(self->hdl, std::move(text));
       });
     }
-    void close(std::string reason) override {
-      asio::post(impl.io, [self = shared_from_this(), reason = std::move(reason)] {
+    void close(std::string reason, std::uint16_t code) override {
+      asio::post(impl.io, [self = shared_from_this(), reason = std::move(reason), code] {
         websocketpp::lib::error_code ec;
-        // 4000, private use: a newer connection of the same agent took over.
-        self->impl.server.close(self->hdl, 4000, reason.substr(0, 120), ec);
+        self->impl.server.close(self->hdl, code, reason.substr(0, 120), ec);
       });
     }
-    void watch(const core::RecordingId& id) override {
-      std::lock_guard lock(impl.mutex);
-      impl.watchers[id] = weak_from_this();
+    void watch(const core::RecordingId& id) override { impl.watch(id, weak_from_this()); }
+    void deliver(const core::RecordingNotice& n) override {
+      asio::post(strand, [self = shared_from_this(), n] { self->session->on_notice(n); });
     }
-    std::string download_url(const std::string& path) const override {
-      if (impl.config.media_url) return impl.config.media_url(path, host);
-      // Stored paths are "recordings/<dir>/<file>"; they are served as /media/<dir>/<file>.
-      const std::string prefix = "recordings/";
-      const std::string rest = path.rfind(prefix, 0) == 0 ? path.substr(prefix.size()) : path;
-      return fmt::format("http://{}:{}/media/{}", impl.config.host, impl.bound_port.load(), rest);
-    }
+    std::string download_url(const std::string& path) const override { return impl.media_url(path, host); }
   };
+
+  void watch(const core::RecordingId& id, std::weak_ptr<NoticeTarget> target) {
+    std::lock_guard lock(mutex);
+    watchers[id] = std::move(target);
+  }
+
+  std::string media_url(const std::string& path, const std::string& host) const {
+    if (config.media_url) return config.media_url(path, host);
+    // Stored paths are "recordings/<dir>/<file>"; they are served as /media/<dir>/<file>.
+    const std::string prefix = "recordings/";
+    const std::string rest = path.rfind(prefix, 0) == 0 ? path.substr(prefix.size()) : path;
+    return fmt::format("http://{}:{}/media/{}", config.host, bound_port.load(), rest);
+  }
 
   void send_now(const Hdl& hdl, std::string text) {
     websocketpp::lib::error_code ec;
@@ -283,6 +292,12 @@ struct WsServer::Impl {
            return make_agent_session(AgentContext{*service, *config.agents, c, c.weak_from_this(),
                                                   agent_id_of(c.resource).value_or(""), c.remote, config.log});
          }},
+        {"/socket.io/",
+         [this](Connection& c, const PathParams&) {
+           auto ws = engine->open_websocket(c.weak_from_this(), Handshake{c.resource, c.host, c.authorization});
+           c.strand = ws.strand;
+           return std::move(ws.session);
+         }},
         {"/rpc", [this](Connection& c, const PathParams&) { return make_rpc_session(RpcContext{*service, c, c, config.devices}); }},
         {"/ws/{session_id}",
          [this](Connection& c, const PathParams& p) {
@@ -316,6 +331,10 @@ struct WsServer::Impl {
   const DialectRoute* route(const std::string& resource, PathParams& params) const {
     const std::string path = resource.substr(0, resource.find('?'));
     for (const DialectRoute& d : table) {
+      if (d.pattern == "/socket.io/") {
+        if (EngineIo::owns(path)) return &d;
+        continue;
+      }
       if (auto p = http::match_path(d.pattern, path)) {
         params = std::move(*p);
         return &d;
@@ -332,6 +351,7 @@ struct WsServer::Impl {
     auto c = std::make_shared<Connection>(*this, hdl, con->get_request_header("Host"), d->pattern);
     c->resource = con->get_resource();
     c->remote = con->get_remote_endpoint();
+    c->authorization = con->get_request_header("Authorization");
     c->session = d->make(*c, params);
     {
       std::lock_guard lock(mutex);
@@ -390,6 +410,16 @@ struct WsServer::Impl {
       con->set_status(websocketpp::http::status_code::not_found);
       return false;
     }
+    if (d->pattern == "/socket.io/") {
+      // Engine.IO's own checks; the token comes with Socket.IO's CONNECT.
+      if (auto refused = engine->refuse_websocket(con->get_resource())) {
+        con->set_status(static_cast<websocketpp::http::status_code::value>(refused->status));
+        con->set_body(refused->body);
+        for (const auto& [k, v] : refused->headers) con->replace_header(k, v);
+        return false;
+      }
+      return true;
+    }
     if (config.authorize) {
       if (auto allowed = config.authorize(con->get_request_header("Authorization"), con->get_resource()); !allowed)
         return refuse(con, allowed.error());
@@ -420,9 +450,7 @@ struct WsServer::Impl {
     for (const auto& [k, v] : con->get_request().get_headers()) request.headers.emplace_back(k, v);
     request.body = con->get_request_body();
     con->defer_http_response();
-    asio::post(http_io, [this, con, request = std::move(request)]() mutable {
-      http::Response r = config.http ? config.http->handle(std::move(request))
-                                     : http::json_error(404, "not_found", "no HTTP routes are served");
+    auto respond = [this, con](http::Response r) {
       asio::post(io, [con, r = std::move(r)] {
         con->set_status(static_cast<websocketpp::http::status_code::value>(r.status));
         con->set_body(r.body);  // first: a HEAD reply's own Content-Length must win
@@ -434,19 +462,26 @@ struct WsServer::Impl {
         websocketpp::lib::error_code ec;
         con->send_http_response(ec);
       });
+    };
+    // Engine.IO's long-polling: its session's strand, not the HTTP threads (a POST carries
+    // chunks to store; a GET may be held until there is something to send).
+    if (EngineIo::owns(request.target)) return engine->handle_http(std::move(request), std::move(respond));
+    asio::post(http_io, [this, request = std::move(request), respond = std::move(respond)]() mutable {
+      respond(config.http ? config.http->handle(std::move(request))
+                          : http::json_error(404, "not_found", "no HTTP routes are served"));
     });
   }
 
   void route_notice(const core::RecordingNotice& n) {
-    std::shared_ptr<Connection> c;
+    std::shared_ptr<NoticeTarget> target;
     {
       std::lock_guard lock(mutex);
       auto it = watchers.find(n.recording.id);
       if (it == watchers.end()) return;
-      c = it->second.lock();
-      if (!c || core::is_terminal(n.recording.state)) watchers.erase(it);
+      target = it->second.lock();
+      if (!target || core::is_terminal(n.recording.state)) watchers.erase(it);
     }
-    if (c) asio::post(c->strand, [c, n] { c->session->on_notice(n); });
+    if (target) target->deliver(n);
   }
 };
 
@@ -468,7 +503,21 @@ core::Result<void> WsServer::start() {
   i.server.set_reuse_addr(true);
   // The largest message a dialect accepts: a chunk at its limit, base64-encoded in JSON.
   const std::uint64_t largest = std::max(i.config.action_limits.max_chunk_bytes, i.config.record_limits.max_chunk_bytes);
-  i.server.set_max_message_size(static_cast<std::size_t>(largest / 3 * 4 + 4 + 64 * 1024));
+  const auto largest_message = static_cast<std::size_t>(largest / 3 * 4 + 4 + 64 * 1024);
+  i.server.set_max_message_size(largest_message);
+  {
+    EngineIoConfig e;
+    e.ping_interval = i.config.socketio_ping_interval;
+    e.ping_timeout = i.config.socketio_ping_timeout;
+    e.max_payload = largest_message;
+    e.max_outgoing_bytes = i.config.max_outgoing_bytes;
+    e.max_sessions = i.config.max_connections;
+    EngineIoHost h{i.service, i.config.record_limits,
+                   [&i](const core::RecordingId& id, std::weak_ptr<NoticeTarget> t) { i.watch(id, std::move(t)); },
+                   [&i](const std::string& path, const std::string& host) { return i.media_url(path, host); },
+                   i.config.authorize};
+    i.engine = std::make_unique<EngineIo>(e, std::move(h), i.pool.get_executor());
+  }
   i.server.set_validate_handler([&i](Hdl h) { return i.on_validate(h); });
   i.server.set_open_handler([&i](Hdl h) { i.on_open(h); });
   i.server.set_close_handler([&i](Hdl h) { i.on_close(h); });
@@ -528,6 +577,8 @@ std::map<std::string, std::size_t> WsServer::connections_by_dialect() const {
 
 std::size_t WsServer::open_connections() const { return impl_->open_now.load(std::memory_order_relaxed); }
 
+std::size_t WsServer::socketio_sessions() const { return impl_->engine ? impl_->engine->sessions() : 0; }
+
 std::uint64_t WsServer::refused_connections() const { return impl_->refused_total.load(std::memory_order_relaxed); }
 
 void WsServer::stop() {
@@ -550,6 +601,7 @@ void WsServer::stop() {
     std::unique_lock lock(i.mutex);
     i.drained.wait_for(lock, std::chrono::seconds(5), [&] { return i.connections.empty(); });
   }
+  if (i.engine) i.engine->stop();  // polling sessions: their recordings enter grace
   i.server.stop();
   i.io_thread.join();
   i.http_work.reset();

@@ -57,6 +57,8 @@ struct Config {
   std::uint64_t max_outgoing_bytes = 4 * 1024 * 1024;  // per connection, unsent: a client that stops reading is closed
   std::uint64_t max_pending_bytes = 32 * 1024 * 1024;  // per connection, received and not stored: reading pauses
   std::uint64_t max_connections = 0;  // open connections before newcomers get 503; 0: from the descriptor limit
+  std::uint32_t socketio_ping_interval_ms = 25000;  // /socket.io/: Engine.IO's pingInterval
+  std::uint32_t socketio_ping_timeout_ms = 20000;   // /socket.io/: Engine.IO's pingTimeout
   std::string public_url;             // the base of every URL handed out; empty: the Host the client used
   std::string media_key_file;         // the media URL signing keys; empty: <data_dir>/media.keys
   std::uint32_t max_url_hours = 168;  // the longest a signed media URL may be asked to last

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -32,6 +33,9 @@ struct WsServerConfig {
   int http_nice = 10;                                // their CPU priority: below chunk storage
   std::size_t max_outgoing_bytes = 4 * 1024 * 1024;  // per connection; a client that reads no more is closed
   std::size_t max_pending_bytes = 32 * 1024 * 1024;  // per connection; received, not yet stored: reading pauses
+  // /socket.io/ (Engine.IO): how often the server pings, and how long a pong may take.
+  std::chrono::milliseconds socketio_ping_interval{25000};
+  std::chrono::milliseconds socketio_ping_timeout{20000};
   std::size_t max_connections = 0;  // open TCP connections (HTTP and WebSocket); past it 503 and close; 0: no cap
   const http::Router* http = nullptr;  // every HTTP request (must outlive the server); none: 404
   std::vector<core::Device> devices;  // capture devices for /rpc
@@ -50,6 +54,7 @@ struct WsServerConfig {
 // WebSocket paths are a table of dialects, matched in order:
 //   /ws/record           the chunk dialect (seed 001)
 //   /ws/agent            the agent dialect (seed 000); ?agent_id=<id> is required
+//   /socket.io/          Socket.IO v4 (seed 001's real client; also its HTTP long-polling)
 //   /rpc                 JSON-RPC 2.0 (seed 003)
 //   /ws/{session_id}     the action dialect (seed 002)
 // Every HTTP request goes to the http router, run on its own lower-priority threads, never on the network
@@ -77,6 +82,8 @@ class WsServer final : public core::EventPublisher {
   // TCP connections open (HTTP and WebSocket, handshakes included), and how many were
   // refused for the cap since start.
   std::size_t open_connections() const;
+  // Engine.IO sessions on /socket.io/ (long-polling and WebSocket).
+  std::size_t socketio_sessions() const;
   std::uint64_t refused_connections() const;
 
   // Port

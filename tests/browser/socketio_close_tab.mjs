@@ -1,0 +1,133 @@
+// Seed 001's browser client, for real: headless Chromium (Debian's) loads a page written the
+// way seed 001's frontend is (seed001_page.html: the Socket.IO browser bundle that recorderd
+// serves at /socket.io/socket.io.js, io() with default options, MediaRecorder with the fake
+// camera and microphone, the seed's beforeunload / pagehide handlers). Two tabs record:
+//   tab A is closed the way a person closes it: beforeunload runs, the seed's handler emits
+//     stop, the warning dialog is accepted;
+//   tab B is torn down without its handlers (a crash, a killed browser): grace, then
+//     auto-finalization.
+// Both recordings must end ready and their files decode end to end (VP8 and Opus).
+// usage: node socketio_close_tab.mjs /path/to/recorderd
+
+import { spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, existsSync, statSync, openSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import puppeteer from "puppeteer-core";
+
+const recorderd = process.argv[2];
+const work = mkdtempSync(join(tmpdir(), "recorderd-sio-browser-"));
+const logFile = join(work, "recorderd.log");
+const pageHtml = readFileSync(join(dirname(fileURLToPath(import.meta.url)), "seed001_page.html"), "utf8");
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const readLog = () => (existsSync(logFile) ? readFileSync(logFile, "utf8") : "");
+let daemon = null;
+let browser = null;
+
+function fail(message) {
+  console.error(`FAIL: ${message}`);
+  console.error(readLog().split("\n").slice(-30).join("\n"));
+  process.exitCode = 1;
+  throw new Error(message);
+}
+
+async function waitFor(what, predicate, ms) {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    const value = await predicate();
+    if (value) return value;
+    await sleep(100);
+  }
+  fail(`timed out waiting for ${what}`);
+}
+
+async function recordInTab(base) {
+  const page = await browser.newPage();
+  page.on("console", (m) => { if (!m.text().startsWith("✅")) console.log(`page: ${m.text()}`); });
+  await page.setRequestInterception(true);
+  // The page is the test's, served at recorderd's origin so that io() finds the server.
+  page.on("request", (r) => (r.url() === `${base}/seed001.html`
+    ? r.respond({ status: 200, contentType: "text/html; charset=utf-8", body: pageHtml })
+    : r.continue()));
+  await page.goto(`${base}/seed001.html`, { waitUntil: "load" });
+  await waitFor("the socket to connect", () => page.evaluate(() => socket.connected), 10000);
+  const recordId = await page.evaluate(() => window.startRecording());
+  const acked = await waitFor("eight acknowledged chunks", async () => {
+    const s = await page.evaluate(() => ({ acked: window.recorderState.acked, errors: window.recorderState.errors }));
+    if (s.errors.length) fail(`the page reported: ${s.errors.join("; ")}`);
+    return s.acked >= 8 ? s.acked : 0;
+  }, 30000);
+  const transport = await page.evaluate(() => socket.io.engine.transport.name);
+  if (transport !== "websocket") fail(`the default client did not upgrade to WebSocket (${transport})`);
+  console.log(`recording ${recordId}: ${acked} chunks acknowledged over ${transport} (after long-polling)`);
+  return { page, recordId };
+}
+
+function decodes(file) {
+  if (!existsSync(file)) fail(`no file at ${file}`);
+  const size = statSync(file).size;
+  if (size < 10000) fail(`${file} is too small (${size} bytes)`);
+  // Chrome marks its VP8 track AlphaMode=1, which sends decodebin to the alpha decoder:
+  // build the decoders explicitly. gst-launch exits 0 only after EOS with no error.
+  const decoded = spawnSync("gst-launch-1.0", ["-q", "filesrc", `location=${file}`, "!", "matroskademux", "name=d",
+                                              "d.video_0", "!", "queue", "!", "vp8dec", "!", "fakesink", "sync=false",
+                                              "d.audio_0", "!", "queue", "!", "opusdec", "!", "fakesink", "sync=false"],
+                            { encoding: "utf8", timeout: 60000 });
+  if (decoded.status !== 0) fail(`GStreamer could not decode ${file}: ${decoded.stderr || decoded.stdout}`);
+  return size;
+}
+
+try {
+  const out = openSync(logFile, "a");
+  daemon = spawn(recorderd, ["--data-dir", join(work, "data"), "--listen", "127.0.0.1:0", "--set", "limits.grace_seconds=2"],
+                 { stdio: ["ignore", out, out] });
+  const port = await waitFor("recorderd to listen", () => readLog().match(/msg="recorderd started".* listen=127\.0\.0\.1:(\d+)/)?.[1], 20000);
+  const base = `http://127.0.0.1:${port}`;
+  browser = await puppeteer.launch({
+    executablePath: "/usr/bin/chromium",
+    headless: true,
+    args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+           "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-quic",
+           "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"],
+    userDataDir: join(work, "chromium"),
+  });
+
+  // Tab A: closed by a person; the seed's beforeunload handler emits stop.
+  const a = await recordInTab(base);
+  a.page.on("dialog", (d) => d.accept());  // "Recording in progress..." - leave anyway
+  await a.page.close({ runBeforeUnload: true });
+  await waitFor("tab A's recording to be ready", () => readLog().includes(`msg="recording.ready" recording="${a.recordId}"`), 20000);
+  const howA = readLog().match(new RegExp(`msg="recording.stopped" recording="${a.recordId}".* reason=(\\w+)`))?.[1];
+  console.log(`tab A: stopped with reason ${howA} (manual: the seed's beforeunload stop arrived)`);
+  if (howA !== "manual") fail(`tab A's stop from beforeunload did not arrive (reason ${howA})`);
+
+  // Tab B: gone without its handlers; recorderd finalizes after grace.
+  const b = await recordInTab(base);
+  const session = await b.page.target().createCDPSession();
+  const closedAt = Date.now();
+  await session.send("Page.crash").catch(() => {});  // the renderer dies: no beforeunload, no pagehide
+  await waitFor("tab B's recording to be finalized after grace",
+                () => readLog().includes(`msg="recording.ready" recording="${b.recordId}"`), 30000);
+  const howB = readLog().match(new RegExp(`msg="recording.stopped" recording="${b.recordId}".* reason=(\\w+)`))?.[1];
+  console.log(`tab B: finalized ${((Date.now() - closedAt) / 1000).toFixed(1)} s after the crash, reason ${howB}`);
+  if (howB === "manual") fail("tab B was stopped by its handlers; the crash path was not exercised");
+
+  for (const { recordId } of [a, b]) {
+    const size = decodes(join(work, "data", "recordings", recordId, "original.webm"));
+    console.log(`${recordId}: ${size} bytes, decodes end to end (VP8 video and Opus audio)`);
+  }
+  console.log("1 passed, 0 failed");
+} catch (err) {
+  if (!process.exitCode) {
+    console.error(`FAIL: ${err.stack || err}`);
+    process.exitCode = 1;
+  }
+} finally {
+  if (browser) await browser.close().catch(() => {});
+  if (daemon) {
+    daemon.kill("SIGTERM");
+    await new Promise((r) => (daemon.exitCode !== null ? r() : daemon.on("exit", r)));
+  }
+  rmSync(work, { recursive: true, force: true });
+}
