@@ -53,7 +53,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       for (auto& p : *packets) {
         if (wire.closed) break;
         if (p.type != socketio::EioType::message) continue;
-        if (p.binary) session->on_binary(std::move(p.data));
+        if (!p.unreadable.empty()) session->on_unreadable_binary(p.unreadable);
+        else if (p.binary) session->on_binary(std::move(p.data));
         else session->on_text(std::move(p.data));
       }
     } else {

@@ -68,7 +68,9 @@ TEST_CASE("Engine.IO polling payloads: packets split at 0x1e - binary as b + bas
   CHECK((*packets)[2].data == "hello");
   CHECK((*packets)[3].type == EioType::pong);
   CHECK(decode_payload("4x\x1e").error().message == "packet 2 of the payload: an empty Engine.IO packet");
-  CHECK(decode_payload("b@@@@").error().message == "packet 1 of the payload: 'b' and then not base64");
+  auto lost = decode_payload("bopus;base64");
+  REQUIRE(lost);
+  CHECK((*lost)[0].unreadable.starts_with("a binary attachment arrived as 'opus;base64', not base64"));
   CHECK(decode_payload("7").error().message.find("unknown Engine.IO packet type") != std::string::npos);
   CHECK(encode_payload({"2", "42[\"a\",{}]"}) == "2\x1e" "42[\"a\",{}]");
 }
@@ -172,4 +174,21 @@ TEST_CASE("Socket.IO session: a drop or a DISCONNECT puts the recording in grace
   SECTION("DISCONNECT") { f.s->on_text("1"); }
   SECTION("the transport closes") { f.s->on_close(); }
   CHECK(f.h.get("abc").state == core::State::interrupted);
+}
+
+TEST_CASE("Socket.IO session: an attachment that arrived unreadable is a chunkError naming why - the socket stays", "[socketio][abuse]") {
+  Fixture f;
+  f.s->on_text("0");
+  f.s->on_text(R"(2["start",{"recordId":"abc"}])");
+  auto lost = decode_payload("bopus;base64");
+  REQUIRE(lost);
+  f.s->on_text(R"(51-4["chunk",{"recordId":"abc","index":0,"data":{"_placeholder":true,"num":0}}])");
+  f.s->on_unreadable_binary((*lost)[0].unreadable);
+  CHECK(f.wire.sent[2].starts_with(R"(2["chunkError",{"recordId":"abc","index":0,"error":"a binary attachment arrived as 'opus;base64')"));
+  CHECK(f.wire.sent[3].starts_with(R"(34[{"recordId":"abc","index":0,"error":)"));
+  CHECK(f.wire.closed.empty());
+  CHECK(f.h.chunks.concatenated("abc").empty());
+  f.s->on_text(R"(51-["chunk",{"recordId":"abc","index":0,"data":{"_placeholder":true,"num":0}}])");
+  f.s->on_binary("bytes");
+  CHECK(f.h.chunks.concatenated("abc") == "bytes");
 }

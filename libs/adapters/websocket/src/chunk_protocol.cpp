@@ -140,6 +140,14 @@ void ChunkProtocol::chunk_error(const std::string& id, std::optional<core::Chunk
   });
 }
 
+void ChunkProtocol::refuse_chunk(const rapidjson::Value& data, const std::string& why) {
+  auto id = record_id(data, "chunk");
+  if (!id) return;
+  std::optional<core::ChunkIndex> index;
+  if (const auto* i = json::member(data, "index"); i && i->IsUint64()) index = i->GetUint64();
+  chunk_error(*id, index, why);
+}
+
 void ChunkProtocol::error(const std::string& message) {
   send("error", [&](json::Writer& w) { json::put(w, "message", message); });
 }

@@ -36,6 +36,8 @@ class ChunkProtocol {
   void closed();
   void notice(const core::RecordingNotice& n);
   void error(const std::string& message);
+  // A chunk that cannot be stored (its bytes did not arrive): chunkError with `why`.
+  void refuse_chunk(const rapidjson::Value& data, const std::string& why);
 
  private:
   std::optional<std::string> record_id(const rapidjson::Value& data, std::string_view event);

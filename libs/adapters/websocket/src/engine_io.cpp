@@ -240,7 +240,8 @@ struct EngineIo::Session final : Outbox, SessionHost, NoticeTarget, std::enable_
   void packet(EioPacket&& p) {
     switch (p.type) {
       case EioType::message:
-        if (p.binary) sio->on_binary(std::move(p.data));
+        if (!p.unreadable.empty()) sio->on_unreadable_binary(p.unreadable);
+        else if (p.binary) sio->on_binary(std::move(p.data));
         else sio->on_text(std::move(p.data));
         return;
       case EioType::pong:

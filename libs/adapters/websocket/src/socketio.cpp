@@ -3,6 +3,7 @@
 
 #include "socketio.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <map>
 
@@ -34,7 +35,7 @@ core::Result<EioPacket> decode_packet(std::string_view text) {
   if (text.empty()) return std::unexpected(bad("an empty Engine.IO packet"));
   if (text[0] < '0' || text[0] > '6')
     return std::unexpected(bad(fmt::format("unknown Engine.IO packet type '{}'", static_cast<unsigned char>(text[0]) < 0x20 ? '?' : text[0])));
-  return EioPacket{static_cast<EioType>(text[0]), false, std::string(text.substr(1))};
+  return EioPacket{static_cast<EioType>(text[0]), false, std::string(text.substr(1)), {}};
 }
 
 core::Result<std::vector<EioPacket>> decode_payload(std::string_view body) {
@@ -44,8 +45,21 @@ core::Result<std::vector<EioPacket>> decode_payload(std::string_view body) {
     const std::string_view part = body.substr(0, sep);
     if (!part.empty() && part[0] == 'b') {
       auto bytes = decode_base64(part.substr(1));
-      if (!bytes) return std::unexpected(bad(fmt::format("packet {} of the payload: 'b' and then not base64", out.size() + 1)));
-      out.push_back(EioPacket{EioType::message, true, std::move(*bytes)});
+      EioPacket p{EioType::message, true, bytes ? std::move(*bytes) : std::string{}, {}};
+      if (!bytes) {
+        // socket.io-client's polling transport sends a Blob as the part of its data: URL
+        // after the first comma, so a Blob whose type has a comma (MediaRecorder's
+        // "video/webm;codecs=vp8,opus") arrives as "bopus;base64" and its bytes are lost.
+        std::string shown(part.substr(1, 24));
+        for (char& c : shown)
+          if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f || c == '\'') c = '?';
+        p.unreadable = fmt::format(
+            "a binary attachment arrived as '{}{}', not base64: its bytes were lost on the way. socket.io-client's "
+            "long-polling cannot send a Blob whose type has a comma (such as video/webm;codecs=vp8,opus); send "
+            "the chunk as an ArrayBuffer (await blob.arrayBuffer()) or connect with transports: ['websocket']",
+            shown, part.size() > 25 ? "..." : "");
+      }
+      out.push_back(std::move(p));
     } else {
       auto p = decode_packet(part);
       if (!p) return std::unexpected(bad(fmt::format("packet {} of the payload: {}", out.size() + 1, p.error().message)));
@@ -158,6 +172,13 @@ class SioSession final : public Session {
     pending_.reset();
     dispatch(p);
     attachments_.clear();
+    unreadable_.clear();
+  }
+
+  void on_unreadable_binary(const std::string& why) override {
+    if (!pending_) return broken("a binary message arrived that no packet announced");
+    unreadable_ = why;
+    on_binary({});
   }
 
   void on_close() override {
@@ -219,7 +240,11 @@ class SioSession final : public Session {
     ack_ = p.id;
     const std::string_view name(doc[0].GetString(), doc[0].GetStringLength());
     const rapidjson::Value* data = doc.Size() > 1 ? &doc[1] : nullptr;
-    if (name != "start" && name != "chunk" && name != "stop") {
+    if (!unreadable_.empty()) {
+      // Answered as a failed request: the client learns which chunk to send again.
+      if (name == "chunk" && data && data->IsObject()) protocol_.refuse_chunk(*data, unreadable_);
+      else protocol_.error(unreadable_);
+    } else if (name != "start" && name != "chunk" && name != "stop") {
       protocol_.error(fmt::format("Unknown event '{}': expected start, chunk or stop", name));
     } else if (!data || !data->IsObject()) {
       protocol_.error(fmt::format("event '{}' needs a data object", name));
@@ -272,6 +297,7 @@ class SioSession final : public Session {
   bool connected_ = false;
   std::optional<SioPacket> pending_;  // a binary packet awaiting its attachments
   std::vector<std::string> attachments_;
+  std::string unreadable_;  // why one of them is lost, if one is
   std::optional<std::uint64_t> ack_;  // the acknowledgement the current request asked for
   std::map<std::string, std::vector<std::uint64_t>> stop_acks_;  // stops awaiting their recording's end
 };

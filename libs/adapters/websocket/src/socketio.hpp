@@ -25,6 +25,9 @@ struct EioPacket {
   EioType type = EioType::message;
   bool binary = false;  // a binary message (polling: "b" + base64)
   std::string data;
+  // A binary message whose base64 could not be read: why (its bytes are lost). The session
+  // answers the packet it belonged to with an error instead of closing the connection.
+  std::string unreadable;
 };
 
 // One packet of a WebSocket text frame ("4hello", "2probe"); an error names what is wrong.
@@ -73,6 +76,8 @@ class Session : public DialectSession {
  public:
   // A CONNECT to the default namespace was accepted (and no DISCONNECT followed).
   virtual bool connected() const = 0;
+  // A binary message that arrived unreadable (EioPacket::unreadable says why).
+  virtual void on_unreadable_binary(const std::string& why) = 0;
 };
 std::unique_ptr<Session> make_session(SessionContext ctx);
 
