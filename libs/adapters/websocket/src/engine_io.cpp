@@ -375,7 +375,7 @@ std::shared_ptr<EngineIo::Session> EngineIo::find(const std::string& sid) const 
 std::shared_ptr<EngineIo::Session> EngineIo::create(Handshake handshake, std::weak_ptr<Outbox> ws, const void* key) {
   auto s = std::make_shared<Session>(*this, random_id(), std::move(handshake), std::move(ws), key);
   std::lock_guard lock(mutex_);
-  if (config_.max_sessions > 0 && sessions_.size() >= config_.max_sessions) return nullptr;
+  if (stopping_ || (config_.max_sessions > 0 && sessions_.size() >= config_.max_sessions)) return nullptr;
   sessions_.emplace(s->sid, s);
   return s;
 }
@@ -402,8 +402,8 @@ void EngineIo::handle_http(http::Request request, Respond respond) {
     auto s = create(std::move(h), {}, nullptr);
     if (!s) {
       return respond(http::json_error(503, "unavailable",
-                                      fmt::format("recorderd has its most Socket.IO sessions open ({}); try again "
-                                                  "shortly",
+                                      fmt::format("recorderd opens no more Socket.IO sessions now (it is shutting "
+                                                  "down, or {} are open: server.max_connections); try again shortly",
                                                   config_.max_sessions)));
     }
     asio::post(s->strand, [s, respond = std::move(respond)] {
@@ -464,7 +464,7 @@ EngineIo::WebSocket EngineIo::open_websocket(std::weak_ptr<Outbox> ws, Handshake
   auto t = std::make_unique<WsTransport>(s, key, true);
   t->self = ws;
   if (!s) {
-    if (auto w = ws.lock()) w->close("too many Socket.IO sessions open", 1013);
+    if (auto w = ws.lock()) w->close("no more Socket.IO sessions now (server.max_connections, or shutting down)", 1013);
     return {std::move(t), asio::make_strand(pool_)};
   }
   Strand strand = s->strand;
@@ -475,6 +475,7 @@ void EngineIo::stop() {
   std::vector<std::shared_ptr<Session>> all;
   {
     std::lock_guard lock(mutex_);
+    stopping_ = true;  // no new session: its timers would hold the pool's join
     for (auto& [sid, s] : sessions_) all.push_back(s);
   }
   for (auto& s : all) asio::post(s->strand, [s] { s->end("server shutting down"); });

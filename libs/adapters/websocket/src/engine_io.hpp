@@ -92,6 +92,7 @@ class EngineIo {
   asio::thread_pool::executor_type pool_;
   mutable std::mutex mutex_;
   std::map<std::string, std::shared_ptr<Session>, std::less<>> sessions_;
+  bool stopping_ = false;
 };
 
 }  // namespace recorder::adapters::websocket

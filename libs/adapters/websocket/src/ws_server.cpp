@@ -572,6 +572,8 @@ std::map<std::string, std::size_t> WsServer::connections_by_dialect() const {
   for (const auto& d : impl_->table) out[d.pattern] = 0;
   std::lock_guard lock(impl_->mutex);
   for (const auto& [h, c] : impl_->connections) ++out[c->dialect];
+  // Socket.IO counts sessions, on long-polling or WebSocket (a probe is not one more).
+  out["/socket.io/"] = impl_->engine ? impl_->engine->sessions() : 0;
   return out;
 }
 

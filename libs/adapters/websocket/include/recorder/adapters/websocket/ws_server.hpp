@@ -76,7 +76,8 @@ class WsServer final : public core::EventPublisher {
   // Stops accepting, sends every client a close frame (1001), waits for the sessions to
   // finish what they received, and joins the threads.
   void stop();
-  // WebSocket sessions open, in all and by dialect path pattern (every dialect listed).
+  // WebSocket sessions open, in all and by dialect path pattern (every dialect listed;
+  // /socket.io/ counts Engine.IO sessions, on long-polling or WebSocket).
   std::size_t connections() const;
   std::map<std::string, std::size_t> connections_by_dialect() const;
   // TCP connections open (HTTP and WebSocket, handshakes included), and how many were
