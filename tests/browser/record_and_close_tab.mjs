@@ -8,10 +8,10 @@
 // usage: node record_and_close_tab.mjs /path/to/recorderd
 
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, existsSync, statSync } from "node:fs";
+import { mkdtempSync, readFileSync, existsSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import puppeteer from "puppeteer-core";
+import { launchChromium, decodeWebm, finish } from "./common.mjs";
 
 const recorderd = process.argv[2];
 const work = mkdtempSync(join(tmpdir(), "recorderd-browser-"));
@@ -20,6 +20,7 @@ const deadline = (ms) => Date.now() + ms;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 let daemon = null;
 let browser = null;
+let error = null;
 
 function fail(message) {
   console.error(`FAIL: ${message}`);
@@ -49,15 +50,7 @@ try {
   const base = `http://127.0.0.1:${port}`;
   console.log(`recorderd listens on ${base}`);
 
-  browser = await puppeteer.launch({
-    executablePath: "/usr/bin/chromium",
-    headless: true,
-    args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-           "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-quic",
-           "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
-           "--autoplay-policy=no-user-gesture-required"],
-    userDataDir: join(work, "chromium"),
-  });
+  browser = await launchChromium(work);
   const page = await browser.newPage();
   page.on("console", (m) => console.log(`page: ${m.text()}`));
   await page.goto(`${base}/`, { waitUntil: "load" });
@@ -79,19 +72,13 @@ try {
   console.log(`finalized: ${file}, ${size} bytes`);
   if (size < 10000) fail(`the file is too small (${size} bytes)`);
 
-  // Chrome marks its VP8 track AlphaMode=1, which sends decodebin to the alpha decoder:
-  // build the decoders explicitly. gst-launch exits 0 only after EOS with no error.
-  const pipeline = ["-q", "filesrc", `location=${file}`, "!", "matroskademux", "name=d",
-                    "d.video_0", "!", "queue", "!", "vp8dec", "!", "fakesink", "sync=false",
-                    "d.audio_0", "!", "queue", "!", "opusdec", "!", "fakesink", "sync=false"];
-  const decoded = spawnSync("gst-launch-1.0", pipeline, { encoding: "utf8", timeout: 60000 });
-  if (decoded.status !== 0) fail(`GStreamer could not decode the file: ${decoded.stderr || decoded.stdout}`);
+  const decodeError = decodeWebm(file);
+  if (decodeError) fail(`GStreamer could not decode the file: ${decodeError}`);
   console.log("the file decodes end to end (VP8 video and Opus audio)");
   const seekable = join(work, "data", "recordings", recordId, "seekable.webm");
   if (!existsSync(seekable)) fail("no seekable copy was made");
-  const decodedCopy = spawnSync("gst-launch-1.0", pipeline.map((a) => a === `location=${file}` ? `location=${seekable}` : a),
-                                { encoding: "utf8", timeout: 60000 });
-  if (decodedCopy.status !== 0) fail(`the seekable copy does not decode: ${decodedCopy.stderr || decodedCopy.stdout}`);
+  const seekableError = decodeWebm(seekable);
+  if (seekableError) fail(`the seekable copy does not decode: ${seekableError}`);
   console.log("its seekable copy decodes end to end too");
 
   // Real Chromium output through seed 002's dialect, converted to wav and to mp4.
@@ -156,15 +143,6 @@ try {
   }
   console.log("1 passed, 0 failed");
 } catch (err) {
-  if (!process.exitCode) {
-    console.error(`FAIL: ${err.stack || err}`);
-    process.exitCode = 1;
-  }
-} finally {
-  if (browser) await browser.close().catch(() => {});
-  if (daemon) {
-    daemon.kill("SIGTERM");
-    await new Promise((r) => (daemon.exitCode !== null ? r() : daemon.on("exit", r)));
-  }
-  rmSync(work, { recursive: true, force: true });
+  error = err;
 }
+await finish(error, { browser, daemon, work });

@@ -9,12 +9,12 @@
 // Both recordings must end ready and their files decode end to end (VP8 and Opus).
 // usage: node socketio_close_tab.mjs /path/to/recorderd
 
-import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, existsSync, statSync, openSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, existsSync, statSync, openSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
-import puppeteer from "puppeteer-core";
+import { launchChromium, decodeWebm, finish } from "./common.mjs";
 
 const recorderd = process.argv[2];
 const work = mkdtempSync(join(tmpdir(), "recorderd-sio-browser-"));
@@ -24,6 +24,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const readLog = () => (existsSync(logFile) ? readFileSync(logFile, "utf8") : "");
 let daemon = null;
 let browser = null;
+let error = null;
 
 function fail(message) {
   console.error(`FAIL: ${message}`);
@@ -68,13 +69,8 @@ function decodes(file) {
   if (!existsSync(file)) fail(`no file at ${file}`);
   const size = statSync(file).size;
   if (size < 10000) fail(`${file} is too small (${size} bytes)`);
-  // Chrome marks its VP8 track AlphaMode=1, which sends decodebin to the alpha decoder:
-  // build the decoders explicitly. gst-launch exits 0 only after EOS with no error.
-  const decoded = spawnSync("gst-launch-1.0", ["-q", "filesrc", `location=${file}`, "!", "matroskademux", "name=d",
-                                              "d.video_0", "!", "queue", "!", "vp8dec", "!", "fakesink", "sync=false",
-                                              "d.audio_0", "!", "queue", "!", "opusdec", "!", "fakesink", "sync=false"],
-                            { encoding: "utf8", timeout: 60000 });
-  if (decoded.status !== 0) fail(`GStreamer could not decode ${file}: ${decoded.stderr || decoded.stdout}`);
+  const error = decodeWebm(file);
+  if (error) fail(`GStreamer could not decode ${file}: ${error}`);
   return size;
 }
 
@@ -84,14 +80,7 @@ try {
                  { stdio: ["ignore", out, out] });
   const port = await waitFor("recorderd to listen", () => readLog().match(/msg="recorderd started".* listen=127\.0\.0\.1:(\d+)/)?.[1], 20000);
   const base = `http://127.0.0.1:${port}`;
-  browser = await puppeteer.launch({
-    executablePath: "/usr/bin/chromium",
-    headless: true,
-    args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-           "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-quic",
-           "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"],
-    userDataDir: join(work, "chromium"),
-  });
+  browser = await launchChromium(work);
 
   // A MediaRecorder Blob over long-polling: socket.io-client sends the part of its data:
   // URL after the first comma, and "video/webm;codecs=vp8,opus" has one, so the bytes are
@@ -146,15 +135,6 @@ try {
   }
   console.log("1 passed, 0 failed");
 } catch (err) {
-  if (!process.exitCode) {
-    console.error(`FAIL: ${err.stack || err}`);
-    process.exitCode = 1;
-  }
-} finally {
-  if (browser) await browser.close().catch(() => {});
-  if (daemon) {
-    daemon.kill("SIGTERM");
-    await new Promise((r) => (daemon.exitCode !== null ? r() : daemon.on("exit", r)));
-  }
-  rmSync(work, { recursive: true, force: true });
+  error = err;
 }
+await finish(error, { browser, daemon, work });
