@@ -330,8 +330,18 @@ try {
   console.error(`FAIL: ${e.message}`);
   process.exitCode = 1;
 } finally {
-  for (const d of daemons) d.proc.kill("SIGTERM");
-  await sleep(300);
+  // Each recorderd must stop cleanly: exit 0, and no sanitizer report (the ASan build).
+  for (const d of daemons) {
+    const exited = new Promise((r) => (d.proc.exitCode !== null ? r() : d.proc.on("exit", r)));
+    d.proc.kill("SIGTERM");
+    await Promise.race([exited, sleep(20000)]);
+    const report = d.readLog().match(/==\d+==ERROR: \w+Sanitizer.*|runtime error: .*/);
+    if (d.proc.exitCode !== 0 || report) {
+      console.error(`FAIL: ${d.log}: exit ${d.proc.exitCode}${report ? `, ${report[0]}` : ""}`);
+      console.error(d.readLog().split("\n").slice(-40).join("\n"));
+      process.exitCode = 1;
+    }
+  }
   if (process.exitCode !== 1) rmSync(work, { recursive: true, force: true });
   process.exit();
 }

@@ -46,7 +46,7 @@ std::string random_id() {
   static constexpr char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
   std::string out;
   for (std::size_t i = 0; i < sizeof bytes; i += 3) {
-    const unsigned v = (bytes[i] << 16) | (bytes[i + 1] << 8) | bytes[i + 2];
+    const unsigned v = (unsigned{bytes[i]} << 16) | (unsigned{bytes[i + 1]} << 8) | unsigned{bytes[i + 2]};
     for (int s = 18; s >= 0; s -= 6) out += alphabet[(v >> s) & 63];
   }
   return out;
@@ -123,7 +123,7 @@ struct EngineIo::Session final : Outbox, SessionHost, NoticeTarget, std::enable_
                                  {}};
     if (engine.host_.authorize) {
       ctx.authorize = [this](const std::string& token) {
-        // The token from CONNECT's auth payload; else the handshake's header or ?token=.
+        // The token from CONNECT's auth payload; else the handshake's header or ?access_token=.
         if (!token.empty()) return engine.host_.authorize("Bearer " + token, "/socket.io/");
         return engine.host_.authorize(handshake.authorization, handshake.resource);
       };
