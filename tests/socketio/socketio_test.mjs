@@ -335,7 +335,7 @@ try {
     const exited = new Promise((r) => (d.proc.exitCode !== null ? r() : d.proc.on("exit", r)));
     d.proc.kill("SIGTERM");
     await Promise.race([exited, sleep(20000)]);
-    const report = d.readLog().match(/==\d+==ERROR: \w+Sanitizer.*|runtime error: .*/);
+    const report = d.readLog().match(/==\d+==ERROR: \w+Sanitizer.*|WARNING: ThreadSanitizer.*|runtime error: .*/);
     if (d.proc.exitCode !== 0 || report) {
       console.error(`FAIL: ${d.log}: exit ${d.proc.exitCode}${report ? `, ${report[0]}` : ""}`);
       console.error(d.readLog().split("\n").slice(-40).join("\n"));
