@@ -24,4 +24,4 @@ cmake --build --preset tsan --target core_tests daemon_tests -- -j"$jobs"
 ctest --preset tsan -L 'core|daemon' -j"$jobs"
 
 # Every decoder of untrusted bytes, fuzzed for a bounded time from its seed corpus.
-./scripts/fuzz.sh "${RECORDER_FUZZ_SECONDS:-20}"
+./scripts/fuzz.sh "${RECORDER_FUZZ_SECONDS:-15}"
