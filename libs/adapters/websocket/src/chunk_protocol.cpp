@@ -90,7 +90,7 @@ void ChunkProtocol::chunk(const rapidjson::Value& data, std::span<const std::str
     return store(*id, index, attachments[num->GetUint64()]);
   }
   if (!payload || !payload->IsString())
-    return chunk_error(*id, index, "chunk needs data.data, a base64 string or binary");
+    return chunk_error(*id, index, "chunk needs data.data, a base64 string (over Socket.IO also a binary attachment)");
   auto bytes = decode_base64(std::string_view(payload->GetString(), payload->GetStringLength()));
   if (!bytes) return chunk_error(*id, index, "data.data is not valid base64");
   store(*id, index, *bytes);

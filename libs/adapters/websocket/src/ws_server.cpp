@@ -412,12 +412,7 @@ struct WsServer::Impl {
     }
     if (d->pattern == "/socket.io/") {
       // Engine.IO's own checks; the token comes with Socket.IO's CONNECT.
-      if (auto refused = engine->refuse_websocket(con->get_resource())) {
-        con->set_status(static_cast<websocketpp::http::status_code::value>(refused->status));
-        con->set_body(refused->body);
-        for (const auto& [k, v] : refused->headers) con->replace_header(k, v);
-        return false;
-      }
+      if (auto refused = engine->refuse_websocket(con->get_resource())) return refuse(con, *refused);
       return true;
     }
     if (config.authorize) {
@@ -432,7 +427,9 @@ struct WsServer::Impl {
 
   // Answers a handshake with the error's HTTP status and JSON body.
   static bool refuse(const Server::connection_ptr& con, const core::Error& error) {
-    const auto refused = http::error_response(error);
+    return refuse(con, http::error_response(error));
+  }
+  static bool refuse(const Server::connection_ptr& con, const http::Response& refused) {
     con->set_status(static_cast<websocketpp::http::status_code::value>(refused.status));
     con->set_body(refused.body);
     for (const auto& [k, v] : refused.headers) con->replace_header(k, v);
