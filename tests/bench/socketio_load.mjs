@@ -150,10 +150,12 @@ try {
   console.log(`recorderd ${base}; ${seconds} s per phase; ${clients} clients at full speed, ${paced} at 1 chunk/s; chunks of ${chunkBytes} bytes`);
   const results = [];
   for (const [name, make] of phases) {
+    // A pause between workloads lets the stops finalize; the smoke test's runs are short.
+    const pause = seconds >= 5 ? 1000 : 100;
     const t = await throughput(name, make);
-    await sleep(1000);
+    await sleep(pause);
     const p = await pacedRun(name, make);
-    await sleep(1000);
+    await sleep(pause);
     results.push({ name, t, p });
     console.log(`${name.padEnd(18)} throughput ${f(t.mbps)} MB/s, server CPU ${f(t.cpuPerGb, 2)} s/GB, ack p50 ${f(t.p50, 2)} ms p99 ${f(t.p99, 2)} ms | ` +
                 `paced ack p50 ${f(p.p50, 2)} ms p99 ${f(p.p99, 2)} ms max ${f(p.max, 1)} ms, server CPU ${f(p.cpuPct)} %, RSS ${f(p.rss)} MiB`);
