@@ -147,6 +147,7 @@ adapters::websocket::WsServerConfig listener_config(const core::Config& c, const
   w.max_connections = connection_cap(c.max_connections);
   w.socketio_ping_interval = std::chrono::milliseconds{c.socketio_ping_interval_ms};
   w.socketio_ping_timeout = std::chrono::milliseconds{c.socketio_ping_timeout_ms};
+  w.socketio_cors_origins = c.socketio_cors_origins;
   w.devices = c.devices;
   w.http = &router;
   w.log = &log;

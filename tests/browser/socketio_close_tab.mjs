@@ -6,7 +6,9 @@
 //     stop, the warning dialog is accepted;
 //   tab B is torn down without its handlers (a crash, a killed browser): grace, then
 //     auto-finalization.
-// Both recordings must end ready and their files decode end to end (VP8 and Opus).
+// Both recordings must end ready and their files decode end to end (VP8 and Opus). Before
+// them: a page on another site long-polls only when its origin is in socketio.cors_origins,
+// and a comma-typed Blob over long-polling gets a chunkError, not a dead socket.
 // usage: node socketio_close_tab.mjs /path/to/recorderd
 
 import { spawn } from "node:child_process";
@@ -14,6 +16,7 @@ import { mkdtempSync, readFileSync, existsSync, statSync, openSync } from "node:
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
+import { createServer } from "node:http";
 import { launchChromium, decodeWebm, finish } from "./common.mjs";
 
 const recorderd = process.argv[2];
@@ -25,6 +28,7 @@ const readLog = () => (existsSync(logFile) ? readFileSync(logFile, "utf8") : "")
 let daemon = null;
 let browser = null;
 let error = null;
+const servers = [];
 
 function fail(message) {
   console.error(`FAIL: ${message}`);
@@ -75,12 +79,44 @@ function decodes(file) {
 }
 
 try {
+  // A page on another site (another port): it long-polls recorderd only if its origin is
+  // in socketio.cors_origins. Served by a plain Node server.
+  const site = createServer((req, res) => {
+    res.writeHead(200, { "Content-Type": "text/html; charset=utf-8" });
+    res.end("<!doctype html><title>another site</title>");
+  });
+  await new Promise((r) => site.listen(0, "127.0.0.1", r));
+  servers.push(site);
+  const sitePort = site.address().port;
   const out = openSync(logFile, "a");
-  daemon = spawn(recorderd, ["--data-dir", join(work, "data"), "--listen", "127.0.0.1:0", "--set", "limits.grace_seconds=2"],
+  daemon = spawn(recorderd, ["--data-dir", join(work, "data"), "--listen", "127.0.0.1:0", "--set", "limits.grace_seconds=2",
+                             "--set", `socketio.cors_origins=http://127.0.0.1:${sitePort}`],
                  { stdio: ["ignore", out, out] });
   const port = await waitFor("recorderd to listen", () => readLog().match(/msg="recorderd started".* listen=127\.0\.0\.1:(\d+)/)?.[1], 20000);
   const base = `http://127.0.0.1:${port}`;
   browser = await launchChromium(work);
+
+  // Cross-origin long-polling: allowed from http://127.0.0.1:<site>, refused from
+  // http://localhost:<site> (another origin, not configured).
+  for (const [origin, allowed] of [[`http://127.0.0.1:${sitePort}`, true], [`http://localhost:${sitePort}`, false]]) {
+    const page = await browser.newPage();
+    await page.goto(`${origin}/`);
+    await page.addScriptTag({ url: `${base}/socket.io/socket.io.js` });
+    const r = await page.evaluate(async (server, id) => {
+      const s = io(server, { transports: ["polling"], reconnection: false });
+      const outcome = await new Promise((ok) => { s.on("connect", () => ok("connected")); s.on("connect_error", (e) => ok(`connect_error: ${e.message}`)); });
+      if (outcome !== "connected") return { outcome };
+      await s.timeout(5000).emitWithAck("start", { recordId: id });
+      await s.timeout(5000).emitWithAck("chunk", { recordId: id, index: 0, data: new Uint8Array(2000).fill(1).buffer });
+      const ready = await s.timeout(10000).emitWithAck("stop", { recordId: id });
+      s.close();
+      return { outcome, bytes: ready.bytes };
+    }, base, `cors-${allowed}`);
+    if (allowed && !(r.outcome === "connected" && r.bytes === 2000)) fail(`a configured origin over long-polling: ${JSON.stringify(r)}`);
+    if (!allowed && r.outcome === "connected") fail("an origin not in socketio.cors_origins could long-poll");
+    console.log(`long-polling from ${origin}: ${allowed ? `recorded ${r.bytes} bytes` : `refused by the browser (${r.outcome})`}`);
+    await page.close();
+  }
 
   // A MediaRecorder Blob over long-polling: socket.io-client sends the part of its data:
   // URL after the first comma, and "video/webm;codecs=vp8,opus" has one, so the bytes are
@@ -137,4 +173,5 @@ try {
 } catch (err) {
   error = err;
 }
+for (const server of servers) server.close();
 await finish(error, { browser, daemon, work });

@@ -220,3 +220,14 @@ TEST_CASE("alert channels: seed 000's switches - what each channel needs - addre
   CHECK(error_of({{"alerts.slack_events", "alert.urgent"}}).starts_with("alerts.slack_events: 'alert.urgent'"));
   CHECK(error_of({{"smtp.starttls", "maybe"}}).starts_with("smtp.starttls = 'maybe'"));
 }
+
+TEST_CASE("socketio.cors_origins: origins or * - a path or a bare host is refused naming it", "[config]") {
+  auto c = build({{"socketio.cors_origins", "https://app.example, http://localhost:3000,*"}});
+  REQUIRE(c);
+  CHECK(c->socketio_cors_origins == std::vector<std::string>{"https://app.example", "http://localhost:3000", "*"});
+  CHECK(build({})->socketio_cors_origins.empty());
+  CHECK(error_of({{"socketio.cors_origins", "https://app.example/page"}}) ==
+        "socketio.cors_origins: 'https://app.example/page' is not an origin: expected scheme://host[:port] with no "
+        "path, or * (from test)");
+  CHECK(error_of({{"socketio.cors_origins", "app.example"}}).find("'app.example' is not an origin") != std::string::npos);
+}

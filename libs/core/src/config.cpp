@@ -215,6 +215,22 @@ std::vector<ConfigKey> make_keys() {
                             "/socket.io/: how long a ping may wait for its pong before the session ends and its "
                             "recordings enter grace (Engine.IO pingTimeout)",
                             100, 600'000, [](auto& c) -> auto& { return c.socketio_ping_timeout_ms; }));
+  keys.push_back(list_key("socketio.cors_origins",
+                          "/socket.io/: the origins of pages on other sites that may use long-polling "
+                          "(https://app.example,http://localhost:3000), or * for any; empty: none (WebSocket needs "
+                          "none)",
+                          [](auto& c) -> auto& { return c.socketio_cors_origins; },
+                          [](std::string_view item) -> Result<void> {
+                            if (item == "*") return ok();
+                            const bool scheme = item.starts_with("http://") || item.starts_with("https://");
+                            const auto host = item.substr(item.find("//") == std::string_view::npos ? 0 : item.find("//") + 2);
+                            if (!scheme || host.empty() || host.find_first_of("/?# \t") != std::string_view::npos)
+                              return fail(Errc::invalid_argument,
+                                          fmt::format("'{}' is not an origin: expected scheme://host[:port] with no "
+                                                      "path, or *",
+                                                      item));
+                            return ok();
+                          }));
   keys.push_back({"server.public_url",
                   "base of every URL recorderd hands out (http[s]://host[:port][/prefix]); empty: the Host header "
                   "the client used",

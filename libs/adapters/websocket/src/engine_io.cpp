@@ -4,6 +4,7 @@
 
 #include <openssl/rand.h>
 
+#include <algorithm>
 #include <deque>
 
 #include <asio/bind_executor.hpp>
@@ -391,6 +392,30 @@ std::size_t EngineIo::sessions() const {
 }
 
 void EngineIo::handle_http(http::Request request, Respond respond) {
+  // CORS, for a page on another site that long-polls: an allowed Origin is echoed on every
+  // answer, and a preflight is answered here. A disallowed one gets no header, and the
+  // browser keeps the answer from the page.
+  if (auto origin = request.header("Origin"); origin && !config_.cors_origins.empty()) {
+    const bool allowed = std::ranges::any_of(config_.cors_origins, [&](const std::string& o) { return o == "*" || o == *origin; });
+    if (allowed) {
+      respond = [respond = std::move(respond), origin = *origin](http::Response r) {
+        r.set_header("Access-Control-Allow-Origin", origin);
+        r.set_header("Access-Control-Allow-Credentials", "true");
+        r.set_header("Vary", "Origin");
+        respond(std::move(r));
+      };
+    }
+    if (request.method == "OPTIONS") {
+      http::Response r;
+      r.status = 204;
+      if (allowed) {
+        r.set_header("Access-Control-Allow-Methods", "GET, POST");
+        r.set_header("Access-Control-Allow-Headers", request.header("Access-Control-Request-Headers").value_or("content-type"));
+        r.set_header("Access-Control-Max-Age", "600");
+      }
+      return respond(std::move(r));
+    }
+  }
   auto q = query_of(request.target);
   if (!q) return respond(eio_error(bad_request));
   if (q->eio != "4") return respond(eio_error(unsupported_version));

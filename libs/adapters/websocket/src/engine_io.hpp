@@ -15,6 +15,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <asio/strand.hpp>
 #include <asio/thread_pool.hpp>
@@ -32,6 +33,7 @@ struct EngineIoConfig {
   std::size_t max_payload = 1000000;                 // one HTTP POST body or WebSocket message
   std::size_t max_outgoing_bytes = 4 * 1024 * 1024;  // queued for a polling client that does not poll
   std::size_t max_sessions = 0;                      // 0: no cap
+  std::vector<std::string> cors_origins;             // pages on these origins may long-poll ("*": any)
 };
 
 // What an Engine.IO session needs from the listener.

@@ -509,6 +509,7 @@ core::Result<void> WsServer::start() {
     e.max_payload = largest_message;
     e.max_outgoing_bytes = i.config.max_outgoing_bytes;
     e.max_sessions = i.config.max_connections;
+    e.cors_origins = i.config.socketio_cors_origins;
     EngineIoHost h{i.service, i.config.record_limits,
                    [&i](const core::RecordingId& id, std::weak_ptr<NoticeTarget> t) { i.watch(id, std::move(t)); },
                    [&i](const std::string& path, const std::string& host) { return i.media_url(path, host); },

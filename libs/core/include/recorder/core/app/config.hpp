@@ -59,6 +59,7 @@ struct Config {
   std::uint64_t max_connections = 0;  // open connections before newcomers get 503; 0: from the descriptor limit
   std::uint32_t socketio_ping_interval_ms = 25000;  // /socket.io/: Engine.IO's pingInterval
   std::uint32_t socketio_ping_timeout_ms = 20000;   // /socket.io/: Engine.IO's pingTimeout
+  std::vector<std::string> socketio_cors_origins;  // /socket.io/ long-polling from these page origins ("*": any)
   std::string public_url;             // the base of every URL handed out; empty: the Host the client used
   std::string media_key_file;         // the media URL signing keys; empty: <data_dir>/media.keys
   std::uint32_t max_url_hours = 168;  // the longest a signed media URL may be asked to last

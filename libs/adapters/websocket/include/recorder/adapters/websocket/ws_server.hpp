@@ -36,6 +36,8 @@ struct WsServerConfig {
   // /socket.io/ (Engine.IO): how often the server pings, and how long a pong may take.
   std::chrono::milliseconds socketio_ping_interval{25000};
   std::chrono::milliseconds socketio_ping_timeout{20000};
+  // Page origins allowed to long-poll /socket.io/ from another site (CORS); "*": any.
+  std::vector<std::string> socketio_cors_origins;
   std::size_t max_connections = 0;  // open TCP connections (HTTP and WebSocket); past it 503 and close; 0: no cap
   const http::Router* http = nullptr;  // every HTTP request (must outlive the server); none: 404
   std::vector<core::Device> devices;  // capture devices for /rpc
