@@ -58,6 +58,9 @@ Result<IssuedToken> AccessService::create(const std::string& name, Role role) {
   }
   IssuedToken issued;
   issued.token.id = secrets_.random_base64url(kIdChars / 4 * 3);
+  // An id is typed as a command-line argument (recctl token revoke <id>): one that began
+  // with '-' (1 in 64) would read as an option. base64url's '-' is swapped for its '_'.
+  if (issued.token.id.starts_with('-')) issued.token.id.front() = '_';
   issued.token.name = name;
   issued.token.role = role;
   issued.token.created_at = clock_.wall_now();
