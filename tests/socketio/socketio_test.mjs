@@ -286,7 +286,8 @@ try {
     await post('42["start",{"recordId":"sio-silent"}]');
     got = await (await eio(`EIO=4&transport=polling&sid=${sid}`)).text();
     check(got.includes('"started"'), `started: ${got}`);
-    // From here on: no GET, no pong. Ping after 1 s, no pong within 1 s: the session ends.
+    // From here on: no pong. The GETs below only watch (one carries the ping); with no pong
+    // within 1 s of it the session ends, and the next GET is 400.
     await waitFor("the session to expire", async () => (await eio(`EIO=4&transport=polling&sid=${sid}`)).status === 400, 6000);
     await waitFor("the recording to be finalized after grace", () => logHas(d, 'msg="recording.ready" recording="sio-silent"'), 10000);
   });

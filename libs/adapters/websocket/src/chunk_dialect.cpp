@@ -13,7 +13,7 @@ namespace {
 class ChunkSession final : public DialectSession {
  public:
   explicit ChunkSession(DialectContext ctx)
-      : out_(ctx.out), protocol_(ctx, [this](std::string_view event, std::string data) {
+      : out_(ctx.out), protocol_(ctx, [this](std::string_view event, std::string_view, std::string data) {
           out_.send_text(fmt::format(R"({{"event":"{}","data":{}}})", event, data));
         }) {}
 

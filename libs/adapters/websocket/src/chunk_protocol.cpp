@@ -11,19 +11,19 @@
 namespace recorder::adapters::websocket {
 
 template <typename Fill>
-void ChunkProtocol::send(std::string_view event, Fill fill) {
+void ChunkProtocol::send(std::string_view event, std::string_view record_id, Fill fill) {
   rapidjson::StringBuffer buffer;
   json::Writer w(buffer);
   w.StartObject();
   fill(w);
   w.EndObject();
-  emit_(event, std::string(buffer.GetString(), buffer.GetSize()));
+  emit_(event, record_id, std::string(buffer.GetString(), buffer.GetSize()));
 }
 
 void ChunkProtocol::notice(const core::RecordingNotice& n) {
   const core::Recording& r = n.recording;
   if (n.notice == core::Notice::ready) {
-    send("recordingReady", [&](json::Writer& w) {
+    send("recordingReady", r.id, [&](json::Writer& w) {
       json::put(w, "recordId", r.id);
       const auto original = std::ranges::find(r.files, core::FileRole::original, &core::MediaFile::role);
       if (original != r.files.end()) json::put(w, "downloadUrl", ctx_.host.download_url(original->path));
@@ -35,7 +35,7 @@ void ChunkProtocol::notice(const core::RecordingNotice& n) {
       json::put(w, "bytes", r.ledger.total_bytes());
     });
   } else if (n.notice == core::Notice::failed) {
-    send("recordingError", [&](json::Writer& w) {
+    send("recordingError", r.id, [&](json::Writer& w) {
       json::put(w, "recordId", r.id);
       json::put(w, "missingChunks", r.missing_chunks);
       json::put(w, "totalExpected", r.ledger.next_index());
@@ -65,7 +65,7 @@ void ChunkProtocol::start(const rapidjson::Value& data) {
   current_ = *id;
   open_.insert(*id);
   ctx_.host.watch(*id);
-  send("started", [&](json::Writer& w) {
+  send("started", *id, [&](json::Writer& w) {
     json::put(w, "recordId", *id);
     json::put(w, "resumed", started->resumed);
     json::put(w, "nextIndex", started->next_index);
@@ -123,7 +123,7 @@ void ChunkProtocol::store(const std::string& id, std::optional<core::ChunkIndex>
   auto ack = ctx_.service.receive_chunk(id, index,
                                         std::span(reinterpret_cast<const std::byte*>(bytes.data()), bytes.size()));
   if (!ack) return chunk_error(id, index, ack.error().message);
-  send("chunkAck", [&](json::Writer& w) {
+  send("chunkAck", id, [&](json::Writer& w) {
     json::put(w, "recordId", id);
     json::put(w, "index", ack->index);
     json::put(w, "bytes", static_cast<std::uint64_t>(ack->bytes));
@@ -132,7 +132,7 @@ void ChunkProtocol::store(const std::string& id, std::optional<core::ChunkIndex>
 
 void ChunkProtocol::chunk_error(const std::string& id, std::optional<core::ChunkIndex> index,
                                 const std::string& message) {
-  send("chunkError", [&](json::Writer& w) {
+  send("chunkError", id, [&](json::Writer& w) {
     json::put(w, "recordId", id);
     if (index) json::put(w, "index", *index);
     else json::put_null(w, "index");
@@ -149,7 +149,7 @@ void ChunkProtocol::refuse_chunk(const rapidjson::Value& data, const std::string
 }
 
 void ChunkProtocol::error(const std::string& message) {
-  send("error", [&](json::Writer& w) { json::put(w, "message", message); });
+  send("error", "", [&](json::Writer& w) { json::put(w, "message", message); });
 }
 
 }  // namespace recorder::adapters::websocket

@@ -20,8 +20,9 @@ namespace recorder::adapters::websocket {
 
 class ChunkProtocol {
  public:
-  // A reply: the event's name and its data object as JSON text.
-  using Emit = std::function<void(std::string_view event, std::string data_json)>;
+  // A reply: the event's name, the recording it is about (empty for `error`) and its data
+  // object as JSON text.
+  using Emit = std::function<void(std::string_view event, std::string_view record_id, std::string data_json)>;
 
   ChunkProtocol(DialectContext ctx, Emit emit) : ctx_(ctx), emit_(std::move(emit)) {}
 
@@ -44,7 +45,7 @@ class ChunkProtocol {
   void store(const std::string& id, std::optional<core::ChunkIndex> index, std::string_view bytes);
   void chunk_error(const std::string& id, std::optional<core::ChunkIndex> index, const std::string& message);
   template <typename Fill>
-  void send(std::string_view event, Fill fill);
+  void send(std::string_view event, std::string_view record_id, Fill fill);
 
   DialectContext ctx_;
   Emit emit_;

@@ -5,7 +5,6 @@
 #include <openssl/rand.h>
 
 #include <algorithm>
-#include <deque>
 
 #include <asio/bind_executor.hpp>
 #include <asio/post.hpp>
@@ -99,7 +98,7 @@ struct EngineIo::Session final : Outbox, SessionHost, NoticeTarget, std::enable_
   const void* probe_key = nullptr;
   bool probing = false;            // the probe answered; polling is told to pause
   bool closed = false;
-  std::deque<std::string> queue;   // packets for the next poll
+  std::vector<std::string> queue;  // packets for the next poll
   std::size_t queued_bytes = 0;
   Respond pending_get;             // the long-poll being held
   asio::steady_timer ping_timer, pong_timer, connect_timer, upgrade_timer;
@@ -171,11 +170,7 @@ struct EngineIo::Session final : Outbox, SessionHost, NoticeTarget, std::enable_
 
   void flush() {
     if (!pending_get || queue.empty()) return;
-    std::string body;
-    for (auto& p : queue) {
-      if (!body.empty()) body += '\x1e';
-      body += p;
-    }
+    std::string body = socketio::encode_payload(queue);
     queue.clear();
     queued_bytes = 0;
     answer_get(std::move(body));
@@ -260,7 +255,7 @@ struct EngineIo::Session final : Outbox, SessionHost, NoticeTarget, std::enable_
 
   void ws_text(const void* key, std::string&& text) {
     if (closed) return;
-    auto p = socketio::decode_packet(text);
+    auto p = socketio::decode_packet(std::move(text));
     if (on_websocket) {
       if (key != ws_key) return;  // a probe that lost the race
       if (!p) return end(p.error().message);

@@ -31,11 +31,13 @@ std::optional<std::uint64_t> digits(std::string_view s, std::size_t& i) {
 
 }  // namespace
 
-core::Result<EioPacket> decode_packet(std::string_view text) {
+core::Result<EioPacket> decode_packet(std::string text) {
   if (text.empty()) return std::unexpected(bad("an empty Engine.IO packet"));
   if (text[0] < '0' || text[0] > '6')
     return std::unexpected(bad(fmt::format("unknown Engine.IO packet type '{}'", static_cast<unsigned char>(text[0]) < 0x20 ? '?' : text[0])));
-  return EioPacket{static_cast<EioType>(text[0]), false, std::string(text.substr(1)), {}};
+  const auto type = static_cast<EioType>(text[0]);
+  text.erase(0, 1);  // in place: a message may be a chunk in base64
+  return EioPacket{type, false, std::move(text), {}};
 }
 
 core::Result<std::vector<EioPacket>> decode_payload(std::string_view body) {
@@ -61,7 +63,7 @@ core::Result<std::vector<EioPacket>> decode_payload(std::string_view body) {
       }
       out.push_back(std::move(p));
     } else {
-      auto p = decode_packet(part);
+      auto p = decode_packet(std::string(part));
       if (!p) return std::unexpected(bad(fmt::format("packet {} of the payload: {}", out.size() + 1, p.error().message)));
       out.push_back(std::move(*p));
     }
@@ -80,7 +82,7 @@ std::string encode_payload(const std::vector<std::string>& packets) {
   return out;
 }
 
-core::Result<SioPacket> decode_sio(std::string_view s) {
+core::Result<SioPacket> decode_sio(std::string s) {
   if (s.empty()) return std::unexpected(bad("an empty Socket.IO packet"));
   if (s[0] < '0' || s[0] > '6') return std::unexpected(bad("unknown Socket.IO packet type"));
   SioPacket p;
@@ -105,7 +107,8 @@ core::Result<SioPacket> decode_sio(std::string_view s) {
     if (!id) return std::unexpected(bad("an acknowledgement id of more than 15 digits"));
     p.id = id;
   }
-  p.json = std::string(s.substr(i));
+  s.erase(0, i);  // in place, as above
+  p.json = std::move(s);
   return p;
 }
 
@@ -146,15 +149,16 @@ bool placeholders_valid(const rapidjson::Value& v, std::uint64_t attachments) {
 class SioSession final : public Session {
  public:
   explicit SioSession(SessionContext ctx)
-      : ctx_(std::move(ctx)), protocol_(ctx_.dialect, [this](std::string_view event, std::string data) {
-          reply(event, std::move(data));
+      : ctx_(std::move(ctx)),
+        protocol_(ctx_.dialect, [this](std::string_view event, std::string_view record_id, std::string data) {
+          reply(event, record_id, std::move(data));
         }) {}
 
   bool connected() const override { return connected_; }
 
   void on_text(std::string&& text) override {
     if (pending_) return broken("a text packet arrived while binary attachments were awaited");
-    auto p = decode_sio(text);
+    auto p = decode_sio(std::move(text));
     if (!p) return broken(p.error().message);
     if (p->attachments > 0) {
       pending_ = std::move(*p);
@@ -266,21 +270,16 @@ class SioSession final : public Session {
 
   // Every reply is an event; a request's first reply also answers its acknowledgement; a
   // recording's last (recordingReady, recordingError) is followed by `finished`.
-  void reply(std::string_view event, std::string data) {
+  void reply(std::string_view event, std::string_view record_id, const std::string& data) {
     ctx_.dialect.out.send_text(encode_event(event, data));
     if (ack_) {
       ctx_.dialect.out.send_text(encode_ack(*ack_, data));
       ack_.reset();
     }
     if (event == "recordingReady" || event == "recordingError") {
-      rapidjson::Document doc;
-      doc.Parse(data.c_str(), data.size());
-      const auto* id = doc.HasParseError() ? nullptr : json::member(doc, "recordId");
-      if (id && id->IsString()) {
-        if (auto it = stop_acks_.find(std::string(id->GetString(), id->GetStringLength())); it != stop_acks_.end()) {
-          for (auto waiting : it->second) ctx_.dialect.out.send_text(encode_ack(waiting, data));
-          stop_acks_.erase(it);
-        }
+      if (auto it = stop_acks_.find(record_id); it != stop_acks_.end()) {
+        for (auto waiting : it->second) ctx_.dialect.out.send_text(encode_ack(waiting, data));
+        stop_acks_.erase(it);
       }
       ctx_.dialect.out.send_text(encode_event("finished", data));
     }
@@ -299,7 +298,7 @@ class SioSession final : public Session {
   std::vector<std::string> attachments_;
   std::string unreadable_;  // why one of them is lost, if one is
   std::optional<std::uint64_t> ack_;  // the acknowledgement the current request asked for
-  std::map<std::string, std::vector<std::uint64_t>> stop_acks_;  // stops awaiting their recording's end
+  std::map<std::string, std::vector<std::uint64_t>, std::less<>> stop_acks_;  // stops awaiting their recording's end
 };
 
 }  // namespace

@@ -31,7 +31,7 @@ struct EioPacket {
 };
 
 // One packet of a WebSocket text frame ("4hello", "2probe"); an error names what is wrong.
-core::Result<EioPacket> decode_packet(std::string_view text);
+core::Result<EioPacket> decode_packet(std::string text);
 // A polling payload: packets separated by 0x1e, binary ones as "b" + base64.
 core::Result<std::vector<EioPacket>> decode_payload(std::string_view body);
 // Text packets joined with 0x1e (the server sends no binary).
@@ -54,7 +54,7 @@ struct SioPacket {
 
 // "<type>[<attachments>-][<nsp>,][<id>][<json>]"; an error names what is wrong. The JSON is
 // not parsed here.
-core::Result<SioPacket> decode_sio(std::string_view text);
+core::Result<SioPacket> decode_sio(std::string text);
 // 2["<event>",<data_json>] on the default namespace.
 std::string encode_event(std::string_view event, std::string_view data_json);
 // 3<id>[<data_json>]
