@@ -368,3 +368,32 @@ TEST_CASE("a client's recording id is 1 to 200 bytes without control characters 
   CHECK(h.service.start_stream(StreamStart{std::string(200, 'a'), "", "video/webm", "", {}}));
   CHECK(h.service.start_stream(StreamStart{"ünïcode-id ✓", "", "video/webm", "", {}}));
 }
+
+TEST_CASE("every committed change raises the revision - saved rows and notices carry it", "[stream][revision]") {
+  Harness h;
+  const RecordingId id = start(h);
+  const std::uint64_t started = h.get(id).revision;
+  CHECK(started >= 1);
+  send_chunks(h, id, 0, 3);
+  CHECK(h.get(id).revision == started + 3);  // one per chunk
+  // A repeated chunk changes nothing and keeps the revision.
+  REQUIRE(h.service.receive_chunk(id, 1, bytes_of(chunk_text(1)))->duplicate);
+  CHECK(h.get(id).revision == started + 3);
+  REQUIRE(h.service.stop(id));
+  h.finalize_ok(id);
+  const Recording ready = h.get(id);
+  CHECK(ready.revision > started + 3);
+  CHECK(h.repository.rows.at(id).revision == ready.revision);
+  // Each notice's copy is the recording as that change left it: later notices are newer.
+  std::uint64_t previous = 0;
+  std::size_t notices = 0;
+  for (const OutboxEntry& e : h.repository.outbox) {
+    const auto* n = std::get_if<RecordingNotice>(&e.body);
+    if (!n || n->recording.id != id) continue;
+    CHECK(n->recording.revision > previous);
+    previous = n->recording.revision;
+    ++notices;
+  }
+  CHECK(notices == 3);  // started, stopped, ready
+  CHECK(previous == ready.revision);
+}

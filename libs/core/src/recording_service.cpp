@@ -201,6 +201,7 @@ std::vector<NoticeBody> RecordingService::notices_of(const Recording& r, const s
 Result<Recording> RecordingService::commit(Held& h, const Recording& before, Step step, bool save) {
   Recording& after = step.recording;
   if (!step.transition && step.effects.empty() && after == before) return after;
+  after.revision = before.revision + 1;
   std::vector<NoticeBody> notices = notices_of(after, step.effects);
   std::optional<std::vector<NoticeBody>> committed;
   if (save || !notices.empty()) committed = persist(h, after, step.transition, std::move(notices));

@@ -73,6 +73,7 @@ core::Recording rich_recording(const std::string& id, int minute) {
   r.kind = core::SourceKind::stream;
   r.meta = {"Team Standup Meeting", "john@company.com", "owner-1", "", "", "", "video/webm", "sess-" + id};
   r.format = "wav";
+  r.revision = 41;
   r.expected_duration = 3600s;
   r.limits = core::StreamLimits{3600s, 1048576, 524288000, 100000};
   r.state = core::State::recording;
@@ -200,6 +201,10 @@ TEST_CASE("store contract", "[store]") {
     core::RecordingQuery ready;
     ready.state = core::State::ready;
     CHECK(ids(repo.list(ready)) == std::vector<std::string>{"s6", "s4", "s2", "s0"});
+    core::RecordingQuery finished;
+    finished.finished = true;
+    finished.limit = 3;
+    CHECK(ids(repo.list(finished)) == std::vector<std::string>{"s6", "s4", "s2"});
     core::RecordingQuery captures;
     captures.kind = core::SourceKind::capture;
     CHECK(ids(repo.list(captures)) == std::vector<std::string>{"cam"});
@@ -249,9 +254,9 @@ TEST_CASE("store contract", "[store]") {
     CHECK(again->find("kept")->value() == r);
     CHECK(again->events("kept")->size() == 1);
     if (backend == "sqlite") {
-      CHECK(dynamic_cast<adapters::sqlite::SqliteRepository&>(*again).schema_version() == 5);
+      CHECK(dynamic_cast<adapters::sqlite::SqliteRepository&>(*again).schema_version() == 6);
     } else {
-      CHECK(dynamic_cast<adapters::postgres::PostgresRepository&>(*again).schema_version() == 5);
+      CHECK(dynamic_cast<adapters::postgres::PostgresRepository&>(*again).schema_version() == 6);
     }
   }
 }
@@ -283,6 +288,17 @@ TEST_CASE("outbox contract", "[store][outbox]") {
     auto pending = outbox.undelivered("log", 10);
     CHECK(bodies(pending) == std::vector{started, alert, storage, global, joined, left});
     for (std::size_t i = 1; i < pending->size(); ++i) CHECK((*pending)[i].seq > (*pending)[i - 1].seq);
+  }
+
+  SECTION("the latest notices of a type come newest first - for the dashboard's alerts") {
+    REQUIRE(repo.save(r, {}, std::vector{started, alert}));
+    REQUIRE(outbox.append(std::vector{storage, global, joined}));
+    CHECK(bodies(outbox.latest("alert.", 10)) == std::vector{global, alert});
+    CHECK(bodies(outbox.latest("alert.", 1)) == std::vector{global});
+    CHECK(bodies(outbox.latest("agent.connected", 10)) == std::vector{joined});
+    CHECK(bodies(outbox.latest("recording.", 10)) == std::vector{started});
+    CHECK(outbox.latest("webhook.", 10)->empty());
+    CHECK(bodies(outbox.latest("", 2)) == std::vector{joined, global});
   }
 
   SECTION("a notice saved twice - a retried commit - is kept once") {

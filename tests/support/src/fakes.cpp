@@ -96,6 +96,16 @@ Result<void> FakeRepository::add_subscriber(std::string_view subscriber) {
   return ok();
 }
 
+Result<std::vector<OutboxEntry>> FakeRepository::latest(std::string_view type_prefix, std::size_t limit) {
+  std::lock_guard lock(mutex_);
+  if (down) return fail(Errc::unavailable, "database is down");
+  std::vector<OutboxEntry> out;
+  for (auto it = outbox.rbegin(); it != outbox.rend() && out.size() < limit; ++it) {
+    if (notice_type(it->body).starts_with(type_prefix)) out.push_back(*it);
+  }
+  return out;
+}
+
 Result<std::vector<OutboxEntry>> FakeRepository::undelivered(std::string_view subscriber, std::size_t limit) {
   std::lock_guard lock(mutex_);
   if (down) return fail(Errc::unavailable, "database is down");
@@ -177,6 +187,7 @@ Result<std::vector<Recording>> FakeRepository::list(const RecordingQuery& q) {
   std::vector<Recording> out;
   for (const auto& [id, r] : rows) {
     if (q.state && r.state != *q.state) continue;
+    if (q.finished && r.state != State::ready && r.state != State::failed) continue;
     if (q.kind && r.kind != *q.kind) continue;
     if (q.device && r.meta.device != *q.device) continue;
     if (q.agent_id && r.meta.agent_id != *q.agent_id) continue;

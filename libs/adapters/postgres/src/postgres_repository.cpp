@@ -211,6 +211,21 @@ Result<std::vector<core::OutboxEntry>> PostgresRepository::undelivered(std::stri
       });
 }
 
+Result<std::vector<core::OutboxEntry>> PostgresRepository::latest(std::string_view type_prefix, std::size_t limit) {
+  return impl_->with_transaction<std::vector<core::OutboxEntry>>(
+      [&](pqxx::work& tx) -> Result<std::vector<core::OutboxEntry>> {
+        std::vector<core::OutboxEntry> out;
+        const auto result = run(tx, sc::latest_sql(sc::Dialect::postgres),
+                                {std::string(type_prefix), static_cast<std::int64_t>(limit)});
+        for (const auto& row : rows_of(result, sc::outbox_columns())) {
+          auto e = sc::outbox_from_row(row);
+          if (!e) return std::unexpected(e.error());
+          out.push_back(std::move(*e));
+        }
+        return out;
+      });
+}
+
 Result<void> PostgresRepository::mark_delivered(std::string_view subscriber, std::span<const std::uint64_t> seqs) {
   const std::int64_t now = sc::to_micros(std::chrono::system_clock::now());
   return impl_->with_transaction<void>([&](pqxx::work& tx) -> Result<void> {

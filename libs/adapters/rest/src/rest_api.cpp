@@ -179,6 +179,7 @@ void put_recording(Writer& w, const core::Recording& r, double elapsed_seconds, 
   }
   w.EndArray();
   put(w, "error", r.error);
+  put(w, "revision", r.revision);
   w.EndObject();
 }
 
@@ -293,10 +294,11 @@ std::variant<core::RecordingQuery, Response> list_query(const Request& request) 
       return bad_request(fmt::format("unknown query parameter '{}'; expected one of {}", key, fmt::join(kKnown, ", ")));
   }
   if (auto v = request.query_value("state")) {
-    q.state = core::parse_state(*v);
-    if (!q.state)
+    q.finished = *v == "finished";  // ready or failed: what has ended and was not deleted
+    if (!q.finished) q.state = core::parse_state(*v);
+    if (!q.finished && !q.state)
       return bad_request(fmt::format("state: '{}' is not a state; expected starting, recording, interrupted, stale, "
-                                     "stopping, finalizing, processing, ready, failed or deleted",
+                                     "stopping, finalizing, processing, ready, failed, deleted or finished",
                                      *v));
   }
   if (auto v = request.query_value("kind")) {

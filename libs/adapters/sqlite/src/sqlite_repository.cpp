@@ -256,6 +256,21 @@ Result<std::vector<core::OutboxEntry>> SqliteRepository::undelivered(std::string
   return out;
 }
 
+Result<std::vector<core::OutboxEntry>> SqliteRepository::latest(std::string_view type_prefix, std::size_t limit) {
+  std::lock_guard lock(mutex_);
+  Statement st(db_, sc::latest_sql(sc::Dialect::sqlite));
+  if (auto b = st.bind({std::string(type_prefix), static_cast<std::int64_t>(limit)}); !b) return std::unexpected(b.error());
+  auto rows = st.rows(sc::outbox_columns());
+  if (!rows) return std::unexpected(rows.error());
+  std::vector<core::OutboxEntry> out;
+  for (const auto& row : *rows) {
+    auto e = sc::outbox_from_row(row);
+    if (!e) return std::unexpected(e.error());
+    out.push_back(std::move(*e));
+  }
+  return out;
+}
+
 Result<void> SqliteRepository::mark_delivered(std::string_view subscriber, std::span<const std::uint64_t> seqs) {
   std::lock_guard lock(mutex_);
   const std::int64_t now = sc::to_micros(std::chrono::system_clock::now());

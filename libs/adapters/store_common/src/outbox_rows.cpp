@@ -181,6 +181,15 @@ std::string undelivered_sql(Dialect d) {
       placeholder(d, 1), placeholder(d, 2));
 }
 
+std::string latest_sql(Dialect d) {
+  // substr rather than LIKE (which would need escaping) or a range (Postgres compares text
+  // by its locale). Read backwards by seq until enough match.
+  return fmt::format(
+      "SELECT seq, id, type, recording_id, at, payload FROM outbox WHERE substr(type, 1, length({0})) = {0} "
+      "ORDER BY seq DESC LIMIT {1}",
+      placeholder(d, 1), placeholder(d, 2));
+}
+
 std::string pending_sql(Dialect d) {
   return fmt::format(
       "SELECT COUNT(*) FROM outbox o JOIN outbox_subscribers s ON s.name = {0} AND o.seq >= s.since_seq "

@@ -1,5 +1,6 @@
 #include "recorder/adapters/store_common/recording_rows.hpp"
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 
@@ -59,6 +60,7 @@ constexpr std::array kRecordingColumns{
     Column{"video_url", text},
     Column{"video_file_size", integer},
     Column{"notify", text},
+    Column{"revision", integer},
 };
 
 constexpr std::array kEventColumns{
@@ -298,6 +300,13 @@ CREATE TABLE webhook_endpoints (
   events TEXT NOT NULL,
   created_at BIGINT NOT NULL
 );
+)sql"},
+    Migration{6, "a recording's revision: which of two copies of it is newer",
+              R"sql(
+ALTER TABLE recordings ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;
+)sql",
+              R"sql(
+ALTER TABLE recordings ADD COLUMN revision BIGINT NOT NULL DEFAULT 0;
 )sql"},
 };
 
@@ -542,6 +551,7 @@ Row to_row(const Recording& r) {
       r.video.url,
       r.video.file_size ? Value{count(*r.video.file_size)} : Value{},
       fmt::format("{}", fmt::join(r.meta.notify, ",")),
+      count(r.revision),
   };
 }
 
@@ -593,6 +603,8 @@ Result<Recording> from_row(const Row& row) {
     if (*size < 0) in.fail("video_file_size", "is negative");
     else r.video.file_size = static_cast<std::uint64_t>(*size);
   }
+  // Absent from notices saved before migration 6: 0, older than any later change.
+  r.revision = static_cast<std::uint64_t>(std::max<std::int64_t>(0, in.optional_int("revision").value_or(0)));
   const std::string notify = in.text("notify");
   for (std::string_view rest = notify; !rest.empty();) {
     const auto comma = rest.find(',');
@@ -656,6 +668,7 @@ Query list_query(Dialect d, const core::RecordingQuery& q) {
     where.push_back(fmt::format("{} {} {}", column, op, placeholder(d, static_cast<int>(out.params.size()))));
   };
   if (q.state) add("state", "=", std::string(core::to_string(*q.state)));
+  if (q.finished) where.emplace_back("state IN ('ready','failed')");
   if (q.kind) add("kind", "=", std::string(core::to_string(*q.kind)));
   if (q.device) add("device", "=", *q.device);
   if (q.agent_id) add("agent_id", "=", *q.agent_id);

@@ -80,6 +80,7 @@ class FakeRepository final : public RecordingRepository, public OutboxStore, pub
   Result<std::vector<OutboxEntry>> undelivered(std::string_view subscriber, std::size_t limit) override;
   Result<void> mark_delivered(std::string_view subscriber, std::span<const std::uint64_t> seqs) override;
   Result<std::uint64_t> pending(std::string_view subscriber) override;
+  Result<std::vector<OutboxEntry>> latest(std::string_view type_prefix, std::size_t limit) override;
   Result<bool> hook_taken(const std::string& webhook_id) override;
   Result<void> take_hook(const std::string& webhook_id, const std::string& type, const std::string& recording_id,
                          WallTime at) override;

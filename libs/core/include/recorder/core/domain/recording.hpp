@@ -180,6 +180,10 @@ struct Recording {
   std::string error;                       // the last error, in words
   AgentReportState agent;                  // agent kind: its last report (kept in memory between transitions)
   UploadedVideo video;                     // agent kind: the uploaded video, once attached
+  // Rises by one with every change the service commits (a chunk, a report, a transition),
+  // and is saved with the recording: of two copies of a recording, the one with the higher
+  // revision is the newer (the dashboard orders live state and outbox notices by it).
+  std::uint64_t revision = 0;
 
   bool operator==(const Recording&) const = default;
 };

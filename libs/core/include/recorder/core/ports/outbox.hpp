@@ -97,6 +97,9 @@ class OutboxStore {
                                                     std::span<const std::uint64_t> seqs) = 0;
   // How many notices `subscriber` has not been handed yet (metrics).
   [[nodiscard]] virtual Result<std::uint64_t> pending(std::string_view subscriber) = 0;
+  // The newest notices whose type starts with `type_prefix` ("alert."), newest first, at
+  // most `limit`: what the dashboard shows of the past when it opens.
+  [[nodiscard]] virtual Result<std::vector<OutboxEntry>> latest(std::string_view type_prefix, std::size_t limit) = 0;
 };
 
 }  // namespace recorder::core

@@ -31,6 +31,7 @@ struct RecordingCursor {
 
 struct RecordingQuery {
   std::optional<State> state;
+  bool finished = false;  // only those that ended ready or failed (not live, not deleted)
   std::optional<SourceKind> kind;
   std::optional<std::string> device;
   std::optional<std::string> agent_id;

@@ -41,6 +41,7 @@ class SqliteRepository final : public core::RecordingRepository, public core::Ou
   core::Result<std::vector<core::OutboxEntry>> undelivered(std::string_view subscriber, std::size_t limit) override;
   core::Result<void> mark_delivered(std::string_view subscriber, std::span<const std::uint64_t> seqs) override;
   core::Result<std::uint64_t> pending(std::string_view subscriber) override;
+  core::Result<std::vector<core::OutboxEntry>> latest(std::string_view type_prefix, std::size_t limit) override;
   core::Result<void> add_token(const core::StoredToken& t) override;
   core::Result<std::optional<core::StoredToken>> find_token(const std::string& id) override;
   core::Result<std::vector<core::ApiToken>> tokens() override;

@@ -72,6 +72,7 @@ std::string insert_notice_sql(Dialect d);  // a notice saved twice (a retried co
 std::string add_subscriber_sql(Dialect d);  // ?1 name
 std::string undelivered_sql(Dialect d);     // ?1 subscriber, ?2 limit
 std::string mark_delivered_sql(Dialect d);  // ?1 subscriber, ?2 seq, ?3 delivered_at (micros)
+std::string latest_sql(Dialect d);          // ?1 type prefix, ?2 limit; newest first
 std::string pending_sql(Dialect d);         // ?1 subscriber; one row, one count
 
 // Microseconds since the epoch, the stored form of times.
