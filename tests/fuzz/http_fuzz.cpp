@@ -28,7 +28,7 @@ struct Fixture {
     std::ofstream(root / "secret") << secret;
     http::add_media_routes(router, root / "media", 1 << 20);
     http::add_health_routes(router, {{"store", [] { return std::optional<std::string>{}; }}});
-    http::add_page(router, "/", "<html></html>");
+    http::add_asset(router, "/", "text/html", "<html></html>");
     router.add("GET", "/api/recordings/{id}", [](const http::Request& r) {
       // Reads its parameter and query, echoes neither: a 2xx body never repeats the request.
       return http::text(200, r.params.at("id").empty() || r.query_value("state") ? "ok" : "ok.");

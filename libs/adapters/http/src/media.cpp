@@ -197,9 +197,14 @@ void add_health_routes(Router& router, std::vector<ReadinessCheck> checks) {
   });
 }
 
-void add_page(Router& router, std::string path, std::string html) {
-  router.add("GET", std::move(path), [html = std::move(html)](const Request&) {
-    return text(200, html, "text/html; charset=utf-8");
+void add_asset(Router& router, std::string path, std::string type, std::string_view body, std::string csp) {
+  router.add("GET", std::move(path), [type = type + "; charset=utf-8", body, csp = std::move(csp)](const Request&) {
+    auto r = text(200, std::string(body), type);
+    r.set_header("X-Content-Type-Options", "nosniff");
+    r.set_header("Referrer-Policy", "no-referrer");
+    r.set_header("Cache-Control", "no-cache");  // revalidated: an upgraded daemon serves its own pages
+    if (!csp.empty()) r.set_header("Content-Security-Policy", csp);
+    return r;
   });
 }
 

@@ -15,24 +15,12 @@
 #include <vector>
 
 #include "recorder/adapters/websocket/agent_hub.hpp"
+#include "recorder/adapters/websocket/event_stream.hpp"
 #include "recorder/core/app/recording_service.hpp"
 #include "recorder/core/domain/device.hpp"
 #include "recorder/core/ports/operator_log.hpp"
 
 namespace recorder::adapters::websocket {
-
-// The connection's sending side. Thread-safe; sends are queued to the network thread.
-class Outbox {
- public:
-  virtual ~Outbox() = default;
-  virtual void send_text(std::string text) = 0;
-  // Closes the connection with a close frame saying why (4000: replaced by a newer
-  // connection; 1000: a normal close); a no-op in tests.
-  virtual void close(std::string reason, std::uint16_t code = 4000) {
-    (void)reason;
-    (void)code;
-  }
-};
 
 // One connection's protocol. Every call for one connection comes from one strand, in order.
 class DialectSession {
@@ -95,6 +83,10 @@ std::unique_ptr<DialectSession> make_chunk_session(DialectContext ctx);
 std::unique_ptr<DialectSession> make_agent_session(AgentContext ctx);
 std::unique_ptr<DialectSession> make_rpc_session(RpcContext ctx);
 std::unique_ptr<DialectSession> make_action_session(DialectContext ctx, std::string session_id);
+// The dashboard's /ws/events: the caller signs in (its Authorization header, else a first
+// message {"type": "auth", "token"}) and `stream` sends it a snapshot, then what changes.
+std::unique_ptr<DialectSession> make_events_session(EventStream& stream, Outbox& out, std::weak_ptr<Outbox> link,
+                                                    std::string authorization);
 // A reserved path whose dialect is not served yet: every message is answered `message`.
 std::unique_ptr<DialectSession> make_unavailable_session(Outbox& out, std::string message);
 

@@ -298,6 +298,11 @@ struct WsServer::Impl {
            c.strand = ws.strand;
            return std::move(ws.session);
          }},
+        {"/ws/events",
+         [this](Connection& c, const PathParams&) -> std::unique_ptr<DialectSession> {
+           if (!config.events) return make_unavailable_session(c, "this recorderd serves no event stream");
+           return make_events_session(*config.events, c, c.weak_from_this(), c.authorization);
+         }},
         {"/rpc", [this](Connection& c, const PathParams&) { return make_rpc_session(RpcContext{*service, c, c, config.devices}); }},
         {"/ws/{session_id}",
          [this](Connection& c, const PathParams& p) {
@@ -415,6 +420,7 @@ struct WsServer::Impl {
       if (auto refused = engine->refuse_websocket(con->get_resource())) return refuse(con, *refused);
       return true;
     }
+    if (d->pattern == "/ws/events") return true;  // it signs in with any role's token (EventStream)
     if (config.authorize) {
       if (auto allowed = config.authorize(con->get_request_header("Authorization"), con->get_resource()); !allowed)
         return refuse(con, allowed.error());

@@ -70,7 +70,9 @@ struct ReadinessCheck {
 };
 void add_health_routes(Router& router, std::vector<ReadinessCheck> checks);
 
-// GET `path`: a fixed page.
-void add_page(Router& router, std::string path, std::string html);
+// GET `path`: a file compiled into the binary (a page, a script, a style sheet), served as
+// `type` in UTF-8 with nosniff and no Referer (pages hold signed links). A page may add a
+// Content-Security-Policy (`csp`); none when empty.
+void add_asset(Router& router, std::string path, std::string type, std::string_view body, std::string csp = {});
 
 }  // namespace recorder::adapters::http

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "recorder/adapters/websocket/agent_hub.hpp"
+#include "recorder/adapters/websocket/event_stream.hpp"
 #include "recorder/core/app/recording_service.hpp"
 #include "recorder/core/domain/device.hpp"
 #include "recorder/core/ports/event_publisher.hpp"
@@ -42,6 +43,7 @@ struct WsServerConfig {
   const http::Router* http = nullptr;  // every HTTP request (must outlive the server); none: 404
   std::vector<core::Device> devices;  // capture devices for /rpc
   AgentHub* agents = nullptr;         // /ws/agent's registry (must outlive the server); none: a clear error
+  EventStream* events = nullptr;      // /ws/events, the dashboard's feed (must outlive the server); none: a clear error
   core::OperatorLog* log = nullptr;   // where the listener says it cannot accept (none: silent)
   // The URL a dialect hands out for a stored media file ("recordings/<dir>/<file>"), given
   // the Host header the client connected with. None: an unsigned http://host:port/media/… URL.
@@ -57,6 +59,7 @@ struct WsServerConfig {
 //   /ws/record           the chunk dialect (seed 001)
 //   /ws/agent            the agent dialect (seed 000); ?agent_id=<id> is required
 //   /socket.io/          Socket.IO v4 (seed 001's real client; also its HTTP long-polling)
+//   /ws/events           the dashboard's live feed (signs in with a token of any role)
 //   /rpc                 JSON-RPC 2.0 (seed 003)
 //   /ws/{session_id}     the action dialect (seed 002)
 // Every HTTP request goes to the http router, run on its own lower-priority threads, never on the network
