@@ -15,8 +15,7 @@
 #include <mutex>
 #include <thread>
 
-#include "index_html.hpp"
-#include "socketio_js.hpp"
+#include "web_assets.hpp"
 #include "recorder/adapters/crypto/hmac_url_signer.hpp"
 #include "recorder/adapters/crypto/openssl_secrets.hpp"
 #include "recorder/adapters/fs/fs_chunk_store.hpp"
@@ -35,6 +34,7 @@
 #include "recorder/adapters/http/media.hpp"
 #include "recorder/adapters/metrics/prometheus_metrics.hpp"
 #include "recorder/adapters/http/router.hpp"
+#include "recorder/adapters/rest/event_feed.hpp"
 #include "recorder/adapters/rest/rest_api.hpp"
 #include "recorder/adapters/websocket/ws_server.hpp"
 #include "recorder/adapters/webhook/curl_channel_sender.hpp"
@@ -134,9 +134,11 @@ std::size_t connection_cap(std::uint64_t configured) {
 adapters::websocket::WsServerConfig listener_config(const core::Config& c, const adapters::http::Router& router,
                                                     core::OperatorLog& log, const adapters::http::MediaLinks& links,
                                                     const core::Clock& clock, core::AccessService& access,
-                                                    adapters::websocket::AgentHub& agents) {
+                                                    adapters::websocket::AgentHub& agents,
+                                                    adapters::websocket::EventStream& events) {
   adapters::websocket::WsServerConfig w;
   w.agents = &agents;
+  w.events = &events;
   w.host = c.listen_host;
   w.port = c.listen_port;
   w.action_limits = c.action_limits;
@@ -188,7 +190,7 @@ struct Daemon::Impl {
         access(*store.tokens, secrets, clock),
         signer(std::move(keys)),
         links(signer, c.public_url, [this] { return fmt::format("{}:{}", config.listen_host, listener.port()); }),
-        listener(listener_config(c, router, oplog, links, clock, access, agents)),
+        listener(listener_config(c, router, oplog, links, clock, access, agents, feed)),
         metrics(adapters::metrics::Readings{
             [this] { return service.live(); },
             [this] { return service.storage_status(); },
@@ -203,6 +205,8 @@ struct Daemon::Impl {
                             events, oplog, ids},
                 c.rules, c.storage),
         dispatcher(*store.outbox, oplog, clock),
+        feed(adapters::rest::EventFeedContext{service, access, *store.outbox, clock, &links, &agents, c.devices,
+                                              [this] { return webhook_health(); }}),
         webhook_sender(adapters::webhook::Writers{[this](const core::OutboxEntry& e) {
                                                     // Links last as long as those the dialects hand out.
                                                     return adapters::rest::event_json(e, &links, link_expiry());
@@ -429,6 +433,7 @@ struct Daemon::Impl {
   Announcer events;
   core::RecordingService service;
   core::OutboxDispatcher dispatcher;
+  adapters::rest::EventFeed feed;  // /ws/events; the listener holds its address from the start
   adapters::webhook::CurlChannelSender webhook_sender;  // webhooks, Slack and e-mail
   adapters::system::CommandHookSender hook_runner;      // hooks.on_ready
   ChannelRouter channels;
@@ -467,13 +472,13 @@ void Daemon::Impl::add_routes() {
        {"shutdown", [this]() -> std::optional<std::string> {
           return stopping ? std::optional<std::string>{"recorderd is shutting down"} : std::nullopt;
         }}});
-  http::add_page(router, "/", std::string(kIndexHtml));
-  for (const char* path : {"/socket.io/socket.io.js", "/socket.io/socket.io.min.js"}) {
-    router.add("GET", path, [](const http::Request&) {
-      auto r = http::text(200, std::string(kSocketIoJs), "application/javascript; charset=utf-8");
-      r.set_header("Cache-Control", "public, max-age=86400");
-      return r;
-    });
+  // The dashboard at /, the recording page at /record, and what they load (web/, vendor/).
+  // The dashboard runs only its own files; uPlot sets inline styles.
+  for (const WebAsset& a : kWebAssets) {
+    http::add_asset(router, std::string(a.path), std::string(a.type), a.body,
+                    a.path == "/" ? "default-src 'self'; connect-src 'self'; media-src 'self'; img-src 'self' data:; "
+                                    "style-src 'self' 'unsafe-inline'; frame-ancestors 'none'"
+                                  : "");
   }
   router.add("GET", "/favicon.ico", [](const http::Request&) { return http::Response{204, {}, ""}; });
   // websocketpp keeps whole bodies in memory: larger files are served by Range (ADR 0007).
@@ -600,6 +605,8 @@ core::Result<std::unique_ptr<Daemon>> Daemon::start(const core::Config& config) 
   i.scheduler.start();
   if (auto added = i.dispatcher.add(i.log_notices); !added)
     return core::fail(added.error().code, fmt::format("cannot register the log with the outbox: {}", added.error().message));
+  if (auto added = i.dispatcher.add(i.feed); !added)
+    return core::fail(added.error().code, fmt::format("cannot register the dashboard with the outbox: {}", added.error().message));
   i.dispatch_thread = std::thread([&i] { i.dispatch_loop(); });
   i.load_stored_endpoints();
   {
@@ -627,6 +634,7 @@ core::Result<std::unique_ptr<Daemon>> Daemon::start(const core::Config& config) 
   if (auto token = write_admin_token(i.access, data_dir); !token) return std::unexpected(token.error());
   i.add_routes();
   if (auto listening = i.listener.start(); !listening) return std::unexpected(listening.error());
+  i.feed.start();
   const auto storage = i.probe.probe();
   log(LogLevel::info,
       "msg=\"recorderd started\" version={} listen={}:{} url=http://{}:{}/ data_dir={} store={} "
@@ -647,6 +655,7 @@ void Daemon::stop() {
   i.stopped = true;
   i.stopping = true;
   i.listener.stop();
+  i.feed.stop();
   i.service.shutdown();   // captures get EOS; their last segments close
   i.capture.stop_all();
   i.scheduler.stop();

@@ -53,7 +53,7 @@ try {
   browser = await launchChromium(work);
   const page = await browser.newPage();
   page.on("console", (m) => console.log(`page: ${m.text()}`));
-  await page.goto(`${base}/`, { waitUntil: "load" });
+  await page.goto(`${base}/record`, { waitUntil: "load" });
   await page.evaluate(() => window.startRecording());
   const acked = await waitFor("six acknowledged chunks", async () => {
     const s = await page.evaluate(() => ({ acked: window.recorderState.acked, errors: window.recorderState.errors }));
@@ -84,7 +84,7 @@ try {
   // Real Chromium output through seed 002's dialect, converted to wav and to mp4.
   for (const format of ["wav", "mp4"]) {
     const tab = await browser.newPage();
-    await tab.goto(`${base}/`, { waitUntil: "load" });
+    await tab.goto(`${base}/record`, { waitUntil: "load" });
     const ready = await tab.evaluate(async (format, seconds) => {
       const media = await navigator.mediaDevices.getUserMedia({ audio: true, video: format === "mp4" });
       const socket = new WebSocket(`ws://${location.host}/ws/browser-${format}`);

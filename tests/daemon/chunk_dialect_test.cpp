@@ -239,7 +239,7 @@ TEST_CASE("stopping the daemon sends close frames and leaves streams resumable a
   CHECK(read_file(data.path() / again.get("restart-9").files[0].path) == payloads("restart-9", 0, 8));
 }
 
-TEST_CASE("HTTP: health - the recording page - and clear errors", "[daemon][http]") {
+TEST_CASE("HTTP: health - the dashboard and the recording page - and clear errors", "[daemon][http]") {
   RunningDaemon d;
   const std::string base = "http://127.0.0.1:" + std::to_string(d.daemon->port());
   auto health = http_request("GET", base + "/healthz");
@@ -247,9 +247,23 @@ TEST_CASE("HTTP: health - the recording page - and clear errors", "[daemon][http
   CHECK(health.body == "ok\n");
   // websocketpp closes HTTP connections after one answer; clients must be told.
   CHECK(health.header("connection") == "close");
-  auto page = http_get(base + "/");
+  auto page = http_get(base + "/record");
   CHECK(page.status == 200);
   CHECK(page.body.find("MediaRecorder") != std::string::npos);
+  // The dashboard and what it loads are compiled in; the page runs only its own scripts.
+  auto dashboard = http_request("GET", base + "/");
+  CHECK(dashboard.status == 200);
+  CHECK(dashboard.body.find("/ws/events") == std::string::npos);  // in its script, not inline
+  CHECK(dashboard.body.find("/assets/dashboard.js") != std::string::npos);
+  CHECK(dashboard.header("content-security-policy").find("default-src 'self'") != std::string::npos);
+  CHECK(dashboard.header("x-content-type-options") == "nosniff");
+  for (const char* asset : {"/assets/dashboard.js", "/assets/dashboard.css", "/assets/uPlot.iife.min.js", "/assets/uPlot.min.css"}) {
+    INFO(asset);
+    auto a = http_request("GET", base + asset);
+    CHECK(a.status == 200);
+    CHECK(a.body.size() > 1000);
+  }
+  CHECK(http_request("GET", base + "/assets/dashboard.js").header("content-type") == "application/javascript; charset=utf-8");
   // Media needs a signed URL or a token (docs/protocol.md section 6).
   auto unsigned_url = http_request("GET", base + "/media/nobody/original.webm");
   CHECK(unsigned_url.status == 401);
