@@ -14,57 +14,10 @@ using namespace std::chrono_literals;
 
 namespace {
 
-struct MemoryTokens final : TokenStore {
-  std::map<std::string, StoredToken> rows;
-  bool down = false;
-  int touches = 0;
-  Result<void> add_token(const StoredToken& t) override {
-    if (down) return fail(Errc::unavailable, "database is down");
-    if (!rows.emplace(t.token.id, t).second) return fail(Errc::invalid_argument, "id taken");
-    return ok();
-  }
-  Result<std::optional<StoredToken>> find_token(const std::string& id) override {
-    if (down) return fail(Errc::unavailable, "database is down");
-    auto it = rows.find(id);
-    return it == rows.end() ? std::optional<StoredToken>{} : std::optional{it->second};
-  }
-  Result<std::vector<ApiToken>> tokens() override {
-    if (down) return fail(Errc::unavailable, "database is down");
-    std::vector<ApiToken> out;
-    for (const auto& [id, t] : rows) out.push_back(t.token);
-    return out;
-  }
-  Result<bool> revoke_token(const std::string& id, WallTime at) override {
-    auto it = rows.find(id);
-    if (it == rows.end() || it->second.token.revoked_at) return false;
-    it->second.token.revoked_at = at;
-    return true;
-  }
-  Result<void> touch_token(const std::string& id, WallTime at) override {
-    ++touches;
-    rows.at(id).token.last_used_at = at;
-    return ok();
-  }
-};
-
-// Deterministic "randomness" (a counter) and a readable "hash": the service's logic, not
-// OpenSSL's, is under test here (the crypto adapter has its own test).
-struct CountingSecrets final : Secrets {
-  int n = 0;
-  std::string random_base64url(std::size_t bytes) override {
-    const std::size_t chars = (bytes * 8 + 5) / 6;
-    std::string s = std::to_string(++n);
-    return std::string(chars - s.size(), leading_dash ? '-' : 'A') + s;
-  }
-  bool leading_dash = false;  // what OpenSSL gives one time in 64
-  std::string hash(std::string_view secret) const override { return "h(" + std::string(secret) + ")"; }
-  bool equal(std::string_view a, std::string_view b) const override { return a == b; }
-};
-
 struct Rig {
   testing::FakeClock clock;
-  MemoryTokens store;
-  CountingSecrets secrets;
+  testing::MemoryTokens store;
+  testing::CountingSecrets secrets;
   AccessService access{store, secrets, clock};
 };
 

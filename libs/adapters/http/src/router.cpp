@@ -48,6 +48,23 @@ std::optional<std::string> Request::query_value(std::string_view name) const {
   return std::nullopt;
 }
 
+std::string Request::presented_token() const {
+  if (auto h = header("Authorization")) {
+    std::string_view v(*h);
+    constexpr std::string_view kScheme = "bearer ";
+    if (v.size() >= kScheme.size() &&
+        std::ranges::equal(v.substr(0, kScheme.size()), kScheme,
+                           [](char a, char b) { return (a >= 'A' && a <= 'Z' ? a - 'A' + 'a' : a) == b; })) {
+      v.remove_prefix(kScheme.size());
+      while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
+      while (!v.empty() && v.back() == ' ') v.remove_suffix(1);
+      return std::string(v);
+    }
+    return {};
+  }
+  return query_value("access_token").value_or("");
+}
+
 void Response::set_header(std::string name, std::string value) {
   for (auto& [k, v] : headers) {
     if (iequal(k, name)) {

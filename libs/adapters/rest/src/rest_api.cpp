@@ -701,22 +701,7 @@ std::string event_json(const core::OutboxEntry& entry, const http::MediaLinks* l
   return std::string(buffer.GetString(), buffer.GetSize());
 }
 
-std::string presented_token(const Request& request) {
-  if (auto h = request.header("Authorization")) {
-    std::string_view v(*h);
-    constexpr std::string_view kScheme = "bearer ";
-    if (v.size() >= kScheme.size() &&
-        std::ranges::equal(v.substr(0, kScheme.size()), kScheme,
-                           [](char a, char b) { return (a >= 'A' && a <= 'Z' ? a - 'A' + 'a' : a) == b; })) {
-      v.remove_prefix(kScheme.size());
-      while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
-      while (!v.empty() && v.back() == ' ') v.remove_suffix(1);
-      return std::string(v);
-    }
-    return {};
-  }
-  return request.query_value("access_token").value_or("");
-}
+std::string presented_token(const Request& request) { return request.presented_token(); }
 
 void add_rest_routes(http::Router& router, const RestContext& ctx) {
   auto api = std::make_shared<Api>(ctx);

@@ -83,10 +83,11 @@ std::unique_ptr<DialectSession> make_chunk_session(DialectContext ctx);
 std::unique_ptr<DialectSession> make_agent_session(AgentContext ctx);
 std::unique_ptr<DialectSession> make_rpc_session(RpcContext ctx);
 std::unique_ptr<DialectSession> make_action_session(DialectContext ctx, std::string session_id);
-// The dashboard's /ws/events: the caller signs in (its Authorization header, else a first
-// message {"type": "auth", "token"}) and `stream` sends it a snapshot, then what changes.
+// The dashboard's /ws/events: the caller signs in with the token its handshake presented
+// (`presented_token`: Authorization: Bearer, else ?access_token=; empty: none), else with a
+// first message {"type": "auth", "token"}, and `stream` sends it a snapshot, then what changes.
 std::unique_ptr<DialectSession> make_events_session(EventStream& stream, Outbox& out, std::weak_ptr<Outbox> link,
-                                                    std::string authorization);
+                                                    std::string presented_token);
 // A reserved path whose dialect is not served yet: every message is answered `message`.
 std::unique_ptr<DialectSession> make_unavailable_session(Outbox& out, std::string message);
 

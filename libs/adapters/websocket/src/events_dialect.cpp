@@ -2,6 +2,8 @@
 // in, then only listens. Signing in and what is sent are the EventStream's; this session
 // reads the sign-in and refuses anything else with a message that says what is expected.
 
+#include <utility>
+
 #include <fmt/format.h>
 
 #include "dialect.hpp"
@@ -12,12 +14,12 @@ namespace {
 
 class EventsSession final : public DialectSession {
  public:
-  EventsSession(EventStream& stream, Outbox& out, std::weak_ptr<Outbox> link, std::string authorization)
-      : stream_(stream), out_(out), link_(std::move(link)), authorization_(std::move(authorization)) {}
+  EventsSession(EventStream& stream, Outbox& out, std::weak_ptr<Outbox> link, std::string presented)
+      : stream_(stream), out_(out), link_(std::move(link)), presented_(std::move(presented)) {}
 
   void on_open() override {
     stream_.opened(link_);
-    if (auto token = bearer(authorization_)) sign_in(*token);
+    if (!presented_.empty()) sign_in(std::exchange(presented_, {}));
   }
 
   void on_text(std::string&& text) override {
@@ -47,21 +49,6 @@ class EventsSession final : public DialectSession {
     stream_.sign_in(link_, token);
   }
 
-  // "Bearer <token>", any case; nothing for another scheme or none.
-  static std::optional<std::string> bearer(std::string_view header) {
-    constexpr std::string_view kScheme = "bearer ";
-    if (header.size() <= kScheme.size()) return std::nullopt;
-    for (std::size_t i = 0; i < kScheme.size(); ++i) {
-      const char c = header[i] >= 'A' && header[i] <= 'Z' ? static_cast<char>(header[i] - 'A' + 'a') : header[i];
-      if (c != kScheme[i]) return std::nullopt;
-    }
-    header.remove_prefix(kScheme.size());
-    while (!header.empty() && header.front() == ' ') header.remove_prefix(1);
-    while (!header.empty() && header.back() == ' ') header.remove_suffix(1);
-    if (header.empty()) return std::nullopt;
-    return std::string(header);
-  }
-
   // {"type": "error", "message"}: the connection stays (a sign-in may follow).
   void error(const std::string& message) {
     rapidjson::StringBuffer buffer;
@@ -76,15 +63,15 @@ class EventsSession final : public DialectSession {
   EventStream& stream_;
   Outbox& out_;
   std::weak_ptr<Outbox> link_;
-  std::string authorization_;
+  std::string presented_;  // from the handshake; signed in with at open
   bool signed_in_ = false;
 };
 
 }  // namespace
 
 std::unique_ptr<DialectSession> make_events_session(EventStream& stream, Outbox& out, std::weak_ptr<Outbox> link,
-                                                    std::string authorization) {
-  return std::make_unique<EventsSession>(stream, out, std::move(link), std::move(authorization));
+                                                    std::string presented_token) {
+  return std::make_unique<EventsSession>(stream, out, std::move(link), std::move(presented_token));
 }
 
 }  // namespace recorder::adapters::websocket

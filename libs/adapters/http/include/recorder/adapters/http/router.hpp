@@ -31,6 +31,9 @@ struct Request {
   std::optional<std::string> header(std::string_view name) const;
   // The first query value of that name, or nothing.
   std::optional<std::string> query_value(std::string_view name) const;
+  // The token it presents: "Authorization: Bearer <t>" (any case), else the access_token
+  // query parameter (browsers cannot set headers on a WebSocket); empty when none.
+  std::string presented_token() const;
 };
 
 struct Response {
