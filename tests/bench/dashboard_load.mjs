@@ -83,6 +83,11 @@ async function grow(base, to) {
 async function measure(page, cdp, base, label) {
   await sleep(2000);  // settle
   const metric = async () => Object.fromEntries((await cdp.send("Performance.getMetrics")).metrics.map((m) => [m.name, m.value]));
+  // Left alone first, as a page on a wall is: its CPU with nothing but the feed.
+  const idle0 = await metric();
+  const idleStart = Date.now();
+  await sleep(seconds * 500);
+  const idleCpu = ((await metric()).TaskDuration - idle0.TaskDuration) / ((Date.now() - idleStart) / 1000);
   const stats0 = await page.evaluate(() => ({ ...window.dashboardStats }));
   const m0 = await metric();
   const cpu0 = cpuSeconds(daemon.pid);
@@ -91,12 +96,17 @@ async function measure(page, cdp, base, label) {
   const sorts = [];
   const rows = [];
   let n = 0;
-  while (Date.now() - t0 < seconds * 1000) {
-    const key = n % 2 ? "bytes" : "who";
+  const sortBy = async (key, dir) => {
     const clicked = Date.now();
     await page.click(`#active th[data-sort="${key}"]`);
     await page.waitForFunction((k) => document.querySelector(`#active th[data-sort="${k}"]`).hasAttribute("aria-sort"), { timeout: 5000 }, key);
     sorts.push(Date.now() - clicked);
+    const now = await page.$eval(`#active th[data-sort="${key}"]`, (th) => th.getAttribute("aria-sort"));
+    if (dir && now !== dir) await sortBy(key, dir);
+  };
+  while (Date.now() - t0 < seconds * 1000) {
+    await sortBy(n % 2 ? "bytes" : "who");
+    await sortBy("elapsed", "ascending");  // the newest first: a new row is at the top
     const id = `probe-${label}-${n++}`;
     const started = Date.now();
     const s = await startStream(base, id);
@@ -116,6 +126,7 @@ async function measure(page, cdp, base, label) {
     active: await page.$eval("#active-count", (e) => Number(e.textContent)),
     msgs: (stats1.messages - stats0.messages) / wall,
     kbps: (stats1.bytes - stats0.bytes) / 1024 / wall,
+    idleCpu,
     pageCpu: (m1.TaskDuration - m0.TaskDuration) / wall,
     scriptCpu: (m1.ScriptDuration - m0.ScriptDuration) / wall,
     renders: renders / wall,
@@ -126,7 +137,7 @@ async function measure(page, cdp, base, label) {
     serverCpu: (cpuSeconds(daemon.pid) - cpu0) / wall,
   };
   console.log(`${label.padEnd(9)} active ${String(r.active).padStart(5)}: page gets ${r.msgs.toFixed(2)} msg/s, ${r.kbps.toFixed(1)} KB/s; ` +
-              `page CPU ${(100 * r.pageCpu).toFixed(1)} % (script ${(100 * r.scriptCpu).toFixed(1)} %), ${r.renders.toFixed(2)} renders/s of ` +
+              `page CPU left alone ${(100 * r.idleCpu).toFixed(1)} %, while clicked ${(100 * r.pageCpu).toFixed(1)} % (script ${(100 * r.scriptCpu).toFixed(1)} %), ${r.renders.toFixed(2)} renders/s of ` +
               `${r.renderMs.toFixed(1)} ms, JS heap ${r.heapMB.toFixed(1)} MB; sort click p50 ${r.sortP50} ms max ${r.sortMax} ms; ` +
               `new row p50 ${r.rowP50} ms max ${r.rowMax} ms; recorderd CPU ${(100 * r.serverCpu).toFixed(1)} %`);
   return r;
@@ -151,7 +162,7 @@ try {
   await grow(base, many);
   await waitFor(`${many} rows`, async () => (await page.$eval("#active-count", (e) => Number(e.textContent))) >= many, 60000);
   const loaded = await measure(page, cdp, base, "loaded");
-  console.log(`ratio ${many} vs ${few} recordings: page CPU ${(loaded.pageCpu / Math.max(baseline.pageCpu, 1e-9)).toFixed(1)}x, ` +
+  console.log(`ratio ${many} vs ${few} recordings: page CPU left alone ${(loaded.idleCpu / Math.max(baseline.idleCpu, 1e-9)).toFixed(1)}x, clicked ${(loaded.pageCpu / Math.max(baseline.pageCpu, 1e-9)).toFixed(1)}x, ` +
               `bytes ${(loaded.kbps / Math.max(baseline.kbps, 1e-9)).toFixed(1)}x, sort click p50 ${(loaded.sortP50 / Math.max(baseline.sortP50, 1)).toFixed(1)}x, ` +
               `new row p50 ${(loaded.rowP50 / Math.max(baseline.rowP50, 1)).toFixed(1)}x`);
   if (!(loaded.active >= many)) throw new Error(`the page shows ${loaded.active} active recordings, expected ${many}`);

@@ -20,6 +20,7 @@ const state = {
   agents: [], devices: [], alerts: [], webhooks: [],
   storage: null,
   sort: { key: 'elapsed', dir: -1 },
+  shown: 100,            // active rows drawn; the rest are a click (or a filter) away
   finished: { cursors: [null], page: 0, rows: [], next: null },
   chart: null, history: [[], [], []],
   dirty: false,
@@ -317,7 +318,8 @@ function makeRow(r) {
 function render(now) {
   state.dirty = false;
   const started = performance.now();
-  const list = activeRows();
+  const all = activeRows();
+  const list = all.length > state.shown ? all.slice(0, state.shown) : all;
   const body = $('active').tBodies[0];
   const seen = new Set();
   let previous = null;
@@ -348,6 +350,8 @@ function render(now) {
     if (!seen.has(id)) { row.tr.remove(); rows.delete(id); }
   }
   $('active-empty').hidden = list.length > 0;
+  $('active-more').hidden = all.length <= list.length;
+  setText($('active-shown'), `Showing ${list.length} of ${all.length}; filter or sort to find the others.`);
   $('active-count').textContent = String(state.live.size);
   for (const th of $('active').tHead.rows[0].cells) {
     if (th.dataset.sort === state.sort.key) th.setAttribute('aria-sort', state.sort.dir > 0 ? 'ascending' : 'descending');
@@ -541,6 +545,7 @@ function init() {
   });
   $('sign-out').addEventListener('click', () => signOut(''));
   $('filter').addEventListener('input', markDirty);
+  $('show-more').addEventListener('click', () => { state.shown += 100; markDirty(); });
   $('filter-kind').addEventListener('change', markDirty);
   for (const th of $('active').tHead.rows[0].cells) {
     if (!th.dataset.sort) continue;
