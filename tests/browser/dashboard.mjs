@@ -258,7 +258,9 @@ async function main() {
   if (overflow > 0) fail(`at 390 px the page is ${overflow} px wider than the screen`);
   await page.setViewport({ width: 1280, height: 800 });
 
-  // 9. An admin deletes the finished recording.
+  // 9. An admin deletes the finished recording; the delete's notice fails to reach a
+  // webhook endpoint that is down, and the admin sees that failure.
+  await rest(base, admin, "POST", "/api/webhooks", { name: "down", url: "http://127.0.0.1:9/hook", secret: "whsec_" + Buffer.from("0123456789abcdef0123456789abcdef").toString("base64") });
   await signIn(page, base, admin);
   await page.waitForSelector(`${finishedRow} button.delete`, { timeout: 5000 });
   await page.click(`${finishedRow} button.delete`);
@@ -266,6 +268,36 @@ async function main() {
   await waitFor("the deleted recording to leave the list", async () => !(await page.$(finishedRow)), 5000);
   const gone = await rest(base, admin, "GET", "/api/recordings/lecture-1");
   if (gone.state !== "deleted") fail(`after delete the recording is ${gone.state}`);
+  const failure = await waitFor("the failed delivery on the page", () => page.$eval("#webhooks", (e) => (/^down: .*failed attempts [1-9]/.test(e.textContent) ? e.textContent : null)), 10000);
+  console.log(`admin sees: ${failure.slice(0, 160)}`);
+
+  // Text is readable: every visible text's contrast against its background is at least
+  // 4.5:1 (WCAG AA), on the admin's page at 1280x800.
+  const lowContrast = await page.evaluate(() => {
+    const rgb = (c) => (c.match(/[\d.]+/g) || []).map(Number);
+    const lum = ([r, g, b]) => [r, g, b].map((v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; })
+      .reduce((s, v, i) => s + v * [0.2126, 0.7152, 0.0722][i], 0);
+    const background = (el) => {
+      for (; el; el = el.parentElement) {
+        const c = rgb(getComputedStyle(el).backgroundColor);
+        if (c.length === 3 || c[3] > 0) return c.slice(0, 3);
+      }
+      return [255, 255, 255];
+    };
+    const bad = [];
+    let checked = 0;
+    for (const el of document.querySelectorAll("body *")) {
+      if (!el.offsetParent || ![...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim())) continue;
+      ++checked;
+      const a = lum(rgb(getComputedStyle(el).color)), b = lum(background(el));
+      const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+      if (ratio < 4.5) bad.push(`${el.tagName}.${el.className} "${el.textContent.trim().slice(0, 30)}" ${ratio.toFixed(2)}`);
+    }
+    return { bad, checked };
+  });
+  if (lowContrast.checked < 40) fail(`only ${lowContrast.checked} texts were checked for contrast`);
+  if (lowContrast.bad.length) fail(`text below 4.5:1 contrast: ${lowContrast.bad.slice(0, 5).join("; ")}`);
+  console.log(`contrast: ${lowContrast.checked} visible texts at 4.5:1 or more`);
 
   for (const f of ["dashboard-1280x800.png", "dashboard-390x844.png"]) {
     if (statSync(join(artefacts, f)).size < 10000) fail(`${f} is too small to be a screenshot`);

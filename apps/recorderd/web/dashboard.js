@@ -393,10 +393,11 @@ function renderSide() {
     li.className = n.data.severity;
     li.textContent = `${when(n.timestamp)} ${n.data.severity}: ${n.data.message}`;
   });
-  const failing = state.webhooks.filter((h) => h.last_failure_at || !h.enabled || h.gave_up);
+  const failing = state.webhooks.filter((h) => h.last_failure_at || !h.enabled || h.gave_up)
+    .sort((a, b) => (b.last_failure_at || '').localeCompare(a.last_failure_at || ''));  // newest first
   list($('webhooks'), failing, (li, h) => {
     li.textContent = `${h.name}: ${h.enabled ? '' : 'disabled (' + (h.disabled_reason || '') + '), '}${h.pending ?? 0} pending, ` +
-      `${h.failed_attempts} failed attempts, ${h.gave_up} given up` + (h.last_error ? `; last error ${when(h.last_failure_at)}: ${h.last_error}` : '');
+      `failed attempts ${h.failed_attempts}, given up ${h.gave_up}` + (h.last_error ? `; last error ${when(h.last_failure_at)}: ${h.last_error}` : '');
   });
   const devices = document.querySelector('#start-capture select');
   const agents = document.querySelector('#start-agent select');
