@@ -199,30 +199,18 @@ Result<void> PostgresRepository::add_subscriber(std::string_view subscriber) {
 Result<std::vector<core::OutboxEntry>> PostgresRepository::undelivered(std::string_view subscriber, std::size_t limit) {
   return impl_->with_transaction<std::vector<core::OutboxEntry>>(
       [&](pqxx::work& tx) -> Result<std::vector<core::OutboxEntry>> {
-        std::vector<core::OutboxEntry> out;
         const auto result = run(tx, sc::undelivered_sql(sc::Dialect::postgres),
                                 {std::string(subscriber), static_cast<std::int64_t>(limit)});
-        for (const auto& row : rows_of(result, sc::outbox_columns())) {
-          auto e = sc::outbox_from_row(row);
-          if (!e) return std::unexpected(e.error());
-          out.push_back(std::move(*e));
-        }
-        return out;
+        return sc::outbox_from_rows(rows_of(result, sc::outbox_columns()));
       });
 }
 
 Result<std::vector<core::OutboxEntry>> PostgresRepository::latest(std::string_view type_prefix, std::size_t limit) {
   return impl_->with_transaction<std::vector<core::OutboxEntry>>(
       [&](pqxx::work& tx) -> Result<std::vector<core::OutboxEntry>> {
-        std::vector<core::OutboxEntry> out;
         const auto result = run(tx, sc::latest_sql(sc::Dialect::postgres),
                                 {std::string(type_prefix), static_cast<std::int64_t>(limit)});
-        for (const auto& row : rows_of(result, sc::outbox_columns())) {
-          auto e = sc::outbox_from_row(row);
-          if (!e) return std::unexpected(e.error());
-          out.push_back(std::move(*e));
-        }
-        return out;
+        return sc::outbox_from_rows(rows_of(result, sc::outbox_columns()));
       });
 }
 

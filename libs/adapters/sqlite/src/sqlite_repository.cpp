@@ -247,13 +247,7 @@ Result<std::vector<core::OutboxEntry>> SqliteRepository::undelivered(std::string
   if (auto b = st.bind({std::string(subscriber), static_cast<std::int64_t>(limit)}); !b) return std::unexpected(b.error());
   auto rows = st.rows(sc::outbox_columns());
   if (!rows) return std::unexpected(rows.error());
-  std::vector<core::OutboxEntry> out;
-  for (const auto& row : *rows) {
-    auto e = sc::outbox_from_row(row);
-    if (!e) return std::unexpected(e.error());
-    out.push_back(std::move(*e));
-  }
-  return out;
+  return sc::outbox_from_rows(*rows);
 }
 
 Result<std::vector<core::OutboxEntry>> SqliteRepository::latest(std::string_view type_prefix, std::size_t limit) {
@@ -262,13 +256,7 @@ Result<std::vector<core::OutboxEntry>> SqliteRepository::latest(std::string_view
   if (auto b = st.bind({std::string(type_prefix), static_cast<std::int64_t>(limit)}); !b) return std::unexpected(b.error());
   auto rows = st.rows(sc::outbox_columns());
   if (!rows) return std::unexpected(rows.error());
-  std::vector<core::OutboxEntry> out;
-  for (const auto& row : *rows) {
-    auto e = sc::outbox_from_row(row);
-    if (!e) return std::unexpected(e.error());
-    out.push_back(std::move(*e));
-  }
-  return out;
+  return sc::outbox_from_rows(*rows);
 }
 
 Result<void> SqliteRepository::mark_delivered(std::string_view subscriber, std::span<const std::uint64_t> seqs) {

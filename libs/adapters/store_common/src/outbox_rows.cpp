@@ -160,6 +160,17 @@ Result<core::OutboxEntry> outbox_from_row(const Row& row) {
   return entry;
 }
 
+Result<std::vector<core::OutboxEntry>> outbox_from_rows(std::span<const Row> rows) {
+  std::vector<core::OutboxEntry> out;
+  out.reserve(rows.size());
+  for (const auto& row : rows) {
+    auto e = outbox_from_row(row);
+    if (!e) return std::unexpected(e.error());
+    out.push_back(std::move(*e));
+  }
+  return out;
+}
+
 std::string insert_notice_sql(Dialect d) {
   return fmt::format("INSERT INTO outbox (id, type, recording_id, at, payload) VALUES ({}, {}, {}, {}, {}) "
                      "ON CONFLICT (id) DO NOTHING",

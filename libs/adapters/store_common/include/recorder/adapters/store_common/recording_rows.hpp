@@ -68,6 +68,7 @@ Query agent_key_query(Dialect d, const std::string& key);
 std::span<const Column> outbox_columns();  // seq first, as undelivered_sql() selects them
 Row to_row(const core::NoticeBody& n);      // without seq: the columns after it
 core::Result<core::OutboxEntry> outbox_from_row(const Row& row);
+core::Result<std::vector<core::OutboxEntry>> outbox_from_rows(std::span<const Row> rows);  // the first error, else all
 std::string insert_notice_sql(Dialect d);  // a notice saved twice (a retried commit) is kept once
 std::string add_subscriber_sql(Dialect d);  // ?1 name
 std::string undelivered_sql(Dialect d);     // ?1 subscriber, ?2 limit
