@@ -32,7 +32,7 @@ std::string type_of(const std::string& text) {
 
 }  // namespace
 
-TEST_CASE("/ws/events: a token signs in by header - query - or first message; a bad one is closed with 4401", "[daemon][events]") {
+TEST_CASE("/ws/events: a token signs in by header - query - or first message - a bad one is closed with 4401", "[daemon][events]") {
   RunningDaemon d{{{"auth.ingest", "token"}}};  // the feed's sign-in does not depend on it
   const std::string admin = admin_token(d);
   Api api{d};

@@ -103,6 +103,21 @@ TEST_CASE("a bad token is told why and closed - a good one of any role gets a sn
   CHECK_FALSE(viewer->closed);
 }
 
+TEST_CASE("while the store is down a token cannot be checked - the watcher is told to come back - not refused", "[feed]") {
+  Rig rig;
+  const std::string token = rig.token(Role::viewer);
+  rig.tokens.down = true;
+  auto w = std::make_shared<Watcher>();
+  rig.feed.opened(w);
+  rig.feed.sign_in(w, token);
+  REQUIRE(w->sent.size() == 1);
+  CHECK(std::string(w->message(0)["code"].GetString()) == "unavailable");
+  CHECK(w->closed == 1013);  // try again later: the page reconnects, it does not sign out
+  rig.tokens.down = false;
+  auto again = rig.join(Role::viewer);
+  CHECK(again->type(0) == "snapshot");
+}
+
 TEST_CASE("a connection that does not sign in in time is closed - before that it is sent nothing", "[feed]") {
   Rig rig;
   auto quiet = std::make_shared<Watcher>();

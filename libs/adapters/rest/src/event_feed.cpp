@@ -20,7 +20,8 @@ using json::put;
 using json::put_null;
 using views::Writer;
 
-constexpr std::uint16_t kRefused = 4401;  // bad token, or none in time
+constexpr std::uint16_t kRefused = 4401;     // bad token, or none in time: sign in again
+constexpr std::uint16_t kTryLater = 1013;    // the token could not be checked (store down): reconnect
 
 std::string text_of(const rapidjson::StringBuffer& b) { return std::string(b.GetString(), b.GetSize()); }
 
@@ -131,7 +132,7 @@ void EventFeed::sign_in(const std::weak_ptr<websocket::Outbox>& watcher, const s
   auto who = ctx_.access.authenticate(token);
   if (!who) {
     link->send_text(error_json(core::to_string(who.error().code), who.error().message));
-    link->close(who.error().message, kRefused);
+    link->close(who.error().message, who.error().code == core::Errc::unavailable ? kTryLater : kRefused);
     closed(link.get());
     return;
   }
@@ -232,6 +233,17 @@ void EventFeed::tick() {
       last_tick_ == core::MonoTime{} ? 0 : std::chrono::duration<double>(now - last_tick_).count();
   last_tick_ = now;
 
+  // Nobody watching: only the chart's point is kept (nothing is rendered).
+  bool watching = false;
+  bool admins = false;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& [key, watcher] : watchers_) {
+      watching = watching || watcher.joined;
+      admins = admins || (watcher.joined && watcher.admin);
+    }
+  }
+
   // What changed since the last tick, and how many bytes came in meanwhile.
   const std::vector<core::Recording> live = ctx_.service.live();
   std::unordered_map<std::string, Seen> seen;
@@ -246,10 +258,10 @@ void EventFeed::tick() {
     auto before = seen_.find(r.id);
     if (before == seen_.end()) {
       ingested += bytes;
-      views::put_recording(w, r, ctx_.service.elapsed_seconds(r), none);
+      if (watching) views::put_recording(w, r, ctx_.service.elapsed_seconds(r), none);
     } else {
       ingested += bytes - std::min(bytes, before->second.bytes);
-      if (before->second.revision != r.revision) put_progress(w, r, ctx_.service.elapsed_seconds(r));
+      if (watching && before->second.revision != r.revision) put_progress(w, r, ctx_.service.elapsed_seconds(r));
     }
     seen.emplace(r.id, Seen{r.revision, bytes});
   }
@@ -268,13 +280,15 @@ void EventFeed::tick() {
   rapidjson::StringBuffer sections;
   Writer s(sections);
   s.StartObject();
-  s.Key("agents");
-  views::put_agents(s, ctx_.agents ? ctx_.agents->agents() : std::vector<core::AgentInfo>{}, ctx_.service);
-  s.Key("devices");
-  views::put_devices(s, ctx_.devices, ctx_.service);
+  if (watching) {
+    s.Key("agents");
+    views::put_agents(s, ctx_.agents ? ctx_.agents->agents() : std::vector<core::AgentInfo>{}, ctx_.service);
+    s.Key("devices");
+    views::put_devices(s, ctx_.devices, ctx_.service);
+  }
   s.EndObject();
   std::string webhooks;
-  if (ctx_.webhooks) {
+  if (admins && ctx_.webhooks) {
     rapidjson::StringBuffer buffer;
     Writer hw(buffer);
     hw.StartArray();
@@ -295,10 +309,9 @@ void EventFeed::tick() {
     }
     watcher.deadline = core::MonoTime::max();  // told once; closed() removes it
   }
-  if (joined_ == 0) {
-    last_sections_.clear();
-    return;
-  }
+  if (joined_ == 0) last_sections_.clear();
+  // Nothing was rendered; one who signed in meanwhile has a snapshot newer than this tick.
+  if (joined_ == 0 || !watching) return;
   std::string text = fmt::format(R"({{"type":"tick","at":"{}","active":{},"ingest_bps":{},"storage":{},"recordings":{},"gone":{})",
                                  core::format_utc(wall), live.size(), bps, storage_json(ctx_.service),
                                  text_of(changed), text_of(gone));
