@@ -263,7 +263,13 @@ TEST_CASE("HTTP: health - the dashboard and the recording page - and clear error
     CHECK(a.status == 200);
     CHECK(a.body.size() > 1000);
   }
-  CHECK(http_request("GET", base + "/assets/dashboard.js").header("content-type") == "application/javascript; charset=utf-8");
+  auto script = http_request("GET", base + "/assets/dashboard.js");
+  CHECK(script.header("content-type") == "application/javascript; charset=utf-8");
+  // Revalidated by its ETag: the same file again is 304 with no body.
+  REQUIRE_FALSE(script.header("etag").empty());
+  auto again = http_request("GET", base + "/assets/dashboard.js", {"If-None-Match: " + script.header("etag")});
+  CHECK(again.status == 304);
+  CHECK(again.body.empty());
   // Media needs a signed URL or a token (docs/protocol.md section 6).
   auto unsigned_url = http_request("GET", base + "/media/nobody/original.webm");
   CHECK(unsigned_url.status == 401);

@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <fstream>
+#include <functional>
 
 #include <fmt/format.h>
 
@@ -198,11 +199,16 @@ void add_health_routes(Router& router, std::vector<ReadinessCheck> checks) {
 }
 
 void add_asset(Router& router, std::string path, std::string type, std::string_view body, std::string csp) {
-  router.add("GET", std::move(path), [type = type + "; charset=utf-8", body, csp = std::move(csp)](const Request&) {
-    auto r = text(200, std::string(body), type);
+  // Revalidated at each load by its ETag (a hash of the body): a browser keeps what it has
+  // until an upgraded daemon serves something else.
+  const std::string etag = fmt::format("\"{:016x}\"", std::hash<std::string_view>{}(body));
+  router.add("GET", std::move(path), [type = type + "; charset=utf-8", body, csp = std::move(csp), etag](const Request& request) {
+    const bool same = request.header("If-None-Match") == etag;
+    auto r = same ? Response{304, {}, ""} : text(200, std::string(body), type);
+    r.set_header("ETag", etag);
+    r.set_header("Cache-Control", "no-cache");
     r.set_header("X-Content-Type-Options", "nosniff");
     r.set_header("Referrer-Policy", "no-referrer");
-    r.set_header("Cache-Control", "no-cache");  // revalidated: an upgraded daemon serves its own pages
     if (!csp.empty()) r.set_header("Content-Security-Policy", csp);
     return r;
   });
