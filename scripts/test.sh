@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine: installs what it needs, builds with warnings
-# as errors, runs every test, then runs every test again under ASan + UBSan, the core,
+# as errors, runs every test, then runs every test again under ASan + UBSan (but the
+# benchmark smoke runs, which the asan preset does not build), the core,
 # daemon and dashboard feed tests under ThreadSanitizer, and every fuzz target for a bounded time (clang 19,
 # ASan + UBSan; scripts/fuzz.sh). Suppressions, each with its reason: tests/lsan.supp,
 # tests/tsan.supp.

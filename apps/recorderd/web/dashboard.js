@@ -384,7 +384,9 @@ function list(el, items, make) {
 
 function renderSide() {
   renderStorage();
-  list($('agents'), state.agents, (li, a) => {
+  const shownAgents = [...state.agents].sort((a, b) => (a.agent_id < b.agent_id ? -1 : 1)).slice(0, 50);
+  setText($('agents-count'), state.agents.length > 50 ? `${state.agents.length} connected; the first 50 by id` : '');
+  list($('agents'), shownAgents, (li, a) => {
     li.textContent = `${a.agent_id}: connected ${age(a.connected_at)}` + (a.last_message_at ? `, last message ${age(a.last_message_at)}` : '') +
       (a.recording_id ? ` — recording "${a.subject}" (${a.recording_state})` : '');
   });

@@ -38,7 +38,7 @@ struct Rig {
   AccessService access{tokens, secrets, h.clock};
   WebhookHealth hook{};
   adapters::rest::EventFeed feed{adapters::rest::EventFeedContext{
-      h.service, access, h.repository, h.clock, nullptr, nullptr, {},
+      h.service, access, h.repository, h.clock, nullptr, nullptr, {core::Device{"cam1", {}, "test"}},
       [this] { return std::vector<WebhookHealth>{hook}; }, 1000ms, 10000ms, 3600, 50}};
 
   Rig() {
@@ -211,4 +211,25 @@ TEST_CASE("a watcher whose connection is gone is dropped - the others go on", "[
   CHECK(stays->type(stays->sent.size() - 1) == "tick");
   rig.feed.closed(stays.get());
   CHECK(rig.feed.watchers() == 0);
+}
+
+TEST_CASE("cameras and agents go out when what is busy changes - else every 10 ticks", "[feed]") {
+  Rig rig;
+  auto w = rig.join(Role::viewer);
+  CHECK(w->message(0)["devices"].GetArray().Size() == 1);  // in the snapshot
+  const auto has_devices = [&] { return w->message(w->sent.size() - 1).HasMember("devices"); };
+  rig.feed.tick();
+  CHECK(has_devices());  // the first tick after nobody watched
+  rig.feed.tick();
+  CHECK_FALSE(has_devices());
+  REQUIRE(rig.h.service.start_capture(CaptureStart{"cam1", "mp4", std::nullopt, "", ""}));
+  rig.feed.tick();
+  REQUIRE(has_devices());  // cam1 became busy
+  CHECK(w->message(w->sent.size() - 1)["devices"][0]["recording"].GetBool());
+  std::size_t sent = 0;
+  for (int i = 0; i < 10; ++i) {
+    rig.feed.tick();
+    if (has_devices()) ++sent;
+  }
+  CHECK(sent == 1);  // unchanged: refreshed once in 10 ticks
 }

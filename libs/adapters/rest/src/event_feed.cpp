@@ -276,17 +276,34 @@ void EventFeed::tick() {
   seen_ = std::move(seen);
   const double bps = seconds > 0 ? static_cast<double>(ingested) / seconds : 0;
 
-  // Agents and cameras go out when they changed; the webhooks' health only to admins.
-  rapidjson::StringBuffer sections;
-  Writer s(sections);
-  s.StartObject();
+  // Agents and cameras go out when who is connected or what is busy changed, else every
+  // 10 ticks (their ages and counts move with every report: with thousands of agents,
+  // sending them each tick would dwarf the rest). The webhooks' health only to admins.
+  std::string section_text;
   if (watching) {
-    s.Key("agents");
-    views::put_agents(s, ctx_.agents ? ctx_.agents->agents() : std::vector<core::AgentInfo>{}, ctx_.service);
-    s.Key("devices");
-    views::put_devices(s, ctx_.devices, ctx_.service);
+    const std::vector<core::AgentInfo> agents = ctx_.agents ? ctx_.agents->agents() : std::vector<core::AgentInfo>{};
+    std::string membership;
+    for (const auto& a : agents) {
+      const auto held = ctx_.service.live_on(a.agent_id);
+      membership += fmt::format("{}\n{}\n", a.agent_id, held ? held->id : "");
+    }
+    for (const auto& d : ctx_.devices) membership += fmt::format("{}\n{}\n", d.name, ctx_.service.live_on(d.name) ? 1 : 0);
+    if (membership != last_membership_ || ++ticks_since_sections_ >= 10) {
+      rapidjson::StringBuffer sections;
+      Writer s(sections);
+      s.StartObject();
+      s.Key("agents");
+      views::put_agents(s, agents, ctx_.service);
+      s.Key("devices");
+      views::put_devices(s, ctx_.devices, ctx_.service);
+      s.EndObject();
+      section_text = text_of(sections);
+      last_membership_ = std::move(membership);
+      ticks_since_sections_ = 0;
+    }
+  } else {
+    last_membership_.clear();  // the next watcher's first tick sends them
   }
-  s.EndObject();
   std::string webhooks;
   if (admins && ctx_.webhooks) {
     rapidjson::StringBuffer buffer;
@@ -309,17 +326,14 @@ void EventFeed::tick() {
     }
     watcher.deadline = core::MonoTime::max();  // told once; closed() removes it
   }
-  if (joined_ == 0) last_sections_.clear();
   // Nothing was rendered; one who signed in meanwhile has a snapshot newer than this tick.
   if (joined_ == 0 || !watching) return;
   std::string text = fmt::format(R"({{"type":"tick","at":"{}","active":{},"ingest_bps":{},"storage":{},"recordings":{},"gone":{})",
                                  core::format_utc(wall), live.size(), bps, storage_json(ctx_.service),
                                  text_of(changed), text_of(gone));
-  std::string section_text = text_of(sections);
-  if (section_text != last_sections_) {
+  if (!section_text.empty()) {
     text += ",";
     text += std::string_view(section_text).substr(1, section_text.size() - 2);
-    last_sections_ = std::move(section_text);
   }
   std::string admin_text = text;
   if (!webhooks.empty()) admin_text += R"(,"webhooks":)" + webhooks;

@@ -107,12 +107,13 @@ class EventFeed final : public websocket::EventStream, public core::NoticeSubscr
   std::unordered_map<const websocket::Outbox*, Watcher> watchers_;
   std::size_t joined_ = 0;
   std::deque<Point> history_;
-  std::string last_sections_;  // agents, cameras and webhooks as last sent
 
   // The tick's own state (tick() is called from one thread at a time).
   std::mutex tick_mutex_;
   std::unordered_map<std::string, Seen> seen_;
   core::MonoTime last_tick_{};
+  std::string last_membership_;  // who is connected and what is busy, as last sent
+  std::size_t ticks_since_sections_ = 0;
 
   std::mutex run_mutex_;
   std::condition_variable wake_;
