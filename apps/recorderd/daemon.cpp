@@ -155,13 +155,7 @@ adapters::websocket::WsServerConfig listener_config(const core::Config& c, const
   w.log = &log;
   if (c.ingest_needs_token)
     w.authorize = [&access](const std::string& authorization, const std::string& resource) -> core::Result<void> {
-      adapters::http::Request r;
-      r.target = resource;
-      if (!authorization.empty()) r.headers.emplace_back("Authorization", authorization);
-      if (const auto q = resource.find('?'); q != std::string::npos) {
-        if (auto query = adapters::http::parse_query(std::string_view(resource).substr(q + 1))) r.query = std::move(*query);
-      }
-      auto who = access.authenticate(adapters::rest::presented_token(r));
+      auto who = access.authenticate(adapters::http::handshake_token(authorization, resource));
       if (!who) return std::unexpected(who.error());
       return core::AccessService::authorize(*who, core::Role::operator_,
                                             fmt::format("recording over {} (auth.ingest = token)",
@@ -485,7 +479,7 @@ void Daemon::Impl::add_routes() {
   http::add_media_routes(router, data_dir / "recordings", 256ull * 1024 * 1024,
                          [this](const http::Request& r) { return media_access(r); });
   router.add("GET", "/metrics", [this](const http::Request& r) {
-    if (auto who = access.authenticate(adapters::rest::presented_token(r)); !who) return http::error_response(who.error());
+    if (auto who = access.authenticate(r.presented_token()); !who) return http::error_response(who.error());
     return http::text(200, metrics.render(), "text/plain; version=0.0.4; charset=utf-8");
   });
   adapters::rest::RestContext rest{service,
@@ -524,7 +518,7 @@ core::Result<void> Daemon::Impl::media_access(const adapters::http::Request& r) 
   const std::string_view query = q == std::string_view::npos ? std::string_view{} : target.substr(q + 1);
   const bool signed_url = query.starts_with("sig=") || query.find("&sig=") != std::string_view::npos;
   if (signed_url) return signer.verify(r.method, path, query, clock.wall_now());
-  const std::string token = adapters::rest::presented_token(r);
+  const std::string token = r.presented_token();
   if (token.empty())
     return core::fail(core::Errc::unauthenticated,
                       "media opens with a signed URL (exp, kid and sig, as recorderd hands them out) or a token");

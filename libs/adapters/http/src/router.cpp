@@ -65,6 +65,16 @@ std::string Request::presented_token() const {
   return query_value("access_token").value_or("");
 }
 
+std::string handshake_token(const std::string& authorization, const std::string& resource) {
+  Request r;
+  r.target = resource;
+  if (!authorization.empty()) r.headers.emplace_back("Authorization", authorization);
+  if (const auto q = resource.find('?'); q != std::string::npos) {
+    if (auto query = parse_query(std::string_view(resource).substr(q + 1))) r.query = std::move(*query);
+  }
+  return r.presented_token();
+}
+
 void Response::set_header(std::string name, std::string value) {
   for (auto& [k, v] : headers) {
     if (iequal(k, name)) {

@@ -145,15 +145,7 @@ void EventFeed::sign_in(const std::weak_ptr<websocket::Outbox>& watcher, const s
       alerts += (i ? "," : "") + event_json((*latest)[i], ctx_.links, expires);
   }
   alerts += "]";
-  std::string webhooks = "[]";
-  if (who->role == core::Role::admin && ctx_.webhooks) {
-    rapidjson::StringBuffer buffer;
-    Writer w(buffer);
-    w.StartArray();
-    for (const auto& h : ctx_.webhooks()) views::put_webhook(w, h);
-    w.EndArray();
-    webhooks = text_of(buffer);
-  }
+  const std::string webhooks = who->role == core::Role::admin ? webhooks_json() : "[]";
   std::lock_guard lock(mutex_);
   auto it = watchers_.find(link.get());
   if (it == watchers_.end()) return;  // closed meanwhile
@@ -161,6 +153,16 @@ void EventFeed::sign_in(const std::weak_ptr<websocket::Outbox>& watcher, const s
   it->second.joined = true;
   it->second.admin = who->role == core::Role::admin;
   ++joined_;
+}
+
+std::string EventFeed::webhooks_json() const {
+  rapidjson::StringBuffer buffer;
+  Writer w(buffer);
+  w.StartArray();
+  if (ctx_.webhooks)
+    for (const auto& h : ctx_.webhooks()) views::put_webhook(w, h);
+  w.EndArray();
+  return text_of(buffer);
 }
 
 std::string EventFeed::snapshot(const core::ApiToken& who, const std::string& alerts, const std::string& webhooks) {
@@ -304,15 +306,7 @@ void EventFeed::tick() {
   } else {
     last_membership_.clear();  // the next watcher's first tick sends them
   }
-  std::string webhooks;
-  if (admins && ctx_.webhooks) {
-    rapidjson::StringBuffer buffer;
-    Writer hw(buffer);
-    hw.StartArray();
-    for (const auto& h : ctx_.webhooks()) views::put_webhook(hw, h);
-    hw.EndArray();
-    webhooks = text_of(buffer);
-  }
+  const std::string webhooks = admins ? webhooks_json() : std::string();
 
   std::lock_guard lock(mutex_);
   history_.push_back(Point{wall, live.size(), bps});

@@ -187,7 +187,7 @@ class Api : public std::enable_shared_from_this<Api> {
   // looked at for a caller who may not see it.
   http::Router::Handler guarded(core::Role needed, std::string action, Handler handler) {
     return [self = shared_from_this(), needed, action = std::move(action), handler = std::move(handler)](const Request& r) {
-      auto who = self->ctx_.access.authenticate(presented_token(r));
+      auto who = self->ctx_.access.authenticate(r.presented_token());
       if (!who) return error_response(who.error());
       if (auto allowed = core::AccessService::authorize(*who, needed, action); !allowed)
         return error_response(allowed.error());
@@ -700,8 +700,6 @@ std::string event_json(const core::OutboxEntry& entry, const http::MediaLinks* l
   w.EndObject();
   return std::string(buffer.GetString(), buffer.GetSize());
 }
-
-std::string presented_token(const Request& request) { return request.presented_token(); }
 
 void add_rest_routes(http::Router& router, const RestContext& ctx) {
   auto api = std::make_shared<Api>(ctx);

@@ -301,7 +301,7 @@ struct WsServer::Impl {
         {"/ws/events",
          [this](Connection& c, const PathParams&) -> std::unique_ptr<DialectSession> {
            if (!config.events) return make_unavailable_session(c, "this recorderd serves no event stream");
-           return make_events_session(*config.events, c, c.weak_from_this(), presented_token(c));
+           return make_events_session(*config.events, c, c.weak_from_this(), http::handshake_token(c.authorization, c.resource));
          }},
         {"/rpc", [this](Connection& c, const PathParams&) { return make_rpc_session(RpcContext{*service, c, c, config.devices}); }},
         {"/ws/{session_id}",
@@ -312,17 +312,6 @@ struct WsServer::Impl {
   }
 
   std::vector<DialectRoute> table;
-
-  // The token a handshake presents: "Authorization: Bearer <t>", else ?access_token=; empty: none.
-  static std::string presented_token(const Connection& c) {
-    http::Request r;
-    r.target = c.resource;
-    if (!c.authorization.empty()) r.headers.emplace_back("Authorization", c.authorization);
-    if (const auto q = c.resource.find('?'); q != std::string::npos) {
-      if (auto query = http::parse_query(std::string_view(c.resource).substr(q + 1))) r.query = std::move(*query);
-    }
-    return r.presented_token();
-  }
 
   // /ws/agent's ?agent_id=<id>: 1 to 200 bytes without control characters; else why not.
   static core::Result<std::string> agent_id_in(const std::string& resource) {

@@ -36,6 +36,10 @@ struct Request {
   std::string presented_token() const;
 };
 
+// The token a WebSocket handshake presents, given its Authorization header and resource
+// (path and query): as Request::presented_token().
+std::string handshake_token(const std::string& authorization, const std::string& resource);
+
 struct Response {
   int status = 200;
   Headers headers;

@@ -100,6 +100,7 @@ class EventFeed final : public websocket::EventStream, public core::NoticeSubscr
   void run();
   // To every signed-in watcher: `admin_text` to admins, `text` to the others. mutex_ held.
   void send_joined(const std::string& text, const std::string& admin_text);
+  std::string webhooks_json() const;  // every endpoint's health, as GET /api/webhooks
   std::string snapshot(const core::ApiToken& who, const std::string& alerts, const std::string& webhooks);
 
   EventFeedContext ctx_;

@@ -55,8 +55,4 @@ void add_rest_routes(http::Router& router, const RestContext& ctx);
 // (docs/protocol.md section 7).
 std::string event_json(const core::OutboxEntry& entry, const http::MediaLinks* links, core::WallTime url_expires);
 
-// The token a request presents: "Authorization: Bearer <t>", else the access_token query
-// parameter (browsers cannot set headers on a WebSocket); empty when none.
-std::string presented_token(const http::Request& request);
-
 }  // namespace recorder::adapters::rest
