@@ -16,7 +16,7 @@ import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createRequire } from "node:module";
-import { launchChromium } from "../browser/common.mjs";
+import { launchChromium, sleep, waitFor } from "../browser/common.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const WebSocket = createRequire(join(here, "../socketio/package.json"))("ws");
@@ -26,22 +26,12 @@ const opt = (name, def) => { const i = args.indexOf(`--${name}`); return i > 0 ?
 const many = opt("recordings", 1000);
 const few = opt("baseline", 10);
 const seconds = opt("seconds", 20);
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const work = mkdtempSync(join(tmpdir(), "recorderd-dashboard-bench-"));
 const logFile = join(work, "recorderd.log");
 const readLog = () => (existsSync(logFile) ? readFileSync(logFile, "utf8") : "");
 const CLK_TCK = 100;
 const chunk = Buffer.alloc(2048, 0x5a);
 
-async function waitFor(what, predicate, ms) {
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    const v = await predicate();
-    if (v) return v;
-    await sleep(20);
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 const cpuSeconds = (pid) => {
   const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
   return (Number(f[11]) + Number(f[12])) / CLK_TCK;

@@ -6,6 +6,21 @@ import { rmSync } from "node:fs";
 import { join } from "node:path";
 import puppeteer from "puppeteer-core";
 
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// Polls `predicate` (it may be async) every 50 ms until it returns something truthy, which
+// is returned; after `ms` calls `fail` with what was awaited (`fail` throws; by default an
+// Error, a test passes its own to print recorderd's log first).
+export async function waitFor(what, predicate, ms, fail = (message) => { throw new Error(message); }) {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    const value = await predicate();
+    if (value) return value;
+    await sleep(50);
+  }
+  return fail(`timed out after ${ms} ms waiting for ${what}`);
+}
+
 // Debian's chromium, headless, with a fake camera and microphone granted without asking.
 export function launchChromium(work) {
   return puppeteer.launch({

@@ -18,7 +18,7 @@ import { tmpdir } from "node:os";
 import { join, dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createRequire } from "node:module";
-import { launchChromium, finish } from "./common.mjs";
+import { launchChromium, finish, waitFor as poll } from "./common.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const WebSocket = createRequire(join(here, "..", "socketio", "package.json"))("ws");
@@ -27,7 +27,6 @@ const work = mkdtempSync(join(tmpdir(), "recorderd-dashboard-"));
 const artefacts = resolve(process.argv[3] || join(work, "artefacts"));
 mkdirSync(artefacts, { recursive: true });
 const logFile = join(work, "recorderd.log");
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const readLog = () => (existsSync(logFile) ? readFileSync(logFile, "utf8") : "");
 const ctx = { browser: null, daemon: null, work };
 const children = [];
@@ -37,15 +36,7 @@ function fail(message) {
   throw new Error(message);
 }
 
-async function waitFor(what, predicate, ms) {
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    const value = await predicate();
-    if (value) return value;
-    await sleep(50);
-  }
-  fail(`timed out after ${ms} ms waiting for ${what}`);
-}
+const waitFor = (what, predicate, ms) => poll(what, predicate, ms, fail);
 
 async function rest(base, token, method, path, body) {
   const res = await fetch(base + path, {
@@ -251,7 +242,7 @@ async function main() {
   await page.waitForSelector(finishedRow, { timeout: 5000 });
   if (await page.$(`${finishedRow} button.delete`)) fail("a viewer sees a delete button");
   await page.setViewport({ width: 390, height: 844, isMobile: true });
-  await sleep(300);
+  await page.waitForFunction(() => window.innerWidth === 390, { timeout: 5000 });
   await page.evaluate(() => window.scrollTo(0, 0));
   await page.screenshot({ path: join(artefacts, "dashboard-390x844.png"), fullPage: false });
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);

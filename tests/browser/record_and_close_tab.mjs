@@ -11,13 +11,11 @@ import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, existsSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { launchChromium, decodeWebm, finish } from "./common.mjs";
+import { launchChromium, decodeWebm, finish, waitFor as poll } from "./common.mjs";
 
 const recorderd = process.argv[2];
 const work = mkdtempSync(join(tmpdir(), "recorderd-browser-"));
 const logFile = join(work, "recorderd.log");
-const deadline = (ms) => Date.now() + ms;
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 let daemon = null;
 let browser = null;
 let error = null;
@@ -29,15 +27,7 @@ function fail(message) {
   throw new Error(message);
 }
 
-async function waitFor(what, predicate, ms) {
-  const until = deadline(ms);
-  while (Date.now() < until) {
-    const value = await predicate();
-    if (value) return value;
-    await sleep(100);
-  }
-  fail(`timed out waiting for ${what}`);
-}
+const waitFor = (what, predicate, ms) => poll(what, predicate, ms, fail);
 
 const readLog = () => (existsSync(logFile) ? readFileSync(logFile, "utf8") : "");
 

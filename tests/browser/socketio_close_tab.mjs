@@ -17,13 +17,12 @@ import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createServer } from "node:http";
-import { launchChromium, decodeWebm, finish } from "./common.mjs";
+import { launchChromium, decodeWebm, finish, waitFor as poll } from "./common.mjs";
 
 const recorderd = process.argv[2];
 const work = mkdtempSync(join(tmpdir(), "recorderd-sio-browser-"));
 const logFile = join(work, "recorderd.log");
 const pageHtml = readFileSync(join(dirname(fileURLToPath(import.meta.url)), "seed001_page.html"), "utf8");
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const readLog = () => (existsSync(logFile) ? readFileSync(logFile, "utf8") : "");
 let daemon = null;
 let browser = null;
@@ -37,15 +36,7 @@ function fail(message) {
   throw new Error(message);
 }
 
-async function waitFor(what, predicate, ms) {
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    const value = await predicate();
-    if (value) return value;
-    await sleep(100);
-  }
-  fail(`timed out waiting for ${what}`);
-}
+const waitFor = (what, predicate, ms) => poll(what, predicate, ms, fail);
 
 async function recordInTab(base) {
   const page = await browser.newPage();
