@@ -1,6 +1,7 @@
 #include "daemon.hpp"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -43,6 +44,7 @@
 #include "recorder/core/app/access_service.hpp"
 #include "recorder/core/app/outbox_dispatcher.hpp"
 #include "recorder/core/app/inbound_hooks.hpp"
+#include "recorder/core/app/lease_keeper.hpp"
 #include "recorder/core/app/notice_text.hpp"
 #include "recorder/core/app/webhook_delivery.hpp"
 #include "version.hpp"
@@ -101,25 +103,98 @@ struct Store {
   core::TokenStore* tokens = nullptr;   // the same object as repository
   core::HookReceipts* receipts = nullptr;  // the same object as repository
   core::WebhookStore* webhook_store = nullptr;  // the same object as repository
+  core::ClusterStore* cluster = nullptr;        // Postgres: the same object as repository; SQLite: none
+  int lock_fd = -1;                             // SQLite: the lock that keeps a second instance out
+  Store() = default;
+  Store(Store&& o) noexcept
+      : repository(std::move(o.repository)), outbox(o.outbox), tokens(o.tokens), receipts(o.receipts),
+        webhook_store(o.webhook_store), cluster(o.cluster), lock_fd(std::exchange(o.lock_fd, -1)) {}
+  Store& operator=(Store&&) = delete;
+  ~Store() {
+    repository.reset();
+    if (lock_fd >= 0) ::close(lock_fd);
+  }
 };
 
+// SQLite serves one instance: a second recorderd on the same database file is refused at
+// start-up, by an exclusive lock on <data_dir>/recorderd.db.lock held for the process's
+// life (released by the kernel even after kill -9). It names the holder's pid.
+core::Result<int> lock_single_instance(const std::filesystem::path& data_dir) {
+  const auto path = data_dir / "recorderd.db.lock";
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0)
+    return core::fail(core::Errc::io_error, fmt::format("cannot open {}: {}", path.string(), std::strerror(errno)));
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    char holder[32] = {};
+    const ssize_t n = ::pread(fd, holder, sizeof holder - 1, 0);
+    ::close(fd);
+    std::string pid(holder, n > 0 ? static_cast<std::size_t>(n) : 0);
+    while (!pid.empty() && (pid.back() == '\n' || pid.back() == ' ')) pid.pop_back();
+    return core::fail(core::Errc::id_taken,
+                      fmt::format("another recorderd (pid {}) uses the SQLite database in {}: store.backend = sqlite "
+                                  "serves one instance; run several on one Postgres (store.backend = postgres)",
+                                  pid.empty() ? "?" : pid, data_dir.string()));
+  }
+  const std::string pid = fmt::format("{}\n", ::getpid());
+  if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, pid.data(), pid.size(), 0) != static_cast<ssize_t>(pid.size()))
+    log(LogLevel::warn, "msg=\"cannot write the pid into the lock file\" file={}", quote_value(path.string()));
+  return fd;
+}
+
 core::Result<Store> open_store(const core::Config& config, const std::filesystem::path& data_dir) {
+  Store store;
   if (config.store == core::StoreBackend::sqlite) {
+    auto lock = lock_single_instance(data_dir);
+    if (!lock) return std::unexpected(lock.error());
+    store.lock_fd = *lock;
     auto repo = adapters::sqlite::SqliteRepository::open(data_dir / "recorderd.db");
     if (!repo) return std::unexpected(repo.error());
-    core::OutboxStore* outbox = repo->get();
-    core::TokenStore* tokens = repo->get();
-    core::HookReceipts* receipts = repo->get();
-    core::WebhookStore* hooks = repo->get();
-    return Store{std::move(*repo), outbox, tokens, receipts, hooks};
+    store.outbox = repo->get();
+    store.tokens = repo->get();
+    store.receipts = repo->get();
+    store.webhook_store = repo->get();
+    store.repository = std::move(*repo);
+    return store;
   }
   auto repo = std::make_unique<adapters::postgres::PostgresRepository>(config.postgres_url);
   if (auto c = repo->connect(); !c) return std::unexpected(c.error());
-  core::OutboxStore* outbox = repo.get();
-  core::TokenStore* tokens = repo.get();
-  core::HookReceipts* receipts = repo.get();
-  core::WebhookStore* hooks = repo.get();
-  return Store{std::move(repo), outbox, tokens, receipts, hooks};
+  store.outbox = repo.get();
+  store.tokens = repo.get();
+  store.receipts = repo.get();
+  store.webhook_store = repo.get();
+  store.cluster = repo.get();
+  store.repository = std::move(repo);
+  return store;
+}
+
+// This instance as it joins a cluster: cluster.instance_id, or <hostname>-<random>.
+core::InstanceInfo instance_info(const core::Config& c) {
+  adapters::system::RandomIdGenerator random;
+  core::InstanceInfo self;
+  self.id = c.instance_id;
+  if (self.id.empty()) {
+    char host[256] = {};
+    if (::gethostname(host, sizeof host - 1) != 0 || host[0] == '\0') std::strcpy(host, "recorderd");
+    std::string name;
+    for (const char* p = host; *p != '\0' && name.size() < 48; ++p)
+      name += std::isalnum(static_cast<unsigned char>(*p)) || *p == '.' || *p == '-' ? *p : '_';
+    self.id = fmt::format("{}-{}", name, random.next().substr(0, 6));
+  }
+  self.incarnation = random.next();
+  self.address = fmt::format("{}:{}", c.listen_host, c.listen_port);
+  for (const core::Device& d : c.devices) self.devices.push_back(d.name);
+  self.lease = std::chrono::seconds{c.lease_seconds};
+  return self;
+}
+
+adapters::rest::EventFeedContext feed_context(core::RecordingService& service, core::AccessService& access,
+                                              core::OutboxStore& outbox, const core::Clock& clock,
+                                              const adapters::http::MediaLinks* links, const core::AgentChannel* agents,
+                                              const core::Config& c, std::string subscriber,
+                                              std::function<std::vector<core::WebhookHealth>()> webhooks) {
+  adapters::rest::EventFeedContext ctx{service, access, outbox, clock, links, agents, c.devices, std::move(webhooks)};
+  ctx.subscriber = std::move(subscriber);
+  return ctx;
 }
 
 // server.max_connections, or 0 (the default): three quarters of the descriptor limit, the
@@ -176,6 +251,9 @@ struct Daemon::Impl {
         data_dir(std::move(dir)),
         store(std::move(s)),
         probe(data_dir.string()),
+        keeper(store.cluster ? std::make_unique<core::LeaseKeeper>(*store.cluster, clock, oplog, instance_info(c),
+                                                                   core::LeaseSettings{})
+                             : nullptr),
         chunks(data_dir / "chunks"),
         finalizer(chunks, data_dir),
         converter(finalizer, data_dir),
@@ -196,11 +274,13 @@ struct Daemon::Impl {
         }),
         events(listener, metrics, [this] { wake_dispatcher(); }),
         service(core::Ports{clock, scheduler, *store.repository, *store.outbox, chunks, converter, capture, agents, probe,
-                            events, oplog, ids},
+                            events, oplog, ids, keeper.get()},
                 c.rules, c.storage),
         dispatcher(*store.outbox, oplog, clock),
-        feed(adapters::rest::EventFeedContext{service, access, *store.outbox, clock, &links, &agents, c.devices,
-                                              [this] { return webhook_health(); }}),
+        local_dispatcher(*store.outbox, oplog, clock),
+        feed(feed_context(service, access, *store.outbox, clock, &links, &agents, c, 
+                          keeper ? "dashboard:" + keeper->instance() : std::string("dashboard"),
+                          [this] { return webhook_health(); })),
         webhook_sender(adapters::webhook::Writers{[this](const core::OutboxEntry& e) {
                                                     // Links last as long as those the dialects hand out.
                                                     return adapters::rest::event_json(e, &links, link_expiry());
@@ -234,7 +314,14 @@ struct Daemon::Impl {
     std::thread thread;
   };
 
-  void start_channel(Channel& ch) { ch.thread = std::thread([this, &ch] { webhook_loop(ch); }); }
+  void start_channel(Channel& ch) {
+    // Its place in the outbox from now, before any notice it must get is committed (in a
+    // cluster only the leader delivers, but every instance commits).
+    if (auto subscribed = ch.delivery->subscribe(); !subscribed)
+      log(LogLevel::warn, "msg=\"a webhook endpoint could not subscribe to the outbox yet\" name={} error={}",
+          quote_value(ch.delivery->endpoint().name), quote_value(subscribed.error().message));
+    ch.thread = std::thread([this, &ch] { webhook_loop(ch); });
+  }
 
   // The endpoints POST /api/webhooks added before, after the file's (a name the file uses
   // now wins, with a warning).
@@ -344,6 +431,10 @@ struct Daemon::Impl {
   void add_routes();
   core::Result<void> media_access(const adapters::http::Request& r);
 
+  // Whether this instance delivers the outbox (log, webhooks, alerts) now: alone, always;
+  // in a cluster, while it holds the leader's lease and can confirm it.
+  bool leads() const { return !keeper || (keeper->leader() && keeper->confirmed()); }
+
   void wake_dispatcher() {
     {
       std::lock_guard lock(dispatch_mutex);
@@ -364,7 +455,7 @@ struct Daemon::Impl {
     while (!dispatch_stopping && !ch.removed) {
       const std::uint64_t seen = notices_committed;
       lock.unlock();
-      const std::optional<core::MonoTime> next = delivery.run_once();
+      const std::optional<core::MonoTime> next = leads() ? delivery.run_once() : std::nullopt;
       lock.lock();
       const core::MonoTime now = clock.monotonic_now();
       if (next && *next <= now) continue;
@@ -393,9 +484,10 @@ struct Daemon::Impl {
     while (!dispatch_stopping) {
       dispatch_woken = false;
       lock.unlock();
-      const auto pass = dispatcher.run_once();
+      const auto local = local_dispatcher.run_once();
+      const auto pass = leads() ? dispatcher.run_once() : decltype(dispatcher.run_once()){};
       lock.lock();
-      if (pass.more && pass.delivered > 0) continue;  // a full batch: the next one at once
+      if ((pass.more && pass.delivered > 0) || (local.more && local.delivered > 0)) continue;  // a full batch: the next one at once
       dispatch_wake.wait_for(lock, std::chrono::seconds(1), [&] { return dispatch_stopping || dispatch_woken; });
     }
   }
@@ -405,8 +497,11 @@ struct Daemon::Impl {
   Store store;
   adapters::system::SystemClock clock;
   adapters::system::RandomIdGenerator ids;
-  adapters::system::StatvfsStorageProbe probe;
   adapters::system::LogOperatorLog oplog;
+  adapters::system::StatvfsStorageProbe probe;
+  // Postgres: this instance's leases among several (docs/adr/0017-cluster-leases.md); none on SQLite.
+  std::unique_ptr<core::LeaseKeeper> keeper;
+  adapters::system::ThreadScheduler cluster_timer;  // the keeper's tick, apart from the maintenance
   adapters::system::LogNoticeSubscriber log_notices;
   adapters::system::ThreadScheduler scheduler;    // keeps time for deadlines; handles none itself
   adapters::WorkerPool deadline_workers{4};       // where due deadlines are handled
@@ -426,7 +521,8 @@ struct Daemon::Impl {
   adapters::metrics::PrometheusMetrics metrics;  // reads the service at scrapes only, after start
   Announcer events;
   core::RecordingService service;
-  core::OutboxDispatcher dispatcher;
+  core::OutboxDispatcher dispatcher;        // the log: on the leader only
+  core::OutboxDispatcher local_dispatcher;  // this instance's dashboard watchers: on every instance
   adapters::rest::EventFeed feed;  // /ws/events; the listener holds its address from the start
   adapters::webhook::CurlChannelSender webhook_sender;  // webhooks, Slack and e-mail
   adapters::system::CommandHookSender hook_runner;      // hooks.on_ready
@@ -498,6 +594,13 @@ void Daemon::Impl::add_routes() {
                                      return add_endpoint(fields);
                                    },
                                    [this](const std::string& name) { return remove_endpoint(name); }};
+  if (keeper) {
+    rest.cluster = [this] { return store.cluster->view(); };
+    rest.instance = keeper->instance();
+    rest.lease = std::chrono::duration_cast<std::chrono::seconds>(keeper->lease());
+  } else {
+    rest.instance = "local";
+  }
   if (!config.inbound_secrets.empty()) {
     rest.verify_hook = [this](const http::Request& r) {
       const auto now = std::chrono::duration_cast<std::chrono::seconds>(clock.wall_now().time_since_epoch()).count();
@@ -599,7 +702,7 @@ core::Result<std::unique_ptr<Daemon>> Daemon::start(const core::Config& config) 
   i.scheduler.start();
   if (auto added = i.dispatcher.add(i.log_notices); !added)
     return core::fail(added.error().code, fmt::format("cannot register the log with the outbox: {}", added.error().message));
-  if (auto added = i.dispatcher.add(i.feed); !added)
+  if (auto added = i.local_dispatcher.add(i.feed); !added)
     return core::fail(added.error().code, fmt::format("cannot register the dashboard with the outbox: {}", added.error().message));
   i.dispatch_thread = std::thread([&i] { i.dispatch_loop(); });
   i.load_stored_endpoints();
@@ -609,11 +712,23 @@ core::Result<std::unique_ptr<Daemon>> Daemon::start(const core::Config& config) 
   }
   std::unique_ptr<Daemon> daemon(new Daemon(std::move(impl)));
 
-  auto report = i.service.recover();
+  // Alone, every unfinished recording is this instance's; in a cluster, those its id held
+  // before and those whose owner's lease expired.
+  if (i.keeper) i.keeper->bind(i.service);
+  auto report = i.keeper ? i.keeper->start() : i.service.recover();
   if (!report) return core::fail(report.error().code, fmt::format("recovery failed: {}", report.error().message));
   i.recovery = std::move(*report);
   log(LogLevel::info, "msg=\"recovered unfinished recordings\" recovered={} left_alone={}", i.recovery.recovered,
       i.recovery.failed.size());
+  if (i.keeper) {
+    i.cluster_timer.every(std::chrono::duration_cast<core::Duration>(i.keeper->lease() / 3), [&i] {
+      const core::LeaseTick t = i.keeper->tick();
+      if (t.lost > 0 || t.claimed > 0)
+        log(LogLevel::warn, "msg=\"cluster: leases moved\" instance={} lost={} claimed={} leader={}",
+            i.keeper->instance(), t.lost, t.claimed, t.leader);
+    });
+    i.cluster_timer.start();
+  }
   for (const auto& e : i.recovery.failed) log(LogLevel::error, "msg=\"not recovered\" error={}", quote_value(e.message));
 
   // Errors of both reach the log and the outbox inside the service; the results are figures.
@@ -628,14 +743,16 @@ core::Result<std::unique_ptr<Daemon>> Daemon::start(const core::Config& config) 
   if (auto token = write_admin_token(i.access, data_dir); !token) return std::unexpected(token.error());
   i.add_routes();
   if (auto listening = i.listener.start(); !listening) return std::unexpected(listening.error());
+  if (i.keeper) i.keeper->listening_at(fmt::format("{}:{}", config.listen_host, i.listener.port()));
   i.feed.start();
   const auto storage = i.probe.probe();
   log(LogLevel::info,
       "msg=\"recorderd started\" version={} listen={}:{} url=http://{}:{}/ data_dir={} store={} "
-      "storage_used_percent={} max_connections={}",
+      "storage_used_percent={} max_connections={} instance={} leader={}",
       RECORDERD_VERSION, config.listen_host, i.listener.port(), config.listen_host, i.listener.port(),
       quote_value(data_dir.string()), config.store == core::StoreBackend::sqlite ? "sqlite" : "postgres",
-      storage ? fmt::format("{:.1f}", storage->used_percent()) : "unknown", connection_cap(config.max_connections));
+      storage ? fmt::format("{:.1f}", storage->used_percent()) : "unknown", connection_cap(config.max_connections),
+      i.keeper ? i.keeper->instance() : std::string("local"), i.leads());
   return daemon;
 }
 
@@ -659,6 +776,10 @@ void Daemon::stop() {
   i.finalizer.stop();
   const std::size_t unsaved = i.service.flush();
   if (unsaved > 0) log(LogLevel::error, "msg=\"recordings not saved at exit\" count={}", unsaved);
+  // What this instance held is free for the others at once (a stream it kept live is
+  // resumed wherever its client reconnects).
+  i.cluster_timer.stop();
+  if (i.keeper) i.keeper->leave();
   {
     std::lock_guard lock(i.dispatch_mutex);
     i.dispatch_stopping = true;
@@ -673,7 +794,8 @@ void Daemon::stop() {
       if (ch.thread.joinable()) ch.thread.join();
   }
   // What is still undelivered stays in the outbox for the next start.
-  (void)i.dispatcher.run_once();
+  (void)i.local_dispatcher.run_once();
+  if (!i.keeper) (void)i.dispatcher.run_once();
   log(LogLevel::info, "msg=\"recorderd stopped\" live_recordings_kept={}", i.service.live().size());
 }
 

@@ -185,6 +185,25 @@ std::vector<ConfigKey> make_keys() {
                     return ok();
                   },
                   [](const Config& c) { return c.postgres_url; }});
+  keys.push_back({"cluster.instance_id",
+                  "this instance's name among several on one Postgres ([A-Za-z0-9._-], up to 64); empty: "
+                  "<hostname>-<random> at each start",
+                  [](Config& c, std::string_view t) -> Result<void> {
+                    const bool fits = t.size() <= 64 && std::ranges::all_of(t, [](char ch) {
+                                        return std::isalnum(static_cast<unsigned char>(ch)) || ch == '.' || ch == '_' ||
+                                               ch == '-';
+                                      });
+                    if (!fits)
+                      return fail(Errc::invalid_argument,
+                                  fmt::format("cluster.instance_id = '{}': expected up to 64 of A-Z a-z 0-9 . _ -", t));
+                    c.instance_id = std::string(t);
+                    return ok();
+                  },
+                  [](const Config& c) { return c.instance_id; }});
+  keys.push_back(number_key("cluster.lease_seconds",
+                            "how long a recording's lease runs unrenewed (Postgres); renewed every third; a dead "
+                            "instance's recordings are taken over after it",
+                            3, 600, [](auto& c) -> auto& { return c.lease_seconds; }));
   keys.push_back({"log.level", "debug, info, warn or error",
                   [](Config& c, std::string_view t) -> Result<void> {
                     static constexpr std::array levels{"debug", "info", "warn", "error"};

@@ -11,6 +11,7 @@ int http_status(Errc code) {
     case Errc::invalid_state:
     case Errc::id_taken:
     case Errc::agent_unavailable:  // the agent is not connected: a conflict with its state, not ours
+    case Errc::lease_lost:  // another instance holds the recording: a conflict with its owner
     case Errc::device_busy: return 409;
     case Errc::chunk_too_large:
     case Errc::total_size_exceeded:
@@ -46,6 +47,7 @@ int rpc_code(Errc code) {
     case Errc::id_taken:
     case Errc::agent_unavailable:
     case Errc::unavailable:
+    case Errc::lease_lost:
     case Errc::unauthenticated:
     case Errc::forbidden:
     case Errc::io_error:

@@ -66,7 +66,7 @@ constexpr Names<Outcome, 5> kOutcomes{{{Outcome::recording, "recording"},
 constexpr Names<FileRole, 3> kFileRoles{
     {{FileRole::original, "original"}, {FileRole::converted, "converted"}, {FileRole::segment, "segment"}}};
 
-constexpr Names<Errc, 20> kErrcs{{{Errc::invalid_argument, "invalid_argument"},
+constexpr Names<Errc, 21> kErrcs{{{Errc::invalid_argument, "invalid_argument"},
                                   {Errc::not_found, "not_found"},
                                   {Errc::not_started, "not_started"},
                                   {Errc::invalid_state, "invalid_state"},
@@ -83,6 +83,7 @@ constexpr Names<Errc, 20> kErrcs{{{Errc::invalid_argument, "invalid_argument"},
                                   {Errc::io_error, "io_error"},
                                   {Errc::agent_unavailable, "agent_unavailable"},
                                   {Errc::unavailable, "unavailable"},
+                                  {Errc::lease_lost, "lease_lost"},
                                   {Errc::unauthenticated, "unauthenticated"},
                                   {Errc::forbidden, "forbidden"},
                                   {Errc::internal, "internal"}}};

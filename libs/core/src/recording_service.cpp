@@ -117,24 +117,7 @@ void RecordingService::publish(Held& h, std::shared_ptr<const Recording> snap) {
   auto free_device = [&] {
     if (auto it = devices_.find(r.meta.device); it != devices_.end() && it->second == r.id) devices_.erase(it);
   };
-  if (is_terminal(r.state)) {
-    const bool was_live = slot.cell != nullptr;
-    slot.cell.reset();
-    {
-      std::lock_guard lock(live_mutex_);
-      live_.erase(r.id);
-      if (frees_device) free_device();
-      if (r.kind == SourceKind::agent) {
-        if (auto it = agent_keys_.find(agent_key(r.meta)); it != agent_keys_.end() && it->second == r.id)
-          agent_keys_.erase(it);
-      }
-    }
-    if (was_live) {
-      std::lock_guard lock(registry_mutex_);
-      if (auto it = slots_.find(r.id); it != slots_.end()) it->second.live = false;
-    }
-    return;
-  }
+  if (is_terminal(r.state)) return retire(h, r);
   if (slot.cell) {
     // The common case (a chunk): no lock a reader takes.
     slot.cell->store(std::move(snap));
@@ -152,6 +135,27 @@ void RecordingService::publish(Held& h, std::shared_ptr<const Recording> snap) {
   }
   std::lock_guard lock(registry_mutex_);
   slots_[r.id].live = true;  // the holder's entry: it exists
+}
+
+void RecordingService::retire(Held& h, const Recording& r) {
+  Slot& slot = h.slot();
+  const bool was_live = slot.cell != nullptr;
+  slot.cell.reset();
+  {
+    std::lock_guard lock(live_mutex_);
+    live_.erase(r.id);
+    if (!r.meta.device.empty()) {
+      if (auto it = devices_.find(r.meta.device); it != devices_.end() && it->second == r.id) devices_.erase(it);
+    }
+    if (r.kind == SourceKind::agent) {
+      if (auto it = agent_keys_.find(agent_key(r.meta)); it != agent_keys_.end() && it->second == r.id)
+        agent_keys_.erase(it);
+    }
+  }
+  if (was_live) {
+    std::lock_guard lock(registry_mutex_);
+    if (auto it = slots_.find(r.id); it != slots_.end()) it->second.live = false;
+  }
 }
 
 std::optional<Recording> RecordingService::snapshot(const RecordingId& id) const {
@@ -204,7 +208,11 @@ Result<Recording> RecordingService::commit(Held& h, const Recording& before, Ste
   after.revision = before.revision + 1;
   std::vector<NoticeBody> notices = notices_of(after, step.effects);
   std::optional<std::vector<NoticeBody>> committed;
-  if (save || !notices.empty()) committed = persist(h, after, step.transition, std::move(notices));
+  if (save || !notices.empty()) {
+    auto persisted = persist(h, after, step.transition, std::move(notices));
+    if (!persisted) return std::unexpected(persisted.error());
+    committed = std::move(*persisted);
+  }
 
   const RecordingId id = after.id;
   h.slot().current = std::make_shared<const Recording>(after);
@@ -222,9 +230,9 @@ Result<Recording> RecordingService::commit(Held& h, const Recording& before, Ste
   return after;
 }
 
-std::optional<std::vector<NoticeBody>> RecordingService::persist(Held& h, const Recording& r,
-                                                                 std::optional<Transition> transition,
-                                                                 std::vector<NoticeBody> notices) {
+Result<std::optional<std::vector<NoticeBody>>> RecordingService::persist(Held& h, const Recording& r,
+                                                                         std::optional<Transition> transition,
+                                                                         std::vector<NoticeBody> notices) {
   if (!h.slot().unsaved) h.slot().unsaved = std::make_unique<Unsaved>();
   Unsaved& pending = *h.slot().unsaved;
   const bool was_unsaved = pending.snapshot.has_value();
@@ -233,6 +241,12 @@ std::optional<std::vector<NoticeBody>> RecordingService::persist(Held& h, const 
   std::ranges::move(notices, std::back_inserter(pending.notices));
   auto saved = ports_.repository.save(r, pending.events, pending.notices);
   if (saved) return saved_now(h, r.id, was_unsaved);
+  if (saved.error().code == Errc::lease_lost) {
+    // Fenced: another instance took the recording over. What this one held back is not
+    // its to write any more.
+    step_down(h, r.id, saved.error().message);
+    return std::unexpected(saved.error());
+  }
   if (observer_) observer_->save_failed();
   if (!was_unsaved) {
     // The recording goes on in memory; its rows and notices are written with its next
@@ -246,7 +260,7 @@ std::optional<std::vector<NoticeBody>> RecordingService::persist(Held& h, const 
     std::lock_guard lock(registry_mutex_);
     slots_[r.id].unsaved = true;  // the caller holds the slot: the entry exists
   }
-  return std::nullopt;
+  return std::optional<std::vector<NoticeBody>>{};
 }
 
 std::vector<NoticeBody> RecordingService::saved_now(Held& h, const RecordingId& id, bool was_unsaved) {
@@ -304,7 +318,9 @@ std::size_t RecordingService::flush() {
     Held h(*this, key);
     if (!h.slot().unsaved || !h.slot().unsaved->snapshot) continue;
     Unsaved& pending = *h.slot().unsaved;
-    if (ports_.repository.save(*pending.snapshot, pending.events, pending.notices)) announce(saved_now(h, key, true));
+    auto saved = ports_.repository.save(*pending.snapshot, pending.events, pending.notices);
+    if (saved) announce(saved_now(h, key, true));
+    else if (saved.error().code == Errc::lease_lost) step_down(h, key, saved.error().message);
     else ++left;
   }
   if (raise({})) return left;
@@ -315,37 +331,82 @@ std::size_t RecordingService::flush() {
 Result<RecoveryReport> RecordingService::recover() {
   auto unfinished = ports_.repository.find_unfinished();
   if (!unfinished) return std::unexpected(unfinished.error());
+  return adopt(std::move(*unfinished));
+}
+
+RecoveryReport RecordingService::adopt(std::vector<Recording> claimed) {
   RecoveryReport report;
-  for (Recording& r : *unfinished) {
-    std::optional<ChunkLedger> ledger;
-    if (r.kind == SourceKind::stream) {
-      auto scanned = ports_.chunks.scan(r.id);
-      if (!scanned) {
-        // Not knowing which bytes are intact, leave it untouched for the next start.
-        report.failed.push_back(Error{scanned.error().code,
-                                      fmt::format("recording {}: cannot verify its chunks: {}", r.id,
-                                                  scanned.error().message),
-                                      r.id});
-        this->report(Severity::critical, report.failed.back().message, r.id);
-        continue;
-      }
-      ledger = std::move(*scanned);
-    }
+  for (Recording& r : claimed) {
     const RecordingId id = r.id;
     Held h(*this, id);
-    if (is_live(r.state) && !r.meta.device.empty()) {
-      std::lock_guard lock(live_mutex_);
-      devices_.emplace(r.meta.device, id);
-    }
-    h.slot().current = std::make_shared<const Recording>(std::move(r));
-    publish(h, h.slot().current);
-    if (auto step = dispatch(h, id, ev::Recovered{std::move(ledger)}); step) {
+    if (auto taken = take_up(h, std::move(r)); taken) {
       ++report.recovered;
     } else {
-      report.failed.push_back(step.error());
+      report.failed.push_back(taken.error());
     }
   }
   return report;
+}
+
+Result<void> RecordingService::take_up(Held& h, Recording r) {
+  const RecordingId id = r.id;
+  // Already taken up here (a client's start and the keeper's sweep may both have claimed it).
+  if (const auto& cur = h.slot().current;
+      cur && !is_terminal(cur->state) && cur->lease.instance == r.lease.instance && cur->lease.epoch >= r.lease.epoch)
+    return ok();
+  std::optional<ChunkLedger> ledger;
+  if (r.kind == SourceKind::stream) {
+    auto scanned = ports_.chunks.scan(r.id);
+    if (!scanned) {
+      // Not knowing which bytes are intact, leave it untouched for the next start.
+      Error e{scanned.error().code,
+              fmt::format("recording {}: cannot verify its chunks: {}", r.id, scanned.error().message), r.id};
+      report(Severity::critical, e.message, r.id);
+      return std::unexpected(std::move(e));
+    }
+    ledger = std::move(*scanned);
+  }
+  if (is_live(r.state) && !r.meta.device.empty()) {
+    std::lock_guard lock(live_mutex_);
+    devices_.insert_or_assign(r.meta.device, id);
+  }
+  h.slot().current = std::make_shared<const Recording>(std::move(r));
+  publish(h, h.slot().current);
+  auto step = dispatch(h, id, ev::Recovered{std::move(ledger)});
+  if (!step) return std::unexpected(step.error());
+  return ok();
+}
+
+void RecordingService::step_down(const RecordingId& id, const std::string& why) {
+  Held h(*this, id);
+  step_down(h, id, why);
+}
+
+void RecordingService::step_down(Held& h, const RecordingId& id, const std::string& why) {
+  Slot& slot = h.slot();
+  const std::shared_ptr<const Recording> was = slot.current;
+  if (slot.unsaved) {
+    slot.unsaved.reset();
+    std::lock_guard lock(registry_mutex_);
+    if (auto it = slots_.find(id); it != slots_.end()) it->second.unsaved = false;
+  }
+  slot.queue.clear();
+  slot.current.reset();
+  if (!was) return;
+  ports_.scheduler.cancel_all(id);
+  if (was->kind == SourceKind::capture && is_live(was->state)) ports_.capture.stop(id);
+  retire(h, *was);
+  const Error lost{Errc::lease_lost, fmt::format("recording {} is held by another instance now: {}", id, why), id};
+  auto waiting = std::move(slot.on_released);
+  slot.on_released.clear();
+  for (auto& done : waiting) done(std::unexpected(lost));
+  ports_.log.write(Severity::warning, fmt::format("recording {}: this instance stepped down ({})", id, why));
+}
+
+std::vector<HeldLease> RecordingService::held_leases() const {
+  std::vector<HeldLease> out;
+  for (const auto& r : live_snapshots()) out.push_back(HeldLease{r->id, r->lease.epoch});
+  return out;
 }
 
 void RecordingService::run_effects(Held& h, const Recording& r, const std::vector<Effect>& effects) {
@@ -481,8 +542,10 @@ Result<Recording> RecordingService::create(Held& h, NewRecording spec, bool star
     r.start_attempts = 1;
     effects = {fx::StartProducer{}, fx::ArmDeadline{DeadlineKind::start_timeout, t.mono + rules_.start_timeout}};
   }
-  if (auto committed = persist(h, r, Transition{State::starting, State::starting, "created", StopReason::none, ""}, {}))
-    announce(*committed);
+  if (ports_.leases) r.lease = LeaseHolder{ports_.leases->instance(), 1};
+  auto committed = persist(h, r, Transition{State::starting, State::starting, "created", StopReason::none, ""}, {});
+  if (!committed) return std::unexpected(committed.error());  // the id is another instance's
+  if (*committed) announce(**committed);
   h.slot().current = std::make_shared<const Recording>(r);
   publish(h, h.slot().current);
   run_effects(h, r, effects);
@@ -523,6 +586,23 @@ Result<StreamStarted> RecordingService::start_stream_as(const RecordingId& id, c
     // A client's id must not overwrite the rows of a recording that has ended.
     auto stored = h.slot().current ? Result<std::optional<Recording>>(std::optional<Recording>(*h.slot().current))
                                    : ports_.repository.find(id);
+    if (stored && *stored && !is_terminal((*stored)->state) && ports_.leases) {
+      // Recorded through another instance: resumed here once this one holds its lease.
+      if ((*stored)->kind != SourceKind::stream)
+        return fail(Errc::id_taken, fmt::format("id '{}' belongs to a {} recording", id, to_string((*stored)->kind)));
+      auto claimed = ports_.leases->claim(id);
+      if (!claimed) return std::unexpected(claimed.error());
+      if (*claimed) {
+        if (auto taken = take_up(h, std::move(**claimed)); !taken) return std::unexpected(taken.error());
+        auto resumed = dispatch(h, id, ev::Resumed{});
+        if (!resumed)
+          return fail(Errc::invalid_state, fmt::format("recording {} is {}: it can no longer be resumed", id,
+                                                       to_string(h.slot().current ? h.slot().current->state
+                                                                                  : (*stored)->state)));
+        return StreamStarted{*resumed, true, resumed->ledger.next_index(), resumed->ledger.missing()};
+      }
+      stored = ports_.repository.find(id);  // it ended meanwhile
+    }
     if (!stored) {
       // The database is down: the chunk store, the truth for bytes, still tells whether
       // this id has media. An id without any is free enough to record now.
@@ -553,6 +633,15 @@ Result<StreamStarted> RecordingService::start_stream_as(const RecordingId& id, c
 Result<ChunkAck> RecordingService::receive_chunk(const RecordingId& id, std::optional<ChunkIndex> index,
                                                  std::span<const std::byte> bytes) {
   Held h(*this, id);
+  // Among several instances, media goes only to a recording this one holds: one read from
+  // the store may be live on another (this one stepped down from it).
+  if (ports_.leases && (!h.slot().current || is_terminal(h.slot().current->state))) {
+    auto stored = ports_.repository.find(id);
+    if (stored && *stored && !is_terminal((**stored).state))
+      return fail(Errc::lease_lost, fmt::format("recording {} is not held by instance {} (it is live on '{}'); send "
+                                                "'start' with its id to resume it here",
+                                                id, ports_.leases->instance(), (**stored).lease.instance));
+  }
   auto current = load(h, id);
   if (!current) {
     if (current.error().code == Errc::not_found)
@@ -577,6 +666,11 @@ Result<ChunkAck> RecordingService::receive_chunk(const RecordingId& id, std::opt
   }
   if (admission->duplicate) return ChunkAck{id, admission->index, bytes.size(), true};
 
+  // An instance that cannot confirm its leases (paused, or cut off from the database for
+  // longer than a lease) writes no media: another instance may hold the recording now.
+  if (ports_.leases) {
+    if (auto held = ports_.leases->confirmed(); !held) return std::unexpected(held.error());
+  }
   // The recording's own lock is held across the write: nothing else of this recording can
   // move in between, and other recordings write in parallel.
   const MonoTime writing = ports_.clock.monotonic_now();

@@ -68,6 +68,14 @@ void WebhookDelivery::note_failure(const WebhookAttempt& a) {
   health_.last_error = describe(a);
 }
 
+Result<void> WebhookDelivery::subscribe() {
+  std::lock_guard lock(subscribe_mutex_);
+  if (subscribed_) return ok();
+  if (auto added = ports_.outbox.add_subscriber(subscriber_); !added) return added;
+  subscribed_ = true;
+  return ok();
+}
+
 std::optional<MonoTime> WebhookDelivery::run_once() {
   const MonoTime now = ports_.clock.monotonic_now();
   const auto store_failed = [&](const std::string& what) -> std::optional<MonoTime> {
@@ -82,11 +90,8 @@ std::optional<MonoTime> WebhookDelivery::run_once() {
     std::lock_guard lock(health_mutex_);
     if (!health_.enabled) return std::nullopt;
   }
-  if (!subscribed_) {
-    if (auto added = ports_.outbox.add_subscriber(subscriber_); !added)
-      return store_failed(fmt::format("cannot subscribe to the outbox: {}", added.error().message));
-    subscribed_ = true;
-  }
+  if (auto added = subscribe(); !added)
+    return store_failed(fmt::format("cannot subscribe to the outbox: {}", added.error().message));
   if (retrying_seq_ && now < next_attempt_) return next_attempt_;
   auto pending = ports_.outbox.undelivered(subscriber_, batch_);
   if (!pending) return store_failed(fmt::format("cannot read the outbox: {}", pending.error().message));

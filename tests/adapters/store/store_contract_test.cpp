@@ -254,9 +254,9 @@ TEST_CASE("store contract", "[store]") {
     CHECK(again->find("kept")->value() == r);
     CHECK(again->events("kept")->size() == 1);
     if (backend == "sqlite") {
-      CHECK(dynamic_cast<adapters::sqlite::SqliteRepository&>(*again).schema_version() == 6);
+      CHECK(dynamic_cast<adapters::sqlite::SqliteRepository&>(*again).schema_version() == 7);
     } else {
-      CHECK(dynamic_cast<adapters::postgres::PostgresRepository&>(*again).schema_version() == 6);
+      CHECK(dynamic_cast<adapters::postgres::PostgresRepository&>(*again).schema_version() == 7);
     }
   }
 }
@@ -460,4 +460,107 @@ TEST_CASE("webhook endpoints contract", "[store][hooks]") {
   s.repo.reset();
   auto again = s.open_again();
   CHECK(dynamic_cast<core::WebhookStore&>(*again).webhook_endpoints().value() == std::vector{all});
+}
+
+// Several instances on one Postgres (docs/adr/0017-cluster-leases.md): two repositories on
+// one database stand for two recorderd processes.
+TEST_CASE("Postgres cluster: leases fence a stale owner - expired ones are claimed once - one leader",
+          "[store][postgres][cluster]") {
+  Store s = make_store("postgres");
+  auto& one = dynamic_cast<adapters::postgres::PostgresRepository&>(*s.repo);
+  auto two_repo = s.open_again(nullptr);
+  auto& two = dynamic_cast<adapters::postgres::PostgresRepository&>(*two_repo);
+  const core::InstanceInfo first{"one", "inc-1", "127.0.0.1:1", {"cam"}, 1s};
+  const core::InstanceInfo second{"two", "inc-2", "127.0.0.1:2", {}, 1s};
+  REQUIRE(one.join(first));
+  REQUIRE(two.join(second));
+
+  // A process with a live instance's id is refused, naming it.
+  auto third_repo = s.open_again(nullptr);
+  auto dup = dynamic_cast<adapters::postgres::PostgresRepository&>(*third_repo).join({"one", "inc-3", "x", {}, 1s});
+  REQUIRE_FALSE(dup);
+  CHECK(dup.error().code == core::Errc::id_taken);
+  CHECK_THAT(dup.error().message, Catch::Contains("cluster.instance_id 'one' is in use"));
+
+  core::Recording r = rich_recording("lease-1", 1);
+  r.lease = {"one", 1};
+  REQUIRE(one.save(r, {}, {}));
+  auto renewed = one.renew_leases();
+  REQUIRE(renewed);
+  CHECK(*renewed == std::vector<core::HeldLease>{{"lease-1", 1}});
+
+  // While the lease runs, the other instance can neither claim nor write it.
+  auto early = two.claim("lease-1");
+  REQUIRE_FALSE(early);
+  CHECK(early.error().code == core::Errc::lease_lost);
+  CHECK_THAT(early.error().message, Catch::Contains("live on instance 'one'"));
+  core::Recording forged = r;
+  forged.error = "written by two";
+  auto refused = two.save(forged, {}, {});
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().code == core::Errc::lease_lost);
+  CHECK((*one.find("lease-1"))->error == r.error);
+  auto nothing = two.claim_expired(false, 10);
+  REQUIRE(nothing);
+  CHECK(nothing->empty());
+
+  // Expired: claimed once (the epoch rises), and the old owner is fenced.
+  std::this_thread::sleep_for(1200ms);
+  auto claimed = two.claim_expired(false, 10);
+  REQUIRE(claimed);
+  REQUIRE(claimed->size() == 1);
+  CHECK(claimed->front().lease == core::LeaseHolder{"two", 2});
+  auto again = one.claim_expired(false, 10);
+  REQUIRE(again);
+  CHECK(again->empty());
+  r.error = "written by the paused owner";
+  auto fenced = one.save(r, {}, {});
+  REQUIRE_FALSE(fenced);
+  CHECK(fenced.error().code == core::Errc::lease_lost);
+  CHECK_THAT(fenced.error().message, Catch::Contains("held by instance 'two' under lease epoch 2"));
+  auto lost = one.renew_leases();
+  REQUIRE(lost);
+  CHECK(lost->empty());
+  core::Recording taken = claimed->front();
+  taken.state = core::State::ready;
+  REQUIRE(two.save(taken, {}, {}));
+  // Finished: anyone may write it (a delete through any instance); nobody claims it.
+  taken.state = core::State::deleted;
+  REQUIRE(one.save(taken, {}, {}));
+  auto finished = one.claim("lease-1");
+  REQUIRE(finished);
+  CHECK_FALSE(finished->has_value());
+
+  // A capture is claimed only by an instance that reaches its device.
+  core::Recording cam = rich_recording("cam-1", 2);
+  cam.kind = core::SourceKind::capture;
+  cam.meta.device = "cam";
+  cam.lease = {"one", 1};
+  REQUIRE(one.save(cam, {}, {}));
+  std::this_thread::sleep_for(1200ms);
+  auto cams = two.claim_expired(false, 10);
+  REQUIRE(cams);
+  CHECK(cams->empty());
+  auto mine = one.claim_expired(true, 10);
+  REQUIRE(mine);
+  REQUIRE(mine->size() == 1);
+  CHECK(mine->front().lease == core::LeaseHolder{"one", 2});
+
+  // One leader at a time; it moves when its lease runs out, or at once when it leaves.
+  REQUIRE(one.lead());
+  CHECK(*one.lead());
+  CHECK_FALSE(*two.lead());
+  REQUIRE(one.leave());
+  CHECK(*two.lead());
+  REQUIRE(two.heartbeat());
+  auto view = two.view();
+  REQUIRE(view);
+  CHECK(view->leader == "two");
+  REQUIRE(view->instances.size() == 2);
+  CHECK(view->instances[0].id == "one");
+  CHECK(view->instances[0].stopped);
+  CHECK_FALSE(view->instances[0].alive);
+  CHECK(view->instances[0].devices == std::vector<std::string>{"cam"});
+  CHECK(view->instances[1].alive);
+  CHECK(view->unowned == 1);  // the camera "one" released when it left
 }

@@ -66,6 +66,7 @@ Result<void> FakeRepository::save(const Recording& r, std::span<const RecordingE
   if (before_save) before_save(r);
   std::lock_guard lock(mutex_);
   if (down) return fail(Errc::unavailable, "database is down");
+  if (fenced.contains(r.id)) return fail(Errc::lease_lost, "recording " + r.id + " is held by instance 'other'");
   ++saves;
   rows.insert_or_assign(r.id, r);
   log.insert(log.end(), events.begin(), events.end());

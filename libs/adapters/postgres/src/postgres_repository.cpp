@@ -1,5 +1,6 @@
 #include "recorder/adapters/postgres/postgres_repository.hpp"
 
+#include <algorithm>
 #include <functional>
 #include <optional>
 
@@ -64,11 +65,71 @@ Result<std::vector<core::Recording>> recordings_of(const pqxx::result& result) {
   return out;
 }
 
+constexpr std::string_view kTerminal = "('ready','failed','deleted')";
+
+std::string columns_of(std::string_view prefix) {
+  std::string out;
+  for (const sc::Column& c : sc::recording_columns()) {
+    if (!out.empty()) out += ", ";
+    out += fmt::format("{}{}", prefix, c.name);
+  }
+  return out;
+}
+
+std::size_t column_number(std::string_view name) {  // 1-based, as a placeholder
+  const auto columns = sc::recording_columns();
+  for (std::size_t i = 0; i < columns.size(); ++i)
+    if (columns[i].name == name) return i + 1;
+  return 0;
+}
+
+// The shared upsert with its lease: an unfinished recording is written only by the
+// instance that holds its lease under the recording's epoch (the fence); a finished one by
+// anyone (a delete through any instance). $N+1 is this instance, $N+2 the lease in ms.
+std::string fenced_upsert_sql() {
+  const auto columns = sc::recording_columns();
+  const std::size_t n = columns.size();
+  std::string values;
+  std::string updates;
+  for (std::size_t i = 1; i <= n; ++i) values += fmt::format("{}${}", i == 1 ? "" : ", ", i);
+  for (const sc::Column& c : columns) {
+    if (c.name == "id") continue;
+    updates += fmt::format("{0} = excluded.{0}, ", c.name);
+  }
+  return fmt::format(
+      "INSERT INTO recordings ({0}, lease_until) VALUES ({1}, CASE WHEN ${2} IN {3} THEN NULL ELSE now() + "
+      "${5}::bigint * interval '1 millisecond' END) ON CONFLICT (id) DO UPDATE SET {6}lease_until = excluded.lease_until "
+      "WHERE recordings.state IN {3} OR (recordings.lease_instance = ${4} AND recordings.lease_epoch = "
+      "excluded.lease_epoch) RETURNING id",
+      columns_of(""), values, column_number("state"), kTerminal, n + 1, n + 2, updates);
+}
+
+std::string lease_ms(core::Duration d) { return std::to_string(d.count()); }
+
+// A text[] literal: {"a","b"}, each element quoted.
+std::string text_array(const std::vector<std::string>& items) {
+  std::string out = "{";
+  for (const std::string& item : items) {
+    if (out.size() > 1) out += ',';
+    out += '"';
+    for (const char c : item) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    out += '"';
+  }
+  return out + "}";
+}
+
+double seconds_of(const pqxx::field& f) { return f.is_null() ? 0.0 : f.as<double>(); }
+
 }  // namespace
 
 struct PostgresRepository::Impl {
+  core::InstanceInfo self;  // empty id until join(): no cluster, every save as before
   std::string url;
   Reconnect policy;
+  std::string upsert = fenced_upsert_sql();
   std::mutex mutex;
   std::unique_ptr<pqxx::connection> conn;
   Clock::time_point next_attempt{};
@@ -168,7 +229,18 @@ int PostgresRepository::schema_version() {
 Result<void> PostgresRepository::save(const core::Recording& r, std::span<const core::RecordingEvent> events,
                                       std::span<const core::NoticeBody> notices) {
   return impl_->with_transaction<void>([&](pqxx::work& tx) -> Result<void> {
-    run(tx, sc::upsert_recording_sql(sc::Dialect::postgres), sc::to_row(r));
+    sc::Row row = sc::to_row(r);
+    row.emplace_back(impl_->self.id);
+    row.emplace_back(std::int64_t{impl_->self.lease.count()});
+    if (run(tx, impl_->upsert, row).empty()) {
+      const auto holder = tx.exec_params("SELECT lease_instance, lease_epoch FROM recordings WHERE id = $1", r.id);
+      return core::fail(Errc::lease_lost,
+                        fmt::format("recording {} is held by instance '{}' under lease epoch {}; this instance ('{}') "
+                                    "held epoch {}",
+                                    r.id, holder.empty() ? "" : holder[0][0].c_str(),
+                                    holder.empty() ? 0 : holder[0][1].as<std::int64_t>(), impl_->self.id, r.lease.epoch),
+                        r.id);
+    }
     for (const auto& e : events) run(tx, sc::insert_event_sql(sc::Dialect::postgres), sc::to_row(e));
     for (const auto& n : notices) run(tx, sc::insert_notice_sql(sc::Dialect::postgres), sc::to_row(n));
     return core::ok();
@@ -361,6 +433,181 @@ Result<std::uint64_t> PostgresRepository::pending(std::string_view subscriber) {
   return impl_->with_transaction<std::uint64_t>([&](pqxx::work& tx) -> Result<std::uint64_t> {
     const auto result = run(tx, sc::pending_sql(sc::Dialect::postgres), {std::string(subscriber)});
     return result.empty() ? 0 : result[0][0].as<std::uint64_t>();
+  });
+}
+
+// The cluster (migration 7; docs/adr/0017-cluster-leases.md). Every time is the database's.
+
+Result<void> PostgresRepository::join(const core::InstanceInfo& self) {
+  {
+    std::lock_guard lock(impl_->mutex);
+    impl_->self = self;
+  }
+  return impl_->with_transaction<void>([&](pqxx::work& tx) -> Result<void> {
+    const auto joined = tx.exec_params(
+        "INSERT INTO cluster_instances (id, incarnation, address, devices, started_at, heartbeat_at) "
+        "VALUES ($1, $2, $3, $4, now(), now()) ON CONFLICT (id) DO UPDATE SET incarnation = excluded.incarnation, "
+        "address = excluded.address, devices = excluded.devices, started_at = now(), heartbeat_at = now(), "
+        "stopped_at = NULL WHERE cluster_instances.incarnation = excluded.incarnation OR cluster_instances.stopped_at IS NOT "
+        "NULL OR cluster_instances.heartbeat_at < now() - "
+        "$5::bigint * interval '1 millisecond' RETURNING id",
+        self.id, self.incarnation, self.address, fmt::format("{}", fmt::join(self.devices, ",")),
+        lease_ms(self.lease));
+    if (!joined.empty()) return core::ok();
+    const auto other = tx.exec_params(
+        "SELECT address, extract(epoch FROM now() - heartbeat_at) FROM cluster_instances WHERE id = $1", self.id);
+    return core::fail(Errc::id_taken,
+                      fmt::format("cluster.instance_id '{}' is in use by a running recorderd (at {}, heartbeat {:.1f} s "
+                                  "ago): give each instance its own id, or leave it empty for a generated one",
+                                  self.id, other.empty() ? "?" : other[0][0].c_str(),
+                                  other.empty() ? 0.0 : seconds_of(other[0][1])));
+  });
+}
+
+Result<void> PostgresRepository::heartbeat() {
+  return impl_->with_transaction<void>([&](pqxx::work& tx) -> Result<void> {
+    const auto beat = tx.exec_params(
+        "UPDATE cluster_instances SET heartbeat_at = now() WHERE id = $1 AND incarnation = $2 RETURNING id",
+        impl_->self.id, impl_->self.incarnation);
+    if (beat.empty())
+      return core::fail(Errc::id_taken, fmt::format("instance '{}' was joined by another process with its id",
+                                                    impl_->self.id));
+    return core::ok();
+  });
+}
+
+Result<std::vector<core::HeldLease>> PostgresRepository::renew_leases() {
+  return impl_->with_transaction<std::vector<core::HeldLease>>([&](pqxx::work& tx) -> Result<std::vector<core::HeldLease>> {
+    const auto rows = tx.exec_params(
+        fmt::format("UPDATE recordings SET lease_until = now() + $2::bigint * interval '1 millisecond' WHERE "
+                    "lease_instance = $1 AND lease_until IS NOT NULL AND state NOT IN {} RETURNING id, lease_epoch",
+                    kTerminal),
+        impl_->self.id, lease_ms(impl_->self.lease));
+    std::vector<core::HeldLease> out;
+    out.reserve(rows.size());
+    for (const auto& r : rows) out.push_back(core::HeldLease{r[0].c_str(), r[1].as<std::uint64_t>()});
+    return out;
+  });
+}
+
+Result<std::vector<core::Recording>> PostgresRepository::claim_expired(bool own_too, std::size_t limit) {
+  return impl_->with_transaction<std::vector<core::Recording>>([&](pqxx::work& tx) -> Result<std::vector<core::Recording>> {
+    const auto rows = tx.exec_params(
+        fmt::format("WITH c AS (SELECT id FROM recordings WHERE state NOT IN {0} AND (lease_until IS NULL OR "
+                    "lease_until < now(){1}) AND (kind <> 'capture' OR device = ANY($4::text[])) ORDER BY created_at, id "
+                    "LIMIT $3 FOR UPDATE SKIP LOCKED) "
+                    "UPDATE recordings r SET lease_instance = $1, lease_epoch = r.lease_epoch + 1, lease_until = now() "
+                    "+ $2::bigint * interval '1 millisecond' FROM c WHERE r.id = c.id RETURNING {2}",
+                    kTerminal, own_too ? " OR lease_instance = $1" : "", columns_of("r.")),
+        impl_->self.id, lease_ms(impl_->self.lease), static_cast<std::int64_t>(limit), text_array(impl_->self.devices));
+    auto claimed = recordings_of(rows);
+    if (claimed) std::ranges::sort(*claimed, {}, &core::Recording::created_at);
+    return claimed;
+  });
+}
+
+Result<std::optional<core::Recording>> PostgresRepository::claim(const core::RecordingId& id) {
+  return impl_->with_transaction<std::optional<core::Recording>>(
+      [&](pqxx::work& tx) -> Result<std::optional<core::Recording>> {
+        const auto rows = tx.exec_params(
+            fmt::format("UPDATE recordings SET lease_instance = $2, lease_epoch = lease_epoch + 1, lease_until = now() "
+                        "+ $3::bigint * interval '1 millisecond' WHERE id = $1 AND state NOT IN {} AND (lease_until IS "
+                        "NULL OR lease_until < now()) RETURNING {}",
+                        kTerminal, columns_of("")),
+            id, impl_->self.id, lease_ms(impl_->self.lease));
+        if (!rows.empty()) {
+          auto claimed = recordings_of(rows);
+          if (!claimed) return std::unexpected(claimed.error());
+          return std::optional<core::Recording>(std::move(claimed->front()));
+        }
+        const auto holder = tx.exec_params(
+            fmt::format("SELECT lease_instance, extract(epoch FROM lease_until - now()) FROM recordings WHERE id = $1 "
+                        "AND state NOT IN {}",
+                        kTerminal),
+            id);
+        if (holder.empty()) return std::optional<core::Recording>{};  // unknown, or it ended
+        return core::fail(Errc::lease_lost,
+                          fmt::format("recording {} is live on instance '{}', whose lease runs {:.1f} s more; resume "
+                                      "it there, or here once that instance lets it go",
+                                      id, holder[0][0].c_str(), seconds_of(holder[0][1])),
+                          id);
+      });
+}
+
+Result<void> PostgresRepository::release(const core::HeldLease& lease) {
+  return impl_->with_transaction<void>([&](pqxx::work& tx) -> Result<void> {
+    tx.exec_params("UPDATE recordings SET lease_until = now() - interval '1 second' WHERE id = $1 AND lease_instance "
+                   "= $2 AND lease_epoch = $3 AND lease_until IS NOT NULL",
+                   lease.id, impl_->self.id, static_cast<std::int64_t>(lease.epoch));
+    return core::ok();
+  });
+}
+
+Result<bool> PostgresRepository::lead() {
+  return impl_->with_transaction<bool>([&](pqxx::work& tx) -> Result<bool> {
+    const auto led = tx.exec_params(
+        "INSERT INTO cluster_leader (name, instance, epoch, lease_until) VALUES ('leader', $1, 1, now() + "
+        "$2::bigint * interval '1 millisecond') ON CONFLICT (name) DO UPDATE SET instance = excluded.instance, epoch = "
+        "CASE WHEN cluster_leader.instance = excluded.instance THEN cluster_leader.epoch ELSE cluster_leader.epoch + 1 "
+        "END, lease_until = excluded.lease_until WHERE cluster_leader.instance = excluded.instance OR "
+        "cluster_leader.lease_until < now() RETURNING epoch",
+        impl_->self.id, lease_ms(impl_->self.lease));
+    return !led.empty();
+  });
+}
+
+Result<void> PostgresRepository::leave() {
+  return impl_->with_transaction<void>([&](pqxx::work& tx) -> Result<void> {
+    tx.exec_params("UPDATE recordings SET lease_until = now() - interval '1 second' WHERE lease_instance = $1 AND "
+                   "lease_until IS NOT NULL",
+                   impl_->self.id);
+    tx.exec_params("UPDATE cluster_leader SET lease_until = now() - interval '1 second' WHERE instance = $1",
+                   impl_->self.id);
+    tx.exec_params("UPDATE cluster_instances SET stopped_at = now() WHERE id = $1 AND incarnation = $2",
+                   impl_->self.id, impl_->self.incarnation);
+    return core::ok();
+  });
+}
+
+Result<core::ClusterView> PostgresRepository::view() {
+  return impl_->with_transaction<core::ClusterView>([&](pqxx::work& tx) -> Result<core::ClusterView> {
+    core::ClusterView v;
+    const auto instances = tx.exec_params(
+        fmt::format("SELECT i.id, i.address, i.devices, (extract(epoch FROM i.started_at) * 1000000)::bigint, "
+                    "(extract(epoch FROM i.heartbeat_at) * 1000000)::bigint, extract(epoch FROM now() - i.heartbeat_at), "
+                    "i.stopped_at IS NOT NULL, (SELECT count(*) FROM recordings r WHERE r.lease_instance = i.id AND "
+                    "r.lease_until > now() AND r.state NOT IN {}) FROM cluster_instances i ORDER BY i.id",
+                    kTerminal));
+    for (const auto& r : instances) {
+      core::InstanceStatus s;
+      s.id = r[0].c_str();
+      s.address = r[1].c_str();
+      for (std::string_view rest = r[2].c_str(); !rest.empty();) {
+        const auto comma = rest.find(',');
+        s.devices.emplace_back(rest.substr(0, comma));
+        rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+      }
+      s.started_at = sc::from_micros(r[3].as<std::int64_t>());
+      s.heartbeat_at = sc::from_micros(r[4].as<std::int64_t>());
+      s.heartbeat_age_seconds = seconds_of(r[5]);
+      s.stopped = r[6].as<bool>();
+      s.alive = !s.stopped && s.heartbeat_age_seconds * 1000 < static_cast<double>(impl_->self.lease.count());
+      s.leases = r[7].as<std::uint64_t>();
+      v.instances.push_back(std::move(s));
+    }
+    const auto leader = tx.exec(
+        "SELECT instance, epoch, extract(epoch FROM lease_until - now()) FROM cluster_leader WHERE name = 'leader' AND "
+        "lease_until > now()");
+    if (!leader.empty()) {
+      v.leader = leader[0][0].c_str();
+      v.leader_epoch = leader[0][1].as<std::uint64_t>();
+      v.leader_lease_left_seconds = seconds_of(leader[0][2]);
+    }
+    v.unowned = tx.exec(fmt::format("SELECT count(*) FROM recordings WHERE state NOT IN {} AND (lease_until IS NULL OR "
+                                    "lease_until < now())",
+                                    kTerminal))[0][0]
+                    .as<std::uint64_t>();
+    return v;
   });
 }
 

@@ -552,6 +552,73 @@ class Api : public std::enable_shared_from_this<Api> {
     return json_response(200, buffer);
   }
 
+  // GET /api/cluster (docs/protocol.md section 5).
+  Response cluster() const {
+    core::ClusterView view;
+    if (ctx_.cluster) {
+      auto read = ctx_.cluster();
+      if (!read) return error_response(read.error());
+      view = std::move(*read);
+    } else {
+      // One instance (SQLite): itself, leading, holding every live recording.
+      core::InstanceStatus self;
+      self.id = ctx_.instance;
+      self.alive = true;
+      self.leases = ctx_.service.live().size();
+      view.instances.push_back(std::move(self));
+      view.leader = ctx_.instance;
+    }
+    rapidjson::StringBuffer buffer;
+    Writer w(buffer);
+    w.StartObject();
+    w.Key("instance");
+    w.String(ctx_.instance.c_str());
+    w.Key("clustered");
+    w.Bool(static_cast<bool>(ctx_.cluster));
+    w.Key("lease_seconds");
+    w.Int64(ctx_.lease.count());
+    put_text_or_null(w, "leader", view.leader);
+    w.Key("leader_epoch");
+    w.Uint64(view.leader_epoch);
+    w.Key("leader_lease_left_seconds");
+    w.Double(view.leader_lease_left_seconds);
+    w.Key("unowned");
+    w.Uint64(view.unowned);
+    w.Key("instances");
+    w.StartArray();
+    for (const core::InstanceStatus& i : view.instances) {
+      w.StartObject();
+      w.Key("id");
+      w.String(i.id.c_str());
+      w.Key("address");
+      w.String(i.address.c_str());
+      w.Key("devices");
+      w.StartArray();
+      for (const auto& d : i.devices) w.String(d.c_str());
+      w.EndArray();
+      if (ctx_.cluster) {
+        put_time(w, "started_at", i.started_at);
+        put_time(w, "heartbeat_at", i.heartbeat_at);
+        w.Key("heartbeat_age_seconds");
+        w.Double(i.heartbeat_age_seconds);
+      }
+      w.Key("alive");
+      w.Bool(i.alive);
+      w.Key("stopped");
+      w.Bool(i.stopped);
+      w.Key("leases");
+      w.Uint64(i.leases);
+      w.Key("leader");
+      w.Bool(!view.leader.empty() && view.leader == i.id);
+      w.Key("self");
+      w.Bool(i.id == ctx_.instance);
+      w.EndObject();
+    }
+    w.EndArray();
+    w.EndObject();
+    return json_response(200, buffer);
+  }
+
   // POST /api/webhooks: a new endpoint, kept in the store, delivered to from now on.
   Response add_webhook(const Request& request) const {
     if (!ctx_.add_webhook) return error_response(core::Error{Errc::forbidden, "webhook endpoints cannot be added here", {}});
@@ -742,6 +809,9 @@ void add_rest_routes(http::Router& router, const RestContext& ctx) {
                           bind([](Api& a, const Request&, const core::ApiToken&) { return a.agents(); })));
   router.add("POST", "/api/hooks/recordings",
              [api](const Request& request) { return api->inbound_hook(request); });
+  router.add("GET", "/api/cluster",
+             api->guarded(Role::viewer, "showing the cluster",
+                          bind([](Api& a, const Request&, const core::ApiToken&) { return a.cluster(); })));
   router.add("GET", "/api/webhooks",
              api->guarded(Role::admin, "listing webhooks",
                           bind([](Api& a, const Request&, const core::ApiToken&) { return a.webhooks(); })));

@@ -61,6 +61,8 @@ constexpr std::array kRecordingColumns{
     Column{"video_file_size", integer},
     Column{"notify", text},
     Column{"revision", integer},
+    Column{"lease_instance", text},
+    Column{"lease_epoch", integer},
 };
 
 constexpr std::array kEventColumns{
@@ -308,6 +310,33 @@ ALTER TABLE recordings ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;
               R"sql(
 ALTER TABLE recordings ADD COLUMN revision BIGINT NOT NULL DEFAULT 0;
 )sql"},
+    // SQLite serves one instance: it keeps who holds a recording, but nothing expires.
+    Migration{7, "cluster: a lease per unfinished recording, the instances and the leader",
+              R"sql(
+ALTER TABLE recordings ADD COLUMN lease_instance TEXT NOT NULL DEFAULT '';
+ALTER TABLE recordings ADD COLUMN lease_epoch INTEGER NOT NULL DEFAULT 0;
+)sql",
+              R"sql(
+ALTER TABLE recordings ADD COLUMN lease_instance TEXT NOT NULL DEFAULT '';
+ALTER TABLE recordings ADD COLUMN lease_epoch BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE recordings ADD COLUMN lease_until TIMESTAMPTZ;
+CREATE INDEX recordings_lease_until ON recordings (lease_until) WHERE lease_until IS NOT NULL;
+CREATE TABLE cluster_instances (
+  id TEXT PRIMARY KEY,
+  incarnation TEXT NOT NULL,
+  address TEXT NOT NULL DEFAULT '',
+  devices TEXT NOT NULL DEFAULT '',
+  started_at TIMESTAMPTZ NOT NULL,
+  heartbeat_at TIMESTAMPTZ NOT NULL,
+  stopped_at TIMESTAMPTZ
+);
+CREATE TABLE cluster_leader (
+  name TEXT PRIMARY KEY,
+  instance TEXT NOT NULL,
+  epoch BIGINT NOT NULL,
+  lease_until TIMESTAMPTZ NOT NULL
+);
+)sql"},
 };
 
 Value optional_int(const std::optional<std::int64_t>& v) { return v ? Value{*v} : Value{}; }
@@ -552,6 +581,8 @@ Row to_row(const Recording& r) {
       r.video.file_size ? Value{count(*r.video.file_size)} : Value{},
       fmt::format("{}", fmt::join(r.meta.notify, ",")),
       count(r.revision),
+      r.lease.instance,
+      count(r.lease.epoch),
   };
 }
 
@@ -605,6 +636,8 @@ Result<Recording> from_row(const Row& row) {
   }
   // Absent from notices saved before migration 6: 0, older than any later change.
   r.revision = static_cast<std::uint64_t>(std::max<std::int64_t>(0, in.optional_int("revision").value_or(0)));
+  r.lease.instance = in.text("lease_instance");
+  r.lease.epoch = static_cast<std::uint64_t>(std::max<std::int64_t>(0, in.optional_int("lease_epoch").value_or(0)));
   const std::string notify = in.text("notify");
   for (std::string_view rest = notify; !rest.empty();) {
     const auto comma = rest.find(',');

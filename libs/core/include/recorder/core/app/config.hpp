@@ -52,6 +52,9 @@ struct Config {
   std::string data_dir = "data";
   StoreBackend store = StoreBackend::sqlite;
   std::string postgres_url;
+  // Several instances on one Postgres (docs/adr/0017-cluster-leases.md).
+  std::string instance_id;              // cluster.instance_id; empty: <hostname>-<random> at each start
+  std::uint32_t lease_seconds = 15;     // cluster.lease_seconds: a recording's lease, renewed every third
   std::string log_level = "info";
   std::uint32_t workers = 32;                          // threads that store chunks (they wait in fdatasync)
   std::uint64_t max_outgoing_bytes = 4 * 1024 * 1024;  // per connection, unsent: a client that stops reading is closed

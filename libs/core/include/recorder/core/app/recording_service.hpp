@@ -19,6 +19,7 @@
 #include "recorder/core/ports/agent_channel.hpp"
 #include "recorder/core/ports/capture_driver.hpp"
 #include "recorder/core/ports/chunk_store.hpp"
+#include "recorder/core/ports/cluster_store.hpp"
 #include "recorder/core/ports/clock.hpp"
 #include "recorder/core/ports/event_publisher.hpp"
 #include "recorder/core/ports/id_generator.hpp"
@@ -46,6 +47,9 @@ struct Ports {
   EventPublisher& events;
   OperatorLog& log;
   IdGenerator& ids;
+  // Several instances on one database (docs/adr/0017-cluster-leases.md): the leases this
+  // instance holds. None: one instance, which holds every recording.
+  LeaseGuard* leases = nullptr;
 };
 
 // How a stream start picks its recording id.
@@ -217,6 +221,15 @@ class RecordingService {
   // finalized with what is durable; agents get a fresh stale window; captures start
   // again; finalize and processing run again. Call once, before serving clients.
   [[nodiscard]] Result<RecoveryReport> recover();
+  // The same for recordings this instance has just claimed from the store (a takeover:
+  // their owner died, or left them at its shutdown). Call any time.
+  RecoveryReport adopt(std::vector<Recording> claimed);
+  // Another instance holds the recording now (its lease was taken over): this instance
+  // forgets it at once and writes nothing more of it, neither rows nor media. Its
+  // deadlines are cancelled and a capture's pipeline here is stopped.
+  void step_down(const RecordingId& id, const std::string& why);
+  // The leases of the unfinished recordings this instance holds, as it holds them.
+  std::vector<HeldLease> held_leases() const;
 
   // Writes what a failed save held back (database down): recordings with their event-log
   // lines and notices, and notices of no recording. Call periodically. Returns how many
@@ -248,8 +261,16 @@ class RecordingService {
   std::vector<NoticeBody> notices_of(const Recording& r, const std::vector<Effect>& effects);
   // Saves the recording with what earlier failed saves held back; returns the notices now
   // committed (to announce), or nothing when the save failed and all is held back.
-  std::optional<std::vector<NoticeBody>> persist(Held& h, const Recording& r, std::optional<Transition> transition,
-                                                 std::vector<NoticeBody> notices);
+  // Errc::lease_lost when another instance holds the recording: nothing was saved, and
+  // the recording was stepped down from.
+  Result<std::optional<std::vector<NoticeBody>>> persist(Held& h, const Recording& r,
+                                                         std::optional<Transition> transition,
+                                                         std::vector<NoticeBody> notices);
+  void step_down(Held& h, const RecordingId& id, const std::string& why);
+  // Takes up a recording loaded from the store (recovery, takeover) under its lock.
+  Result<void> take_up(Held& h, Recording r);
+  // Removes a recording from what readers see as live, and frees its device.
+  void retire(Held& h, const Recording& r);
   // After a successful save: clears what was held back and returns its notices to announce.
   std::vector<NoticeBody> saved_now(Held& h, const RecordingId& id, bool was_unsaved);
   void announce(const std::vector<NoticeBody>& notices);

@@ -65,6 +65,10 @@ class WebhookDelivery {
   // Delivers what is due. Returns when it wants to run again: at once (more is waiting),
   // at a retry's time, or nothing (when woken by a new notice, or a periodic pass).
   std::optional<MonoTime> run_once();
+  // Registers its place in the outbox now, so that it gets every notice committed from
+  // here on, whether or not this instance delivers yet (a cluster's follower). run_once()
+  // does it too when the store was down at start-up.
+  Result<void> subscribe();
 
   WebhookHealth health() const;
 
@@ -81,6 +85,7 @@ class WebhookDelivery {
   std::size_t batch_;
   Duration mark_every_;
   std::string subscriber_;
+  std::mutex subscribe_mutex_;
   bool subscribed_ = false;
   std::string store_problem_;  // logged once until it clears
 

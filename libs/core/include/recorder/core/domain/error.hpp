@@ -26,6 +26,7 @@ enum class Errc {
   io_error,             // EIO or another write failure: the chunk was not stored
   agent_unavailable,    // the agent that must be commanded is not connected
   unavailable,          // a dependency (database) is down; retry later
+  lease_lost,           // another recorderd instance holds the recording now (cluster)
   unauthenticated,      // no credentials, or ones nobody issued (a bad or revoked token)
   forbidden,            // the caller is known but its role does not allow this
   internal,             // a bug; the process keeps the data it has

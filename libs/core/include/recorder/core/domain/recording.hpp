@@ -150,6 +150,14 @@ struct Timing {
   bool operator==(const Timing&) const = default;
 };
 
+// Who holds a recording's lease, and under which epoch (see Recording::lease).
+struct LeaseHolder {
+  std::string instance;
+  std::uint64_t epoch = 0;
+
+  bool operator==(const LeaseHolder&) const = default;
+};
+
 // The aggregate. Every change goes through the state machine (domain/state_machine.hpp).
 struct Recording {
   RecordingId id;
@@ -184,6 +192,12 @@ struct Recording {
   // and is saved with the recording: of two copies of a recording, the one with the higher
   // revision is the newer (the dashboard orders live state and outbox notices by it).
   std::uint64_t revision = 0;
+  // Which recorderd instance holds the recording while it is unfinished, and the lease's
+  // epoch, which rises each time another instance takes it over. A save under an older
+  // epoch, or by another instance, is refused by the store (Errc::lease_lost): an
+  // instance that lost a recording cannot write over the one that took it
+  // (docs/adr/0017-cluster-leases.md). Empty on a single instance (SQLite).
+  LeaseHolder lease;
 
   bool operator==(const Recording&) const = default;
 };

@@ -5,6 +5,7 @@
 #include <mutex>
 #include <string>
 
+#include "recorder/core/ports/cluster_store.hpp"
 #include "recorder/core/ports/hook_receipts.hpp"
 #include "recorder/core/ports/outbox.hpp"
 #include "recorder/core/ports/recording_repository.hpp"
@@ -22,8 +23,11 @@ struct Reconnect {
 // daemons sharing one database. It connects lazily and migrates under an advisory lock.
 // A lost connection is Errc::unavailable, never a crash: the next call after the back-off
 // (100 ms doubling to 5 s) connects again. Thread-safe (one connection behind a mutex).
+// Once join() names this instance, a save of an unfinished recording is refused unless
+// this instance holds its lease under the recording's epoch (Errc::lease_lost): see
+// docs/adr/0017-cluster-leases.md.
 class PostgresRepository final : public core::RecordingRepository, public core::OutboxStore, public core::TokenStore,
-                               public core::HookReceipts, public core::WebhookStore {
+                               public core::HookReceipts, public core::WebhookStore, public core::ClusterStore {
  public:
   explicit PostgresRepository(std::string url, Reconnect reconnect = {});
   ~PostgresRepository() override;
@@ -59,6 +63,16 @@ class PostgresRepository final : public core::RecordingRepository, public core::
   core::Result<std::vector<core::WebhookEndpoint>> webhook_endpoints() override;
   core::Result<bool> add_webhook_endpoint(const core::WebhookEndpoint& endpoint, core::WallTime at) override;
   core::Result<bool> remove_webhook_endpoint(const std::string& name, const std::string& subscriber) override;
+
+  core::Result<void> join(const core::InstanceInfo& self) override;
+  core::Result<void> heartbeat() override;
+  core::Result<std::vector<core::HeldLease>> renew_leases() override;
+  core::Result<std::vector<core::Recording>> claim_expired(bool own_too, std::size_t limit) override;
+  core::Result<std::optional<core::Recording>> claim(const core::RecordingId& id) override;
+  core::Result<void> release(const core::HeldLease& lease) override;
+  core::Result<bool> lead() override;
+  core::Result<void> leave() override;
+  core::Result<core::ClusterView> view() override;
 
   int schema_version();
 

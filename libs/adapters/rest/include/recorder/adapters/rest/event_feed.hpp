@@ -39,6 +39,9 @@ struct EventFeedContext {
   std::chrono::milliseconds sign_in_timeout{10000};
   std::size_t history_points = 3600;           // the chart's last hour, one point per tick
   std::size_t alerts = 50;                     // how many past alerts a snapshot carries
+  // Its name as an outbox subscriber. Each instance of a cluster has its own
+  // ("dashboard:<instance>"): every one delivers every notice to its own watchers.
+  std::string subscriber = "dashboard";
 };
 
 // The dashboard's live feed behind /ws/events (docs/protocol.md section 9). A watcher signs
@@ -75,7 +78,7 @@ class EventFeed final : public websocket::EventStream, public core::NoticeSubscr
   void closed(const websocket::Outbox* watcher) override;
 
   // core::NoticeSubscriber
-  std::string_view name() const override { return "dashboard"; }
+  std::string_view name() const override { return ctx_.subscriber; }
   core::Result<void> deliver(const core::OutboxEntry& entry) override;
 
   // One tick now (the tick thread calls it; tests may too).

@@ -35,12 +35,17 @@ struct RestContext {
   // file's [[webhooks]]) and DELETE /api/webhooks/{name}; none: 403.
   std::function<core::Result<core::WebhookHealth>(const std::vector<std::pair<std::string, std::string>>&)> add_webhook;
   std::function<core::Result<void>(const std::string&)> remove_webhook;
+  // GET /api/cluster: the instances on this database, their heartbeats and leases, and the
+  // leader. `instance` is this one's id; none: one instance (SQLite), shown alone.
+  std::function<core::Result<core::ClusterView>()> cluster{};
+  std::string instance{};
+  std::chrono::seconds lease{15};
 };
 
 // Adds every /api/* route (docs/protocol.md section 5) to `router`. Each needs a bearer
 // token (Authorization: Bearer, or ?access_token=) whose role allows it (section 6):
 //   viewer:   GET /api/recordings, /api/recordings/{id}, /api/recordings/{id}/events,
-//             /api/recordings/{id}/url, /api/storage, /api/devices, /api/agents
+//             /api/recordings/{id}/url, /api/storage, /api/devices, /api/agents, /api/cluster
 //   operator: POST /api/recordings, POST /api/recordings/{id}/stop, POST /api/recordings/{id}/video
 //   admin:    DELETE /api/recordings/{id}, GET/POST /api/tokens, DELETE /api/tokens/{id},
 //             GET/POST /api/webhooks, DELETE /api/webhooks/{name}

@@ -1,0 +1,83 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "recorder/core/app/recording_service.hpp"
+#include "recorder/core/ports/clock.hpp"
+#include "recorder/core/ports/cluster_store.hpp"
+#include "recorder/core/ports/operator_log.hpp"
+
+namespace recorder::core {
+
+struct LeaseSettings {
+  std::size_t claim_batch = 200;  // recordings taken over per transaction
+};
+
+// What happened in one tick, for the log and the tests.
+struct LeaseTick {
+  bool store_up = false;
+  std::size_t renewed = 0;
+  std::size_t lost = 0;     // stepped down from: another instance holds them now
+  std::size_t claimed = 0;  // taken over from an instance whose lease expired
+  bool leader = false;
+};
+
+// Keeps this instance's place in a cluster of recorderd on one database
+// (docs/adr/0017-cluster-leases.md). Call tick() every third of a lease:
+// - the heartbeat, and every lease held renewed (by the database's clock);
+// - a recording whose lease another instance took is stepped down from (fencing: the
+//   store refuses this instance's writes to it anyway);
+// - recordings whose owner's lease expired are claimed and taken up as recovery does,
+//   but only after this instance has been connected for a whole lease, so that after a
+//   database outage every live owner renews before anyone takes over;
+// - the leader's lease is taken or kept (the leader dispatches the outbox).
+// As the service's LeaseGuard it says whether the leases are known to be held now: renewed
+// within a lease's length by the monotonic clock, measured from before the renewal was sent.
+// Thread-safe: tick() from one thread, the guard from any.
+class LeaseKeeper final : public LeaseGuard {
+ public:
+  LeaseKeeper(ClusterStore& store, const Clock& clock, OperatorLog& log, InstanceInfo self, LeaseSettings settings);
+
+  // The service must be set before start().
+  void bind(RecordingService& service) { service_ = &service; }
+  // Joins (refused while another live process uses this id) and takes up what this
+  // instance's id held before and what expired.
+  [[nodiscard]] Result<RecoveryReport> start();
+  LeaseTick tick();
+  // Where this instance listens, once it does (for /api/cluster).
+  void listening_at(std::string address);
+  // A clean stop: leases and leadership expire now, for the others to take at once.
+  void leave();
+
+  bool leader() const { return leader_.load(); }
+  const InstanceInfo& self() const { return self_; }
+  Duration lease() const { return self_.lease; }
+
+  // LeaseGuard
+  const std::string& instance() const override { return self_.id; }
+  Result<void> confirmed() const override;
+  Result<std::optional<Recording>> claim(const RecordingId& id) override;
+
+ private:
+  void confirm_until(MonoTime sent);
+  void store_down(const Error& e);
+
+  ClusterStore& store_;
+  const Clock& clock_;
+  OperatorLog& log_;
+  InstanceInfo self_;
+  LeaseSettings settings_;
+  RecordingService* service_ = nullptr;
+  std::atomic<std::int64_t> confirmed_until_{0};  // monotonic ns; 0: never
+  std::atomic<bool> leader_{false};
+  std::mutex tick_mutex_;                    // one tick at a time
+  std::optional<MonoTime> connected_since_;  // since the store last answered without a break
+  bool store_was_down_ = false;
+};
+
+}  // namespace recorder::core

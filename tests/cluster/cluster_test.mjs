@@ -1,0 +1,328 @@
+// Three recorderd processes on one Postgres (a private server this test starts) and one
+// shared data directory, with 30 seed-001 stream clients (npm `ws`) spread over them:
+//   - kill -9 the first instance (the leader) mid-stream: its clients reconnect to the
+//     others and resume there once its leases expire; no acknowledged chunk is missing,
+//     every recording is finalized exactly once, every file is the client's bytes; another
+//     instance leads and delivers the outbox to a webhook: no notice lost;
+//   - SIGSTOP a second instance past its lease: its clients resume on the third; after
+//     SIGCONT it stores no chunk of the recordings it lost (fencing) and steps down;
+//   - GET /api/cluster shows the instances, their leases and the leader;
+//   - a second recorderd on one SQLite database refuses to start and says why.
+// Prints the takeover times (kill -9 to every client resumed), for docs/performance.md.
+// usage: node cluster_test.mjs /path/to/recorderd /path/to/tests/support/postgres.sh
+
+import { spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, existsSync, openSync, writeFileSync, rmSync } from "node:fs";
+import { createServer } from "node:http";
+import { tmpdir } from "node:os";
+import { join, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { createRequire } from "node:module";
+import { randomBytes } from "node:crypto";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const WebSocket = createRequire(join(here, "..", "socketio", "package.json"))("ws");
+const [recorderd, postgresSh] = process.argv.slice(2);
+const work = mkdtempSync(join(tmpdir(), "recorderd-cluster-"));
+const pgDir = join(tmpdir(), `recorderd-cluster-pg-${process.pid}`);  // the postgres user must reach it
+const shared = join(work, "data");
+const LEASE = 3;  // cluster.lease_seconds
+const daemons = [];
+let passed = 0;
+
+const clients = [];
+function fail(message) {
+  for (const c of clients.filter((x) => !x.ready))
+    console.error(`${c.recordId}: acked ${c.acked.size}, next ${c.next}/${c.stopAfter}, target ${c.targetIndex}, resumes ${JSON.stringify(c.resumes.map((r) => r.on))}, errors ${c.errors.slice(-6).join(" | ")}`);
+  if (process.env.QUIET) throw new Error(message);
+  for (const d of daemons) console.error(`--- ${d.name} ---\n` + d.readLog().split("\n").slice(-25).join("\n"));
+  throw new Error(message);
+}
+function check(cond, message) { if (!cond) fail(message); }
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+async function waitFor(what, predicate, ms = 15000) {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    const v = await predicate();
+    if (v) return v;
+    await sleep(50);
+  }
+  fail(`timed out after ${ms} ms waiting for ${what}`);
+}
+async function scenario(name, body) {
+  const t0 = Date.now();
+  await body();
+  passed++;
+  console.log(`ok ${passed} - ${name} (${Date.now() - t0} ms)`);
+}
+
+function pg(...args) {
+  const r = spawnSync(postgresSh, args, { encoding: "utf8" });
+  if (r.status !== 0) fail(`postgres.sh ${args.join(" ")}: ${r.stderr}`);
+}
+let dbUrl = "";
+function sql(query) {
+  const r = spawnSync("psql", [dbUrl, "-Atqc", query], { encoding: "utf8" });
+  if (r.status !== 0) fail(`psql: ${query}: ${r.stderr}`);
+  return r.stdout.trim();
+}
+
+async function startDaemon(name, extra = [], { dir = shared, expectStart = true } = {}) {
+  const log = join(work, `${name}.log`);
+  const out = openSync(log, "a");
+  const proc = spawn(recorderd, ["--data-dir", dir, "--listen", "127.0.0.1:0", ...extra], { stdio: ["ignore", out, out] });
+  const d = { name, proc, log, readLog: () => (existsSync(log) ? readFileSync(log, "utf8") : ""), exited: null };
+  proc.on("exit", (code, signal) => { d.exited = { code, signal }; });
+  daemons.push(d);
+  if (!expectStart) return d;
+  d.port = await waitFor(`${name} to listen`,
+                         () => d.readLog().match(/msg="recorderd started".* listen=127\.0\.0\.1:(\d+)/)?.[1], 30000);
+  d.base = `http://127.0.0.1:${d.port}`;
+  return d;
+}
+const clusterArgs = (id) => ["--set", "store.backend=postgres", "--set", `store.postgres_url=${dbUrl}`,
+                             "--set", `cluster.instance_id=${id}`, "--set", `cluster.lease_seconds=${LEASE}`,
+                             "--set", "limits.grace_seconds=30", "--config", join(work, "hooks.toml")];
+
+async function api(d, path, token) {
+  const r = await fetch(d.base + path, { headers: { Authorization: `Bearer ${token}` } });
+  const body = await r.json().catch(() => null);
+  check(r.ok, `GET ${path} on ${d.name}: ${r.status} ${JSON.stringify(body)}`);
+  return body;
+}
+async function metric(d, token, name) {
+  const text = await (await fetch(d.base + "/metrics", { headers: { Authorization: `Bearer ${token}` } })).text();
+  let sum = 0;
+  for (const line of text.split("\n")) if (line.startsWith(name)) sum += Number(line.split(" ").pop());
+  return sum;
+}
+
+// A seed-001 client: one recording, chunks of 8 KiB, each sent after the previous one's
+// ack. On a drop (or an ack that does not come within 2 s) it reconnects to the next
+// instance in `targets` and sends `start` again until it is resumed.
+function streamClient(recordId, chunks, targets) {
+  const c = { recordId, chunks, acked: new Set(), next: 0, stopAfter: chunks.length, ready: null, resumes: [],
+              missingAfterResume: [], targetIndex: 0, conn: 0, errors: [] };
+  c.connect = () => {
+    const d = targets[c.targetIndex % targets.length];
+    const ws = new WebSocket(d.base.replace("http", "ws") + "/ws/record");
+    const conn = ++c.conn;
+    c.ws = ws;
+    let ackTimer = null;
+    let gone = false;
+    let refusals = 0;
+    const lost = (why) => {
+      if (gone || conn !== c.conn || c.ready) return;
+      gone = true;
+      c.errors.push(`left ${d.name}: ${why}`);
+      clearTimeout(ackTimer);
+      try { ws.terminate(); } catch {}
+      c.targetIndex++;
+      c.dropped = Date.now();
+      setTimeout(c.connect, 200);
+    };
+    const sendNext = () => {
+      if (c.next >= c.stopAfter) {
+        if (c.stopAfter === c.chunks.length && !c.stopSent) {
+          c.stopSent = true;
+          ws.send(JSON.stringify({ event: "stop", data: { recordId } }));
+        }
+        return;
+      }
+      const i = c.next;
+      ws.send(JSON.stringify({ event: "chunk", data: { recordId, index: i, data: c.chunks[i].toString("base64") } }));
+      clearTimeout(ackTimer);
+      ackTimer = setTimeout(() => lost(`no ack of chunk ${i} in 2 s`), 2000);
+    };
+    c.kick = sendNext;
+    // An instance that does not answer (stopped) is left after 2 s, as a lost ack is.
+    ackTimer = setTimeout(() => lost("no answer in 2 s"), 2000);
+    ws.on("open", () => ws.send(JSON.stringify({ event: "start", data: { recordId, mimeType: "video/webm" } })));
+    ws.on("message", (raw) => {
+      const msg = JSON.parse(raw.toString());
+      clearTimeout(ackTimer);
+      if (msg.event === "started") {
+        if (msg.data.resumed) {
+          c.resumes.push({ at: Date.now(), on: d.name, nextIndex: msg.data.nextIndex, missing: msg.data.missingChunks });
+          for (const m of msg.data.missingChunks) if (c.acked.has(m)) c.missingAfterResume.push(m);
+        }
+        c.stopSent = false;
+        c.next = msg.data.missingChunks.length ? Math.min(...msg.data.missingChunks) : msg.data.nextIndex;
+        setTimeout(sendNext, 100);
+      } else if (msg.event === "chunkAck") {
+        clearTimeout(ackTimer);
+        c.acked.add(msg.data.index);
+        c.next = msg.data.index + 1;
+        setTimeout(sendNext, 100);
+      } else if (msg.event === "recordingReady") {
+        clearTimeout(ackTimer);
+        c.ready = msg.data;
+        ws.close();
+      } else if (msg.event === "error" || msg.event === "chunkError" || msg.event === "recordingError") {
+        c.errors.push(`${d.name}: ${JSON.stringify(msg.data)}`);
+        // A start refused while another instance still holds the lease: retry here.
+        // After 20 refusals (6 s, two leases) it tries the next instance.
+        if (msg.event === "error" && !c.ready && ++refusals < 20) setTimeout(() => ws.readyState === 1 &&
+          ws.send(JSON.stringify({ event: "start", data: { recordId, mimeType: "video/webm" } })), 300);
+        else if (msg.event === "error") lost("start refused 20 times");
+        if (msg.event === "chunkError") lost("chunkError");
+      }
+    });
+    ws.on("close", () => lost("closed"));
+    ws.on("error", () => {});
+  };
+  return c;
+}
+
+async function download(url) {
+  const r = await fetch(url);
+  check(r.ok, `GET ${url}: ${r.status}`);
+  return Buffer.from(await r.arrayBuffer());
+}
+
+let hookServer = null;
+try {
+  // A private Postgres, so that it can be restarted without touching other tests.
+  pg("init", pgDir);
+  const adminUrl = readFileSync(join(pgDir, "url"), "utf8").trim();
+  dbUrl = adminUrl.slice(0, adminUrl.lastIndexOf("/") + 1) + "cluster";
+  spawnSync("psql", [adminUrl, "-qc", "CREATE DATABASE cluster"]);
+
+  // A webhook endpoint: every delivery's webhook-id, counted.
+  const deliveries = new Map();
+  hookServer = createServer((req, res) => {
+    const id = req.headers["webhook-id"];
+    req.resume();
+    req.on("end", () => {
+      deliveries.set(id, (deliveries.get(id) || 0) + 1);
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise((r) => hookServer.listen(0, "127.0.0.1", r));
+  writeFileSync(join(work, "hooks.toml"),
+                `[[webhooks]]\nname = "probe"\nurl = "http://127.0.0.1:${hookServer.address().port}/hook"\n` +
+                `secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"\nevents = ["recording.*"]\n`);
+
+  // The first one alone first: it makes the media keys and the admin token in the shared
+  // directory that the others then read.
+  const a = await startDaemon("i1", clusterArgs("i1"));
+  const b = await startDaemon("i2", clusterArgs("i2"));
+  const c3 = await startDaemon("i3", clusterArgs("i3"));
+  const token = readFileSync(join(shared, "admin.token"), "utf8").trim();
+
+  await scenario("GET /api/cluster on any instance: three alive, the first leads", async () => {
+    const view = await waitFor("three instances alive", async () => {
+      const v = await api(b, "/api/cluster", token);
+      return v.instances.filter((i) => i.alive).length === 3 ? v : null;
+    });
+    check(view.clustered === true && view.instance === "i2", `this instance: ${JSON.stringify(view)}`);
+    check(view.leader === "i1", `the first instance leads: ${view.leader}`);
+    check(view.instances.every((i) => /^127\.0\.0\.1:\d+$/.test(i.address) && i.address !== "127.0.0.1:0"),
+          `addresses: ${JSON.stringify(view.instances.map((i) => i.address))}`);
+  });
+
+  await scenario("a second instance with a running instance's id is refused", async () => {
+    const dup = await startDaemon("dup", clusterArgs("i2"), { expectStart: false });
+    await waitFor("the duplicate to exit", () => dup.exited);
+    check(dup.exited.code === 1, `exit code ${JSON.stringify(dup.exited)}`);
+    check(/cluster\.instance_id 'i2' is in use by a running recorderd/.test(dup.readLog()), "the log says why");
+  });
+
+  const all = [a, b, c3];
+  for (let n = 0; n < 30; n++) {
+    const home = n % 3;
+    const targets = [all[home], all[(home + 1) % 3], all[(home + 2) % 3]];
+    const client = streamClient(`cl-${n}`, Array.from({ length: 60 }, () => randomBytes(8192)), targets);
+    client.stopAfter = 20;  // hold at 20 chunks until the scenario lets go
+    clients.push(client);
+    client.connect();
+  }
+  await waitFor("every client 10 chunks in", () => clients.every((c) => c.acked.size >= 10), 30000);
+
+  let takeover = [];
+  await scenario("kill -9 the leader mid-stream: its clients resume on the others, another instance leads", async () => {
+    const victims = clients.filter((_, n) => n % 3 === 0);
+    const ackedBefore = new Map(victims.map((c) => [c.recordId, new Set(c.acked)]));
+    const killedAt = Date.now();
+    a.proc.kill("SIGKILL");
+    await waitFor("i1 to die", () => a.exited);
+    for (const c of clients) { c.stopAfter = 40; c.kick?.(); }
+    await waitFor("every client of i1 resumed elsewhere", () => victims.every((c) => c.resumes.length > 0), (LEASE + 10) * 1000);
+    takeover = victims.map((c) => c.resumes[0].at - killedAt).sort((x, y) => x - y);
+    for (const c of victims) {
+      check(c.resumes[0].on !== "i1", `${c.recordId} resumed on ${c.resumes[0].on}`);
+      check(c.missingAfterResume.length === 0, `${c.recordId}: acknowledged chunks missing after the resume: ${c.missingAfterResume}`);
+      check(c.resumes[0].nextIndex >= Math.max(...ackedBefore.get(c.recordId)) + 1,
+            `${c.recordId}: nextIndex ${c.resumes[0].nextIndex} covers every acknowledged chunk`);
+    }
+    console.log(`# takeover after kill -9 (lease ${LEASE} s): first ${takeover[0]} ms, median ${takeover[5]} ms, last ${takeover[takeover.length - 1]} ms`);
+    check(takeover[takeover.length - 1] <= (LEASE + 2) * 1000 + 2500,
+          `every orphaned recording resumed within lease + 2 s (+ the client's retry): ${takeover}`);
+    const view = await waitFor("another leader", async () => {
+      const v = await api(b, "/api/cluster", token);
+      return v.leader && v.leader !== "i1" ? v : null;
+    }, (LEASE + 5) * 1000);
+    check(view.instances.find((i) => i.id === "i1").alive === false, "i1 shows as not alive");
+  });
+
+  await scenario("SIGSTOP an instance past its lease: its clients resume on the third; after SIGCONT it stores nothing of them and steps down", async () => {
+    const victims = clients.filter((_, n) => n % 3 === 1);
+    check(victims.length === 10, `i2 serves 10 clients (${victims.length})`);
+    await waitFor("every client idle at 40 chunks", () => clients.every((c) => c.next >= 40), 20000);
+    const storedBefore = await metric(b, token, "recorderd_chunks_received_total");
+    b.proc.kill("SIGSTOP");
+    for (const c of clients) { c.stopAfter = 50; c.kick?.(); }
+    await waitFor("i2's clients resumed on i3", () => victims.every((c) => c.resumes.some((r) => r.on === "i3")), (LEASE + 12) * 1000);
+    b.proc.kill("SIGCONT");
+    await waitFor("i2 to step down from every recording it lost",
+                  () => victims.every((c) => b.readLog().includes(`recording ${c.recordId}: this instance stepped down`)), 10000);
+    await sleep(1000);
+    const storedAfter = await metric(b, token, "recorderd_chunks_received_total");
+    check(storedAfter === storedBefore, `i2 stored ${storedAfter - storedBefore} chunk(s) after it lost its leases`);
+    const held = sql("SELECT count(*) FROM recordings WHERE lease_instance = 'i2' AND lease_until > now()");
+    check(held === "0", `i2 holds ${held} leases after SIGCONT`);
+  });
+
+  await scenario("every recording is finalized exactly once, each file the client's bytes", async () => {
+    for (const c of clients) { c.stopAfter = c.chunks.length; c.kick?.(); }
+    await waitFor("every recording ready", () => clients.every((c) => c.ready), 60000);
+    for (const c of clients) {
+      const file = await download(c.ready.downloadUrl);
+      check(file.equals(Buffer.concat(c.chunks)), `${c.recordId}: the file is the client's 60 chunks, byte for byte`);
+    }
+    const readyCounts = sql("SELECT count(*) FROM recording_events WHERE to_state = 'ready' GROUP BY recording_id HAVING count(*) <> 1");
+    check(readyCounts === "", `recordings made ready more than once: ${readyCounts}`);
+    check(sql("SELECT count(*) FROM recordings WHERE state = 'ready'") === "30", "30 recordings ready");
+  });
+
+  await scenario("the outbox reached the webhook through the leaders: none lost", async () => {
+    const notices = sql("SELECT id FROM outbox WHERE type LIKE 'recording.%'").split("\n").filter(Boolean);
+    await waitFor("every recording notice delivered", () => notices.every((id) => deliveries.has(id)), 20000)
+      .catch((e) => {
+        const missing = notices.filter((id) => !deliveries.has(id));
+        console.error(`missing: ${missing.length}: ${sql(`SELECT seq, type, recording_id FROM outbox WHERE id IN ('${missing.slice(0, 5).join("','")}')`)}`);
+        console.error(`deliveries: ${deliveries.size}; subscribers: ${sql("SELECT s.name, s.since_seq, (SELECT count(*) FROM outbox_deliveries d WHERE d.subscriber = s.name) FROM outbox_subscribers s")}`);
+        throw e;
+      });
+    const twice = [...deliveries.values()].filter((n) => n > 1).length;
+    console.log(`# webhook: ${notices.length} notices, ${deliveries.size} delivered, ${twice} more than once (at the leader's death)`);
+    check(twice <= 30, `${twice} notices were delivered more than once`);
+  });
+
+  await scenario("SQLite: a second recorderd on the same database refuses to start", async () => {
+    const dir = join(work, "sqlite");
+    const first = await startDaemon("sqlite-1", [], { dir });
+    const second = await startDaemon("sqlite-2", [], { dir, expectStart: false });
+    await waitFor("the second to exit", () => second.exited);
+    check(second.exited.code === 1, `exit code ${JSON.stringify(second.exited)}`);
+    check(new RegExp(`another recorderd \\(pid ${first.proc.pid}\\) uses the SQLite database`).test(second.readLog()),
+          `the log names the holder: ${second.readLog().split("\n").slice(-3).join(" | ")}`);
+  });
+
+  console.log(`1..${passed}`);
+} finally {
+  for (const d of daemons) { try { d.proc.kill("SIGCONT"); d.proc.kill("SIGKILL"); } catch {} }
+  hookServer?.close();
+  spawnSync(postgresSh, ["destroy", pgDir]);
+  if (passed >= 7) rmSync(work, { recursive: true, force: true });
+}
