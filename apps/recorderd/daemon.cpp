@@ -15,6 +15,7 @@
 #include <list>
 #include <mutex>
 #include <thread>
+#include <utility>
 
 #include "web_assets.hpp"
 #include "recorder/adapters/crypto/hmac_url_signer.hpp"
@@ -96,30 +97,36 @@ class ChannelRouter final : public core::WebhookSender {
   core::WebhookSender& commands_;
 };
 
+// An open descriptor, closed with its owner (the SQLite lock file).
+struct Descriptor {
+  int fd = -1;
+  Descriptor() = default;
+  explicit Descriptor(int f) : fd(f) {}
+  Descriptor(Descriptor&& o) noexcept : fd(std::exchange(o.fd, -1)) {}
+  Descriptor& operator=(Descriptor&& o) noexcept {
+    std::swap(fd, o.fd);  // what this held is closed with `o`
+    return *this;
+  }
+  ~Descriptor() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
 // The store behind both of its ports.
 struct Store {
+  Descriptor lock;  // SQLite: keeps a second instance out; declared first, so released last
   std::unique_ptr<core::RecordingRepository> repository;
   core::OutboxStore* outbox = nullptr;  // the same object as repository
   core::TokenStore* tokens = nullptr;   // the same object as repository
   core::HookReceipts* receipts = nullptr;  // the same object as repository
   core::WebhookStore* webhook_store = nullptr;  // the same object as repository
   core::ClusterStore* cluster = nullptr;        // Postgres: the same object as repository; SQLite: none
-  int lock_fd = -1;                             // SQLite: the lock that keeps a second instance out
-  Store() = default;
-  Store(Store&& o) noexcept
-      : repository(std::move(o.repository)), outbox(o.outbox), tokens(o.tokens), receipts(o.receipts),
-        webhook_store(o.webhook_store), cluster(o.cluster), lock_fd(std::exchange(o.lock_fd, -1)) {}
-  Store& operator=(Store&&) = delete;
-  ~Store() {
-    repository.reset();
-    if (lock_fd >= 0) ::close(lock_fd);
-  }
 };
 
 // SQLite serves one instance: a second recorderd on the same database file is refused at
 // start-up, by an exclusive lock on <data_dir>/recorderd.db.lock held for the process's
 // life (released by the kernel even after kill -9). It names the holder's pid.
-core::Result<int> lock_single_instance(const std::filesystem::path& data_dir) {
+core::Result<Descriptor> lock_single_instance(const std::filesystem::path& data_dir) {
   const auto path = data_dir / "recorderd.db.lock";
   const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0)
@@ -138,7 +145,7 @@ core::Result<int> lock_single_instance(const std::filesystem::path& data_dir) {
   const std::string pid = fmt::format("{}\n", ::getpid());
   if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, pid.data(), pid.size(), 0) != static_cast<ssize_t>(pid.size()))
     log(LogLevel::warn, "msg=\"cannot write the pid into the lock file\" file={}", quote_value(path.string()));
-  return fd;
+  return Descriptor(fd);
 }
 
 core::Result<Store> open_store(const core::Config& config, const std::filesystem::path& data_dir) {
@@ -146,7 +153,7 @@ core::Result<Store> open_store(const core::Config& config, const std::filesystem
   if (config.store == core::StoreBackend::sqlite) {
     auto lock = lock_single_instance(data_dir);
     if (!lock) return std::unexpected(lock.error());
-    store.lock_fd = *lock;
+    store.lock = std::move(*lock);
     auto repo = adapters::sqlite::SqliteRepository::open(data_dir / "recorderd.db");
     if (!repo) return std::unexpected(repo.error());
     store.outbox = repo->get();
@@ -278,7 +285,7 @@ struct Daemon::Impl {
                 c.rules, c.storage),
         dispatcher(*store.outbox, oplog, clock),
         local_dispatcher(*store.outbox, oplog, clock),
-        feed(feed_context(service, access, *store.outbox, clock, &links, &agents, c, 
+        feed(feed_context(service, access, *store.outbox, clock, &links, &agents, c,
                           keeper ? "dashboard:" + keeper->instance() : std::string("dashboard"),
                           [this] { return webhook_health(); })),
         webhook_sender(adapters::webhook::Writers{[this](const core::OutboxEntry& e) {

@@ -4,6 +4,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "recorder/core/app/lease_keeper.hpp"
 #include "recorder/testing/fakes.hpp"
 
 using namespace recorder::core;
@@ -114,4 +115,106 @@ TEST_CASE("a stream live on a dead instance is claimed by its client's start and
   CHECK(i.h.repository.rows.at("s1").lease == LeaseHolder{"here", 2});
   REQUIRE(i.service.receive_chunk("s1", 2, bytes_of("c")));
   CHECK(i.h.chunks.concatenated("s1") == "abc");
+}
+
+namespace {
+
+// The cluster's table as one instance sees it: what a renewal returns, what a sweep finds.
+struct FakeClusterStore final : ClusterStore {
+  bool down = false;
+  std::optional<std::vector<HeldLease>> renewed;  // none: every lease asked about is renewed
+  std::vector<Recording> expired;                 // handed out by the next sweep
+  std::size_t sweeps = 0;
+  bool leads = true;
+  const RecordingService* service = nullptr;
+
+  Result<void> join(const InstanceInfo&) override { return ok(); }
+  Result<void> heartbeat() override { return down ? fail(Errc::unavailable, "database is down") : ok(); }
+  Result<std::vector<HeldLease>> renew_leases() override {
+    if (down) return fail(Errc::unavailable, "database is down");
+    return renewed ? *renewed : service->held_leases();
+  }
+  Result<std::vector<Recording>> claim_expired(bool, std::size_t) override {
+    ++sweeps;
+    return std::exchange(expired, {});
+  }
+  Result<std::optional<Recording>> claim(const RecordingId&) override { return std::optional<Recording>{}; }
+  Result<bool> lead() override { return leads; }
+  Result<void> leave() override { return ok(); }
+  Result<ClusterView> view() override { return ClusterView{}; }
+};
+
+// A service whose LeaseGuard is a real LeaseKeeper over the fake table (lease 15 s).
+struct Keeping {
+  Harness h;
+  FakeClusterStore table;
+  LeaseKeeper keeper{table, h.clock, h.oplog, InstanceInfo{"here", "inc", "", {}, 15s}, {}};
+  RecordingService service{Ports{h.clock, h.scheduler, h.repository, h.repository, h.chunks, h.finalizer, h.capture,
+                                 h.agents, h.storage, h.events, h.oplog, h.ids, &keeper},
+                           {}, {}};
+  Keeping() {
+    table.service = &service;
+    keeper.bind(service);
+    REQUIRE(keeper.start());
+  }
+};
+
+}  // namespace
+
+TEST_CASE("leases unrenewed for 0.9 of a lease stop media - a tick steps down from what another instance took",
+          "[cluster][keeper]") {
+  Keeping k;
+  REQUIRE(k.service.start_stream(StreamStart{"s1", "", "video/webm", "", {}}));
+  REQUIRE(k.service.start_stream(StreamStart{"s2", "", "video/webm", "", {}}));
+  k.h.clock.advance(13s);
+  REQUIRE(k.service.receive_chunk("s1", 0, bytes_of("a")));
+  k.h.clock.advance(1s);  // 14 s > 13.5 s: as after a SIGSTOP
+  auto refused = k.service.receive_chunk("s1", 1, bytes_of("b"));
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().code == Errc::unavailable);
+
+  // The renewal finds s1 taken over: it is dropped before the leases count as held again.
+  k.table.renewed = std::vector<HeldLease>{{"s2", 1}};
+  const LeaseTick t = k.keeper.tick();
+  CHECK(t.store_up);
+  CHECK(t.lost == 1);
+  CHECK(k.keeper.confirmed());
+  CHECK(k.service.held_leases() == std::vector<HeldLease>{{"s2", 1}});
+  auto lost = k.service.receive_chunk("s1", 1, bytes_of("b"));
+  REQUIRE_FALSE(lost);
+  CHECK(lost.error().code == Errc::lease_lost);
+  CHECK(k.service.receive_chunk("s2", 0, bytes_of("c")));
+  CHECK(k.h.chunks.puts == 2);
+}
+
+TEST_CASE("after the database comes back an instance renews at once but claims only a lease later",
+          "[cluster][keeper]") {
+  Keeping k;
+  const std::size_t sweeps_at_start = k.table.sweeps;
+  k.table.down = true;
+  CHECK_FALSE(k.keeper.tick().store_up);
+  CHECK_FALSE(k.keeper.leader());
+  k.table.down = false;
+
+  Recording orphan;
+  orphan.id = "theirs";
+  orphan.kind = SourceKind::stream;
+  orphan.state = State::recording;
+  orphan.lease = LeaseHolder{"here", 2};
+  k.table.expired = {orphan};
+  k.h.clock.advance(5s);
+  CHECK(k.keeper.tick().store_up);
+  CHECK(k.table.sweeps == sweeps_at_start);  // connected again for 0 s: no claim yet
+  k.h.clock.advance(5s);
+  k.keeper.tick();
+  CHECK(k.table.sweeps == sweeps_at_start);  // 5 s
+  k.h.clock.advance(10s);
+  const LeaseTick t = k.keeper.tick();  // 15 s: a whole lease
+  CHECK(k.table.sweeps == sweeps_at_start + 1);
+  CHECK(t.claimed == 1);
+  CHECK(t.leader);
+  auto taken = k.service.get("theirs");
+  REQUIRE(taken);
+  CHECK(taken->state == State::interrupted);  // resumable for its grace, as after a restart
+  CHECK(taken->lease == LeaseHolder{"here", 2});
 }

@@ -534,15 +534,6 @@ Result<std::optional<core::Recording>> PostgresRepository::claim(const core::Rec
       });
 }
 
-Result<void> PostgresRepository::release(const core::HeldLease& lease) {
-  return impl_->with_transaction<void>([&](pqxx::work& tx) -> Result<void> {
-    tx.exec_params("UPDATE recordings SET lease_until = now() - interval '1 second' WHERE id = $1 AND lease_instance "
-                   "= $2 AND lease_epoch = $3 AND lease_until IS NOT NULL",
-                   lease.id, impl_->self.id, static_cast<std::int64_t>(lease.epoch));
-    return core::ok();
-  });
-}
-
 Result<bool> PostgresRepository::lead() {
   return impl_->with_transaction<bool>([&](pqxx::work& tx) -> Result<bool> {
     const auto led = tx.exec_params(

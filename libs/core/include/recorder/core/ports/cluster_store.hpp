@@ -73,8 +73,6 @@ class ClusterStore {
   // the recording as claimed; std::nullopt when it is finished or unknown;
   // Errc::lease_lost naming the holder while another instance's lease runs.
   [[nodiscard]] virtual Result<std::optional<Recording>> claim(const RecordingId& id) = 0;
-  // Gives up one lease at once (it expires now), so that any instance may claim it.
-  [[nodiscard]] virtual Result<void> release(const HeldLease& lease) = 0;
   // Takes or keeps the leader's lease; true while this instance leads.
   [[nodiscard]] virtual Result<bool> lead() = 0;
   // A clean stop: every lease and the leadership expire now; the instance is marked stopped.

@@ -69,7 +69,6 @@ class PostgresRepository final : public core::RecordingRepository, public core::
   core::Result<std::vector<core::HeldLease>> renew_leases() override;
   core::Result<std::vector<core::Recording>> claim_expired(bool own_too, std::size_t limit) override;
   core::Result<std::optional<core::Recording>> claim(const core::RecordingId& id) override;
-  core::Result<void> release(const core::HeldLease& lease) override;
   core::Result<bool> lead() override;
   core::Result<void> leave() override;
   core::Result<core::ClusterView> view() override;
