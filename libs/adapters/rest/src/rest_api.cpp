@@ -571,27 +571,19 @@ class Api : public std::enable_shared_from_this<Api> {
     rapidjson::StringBuffer buffer;
     Writer w(buffer);
     w.StartObject();
-    w.Key("instance");
-    w.String(ctx_.instance.c_str());
-    w.Key("clustered");
-    w.Bool(static_cast<bool>(ctx_.cluster));
-    w.Key("lease_seconds");
-    w.Int64(ctx_.lease.count());
+    put(w, "instance", ctx_.instance);
+    put(w, "clustered", static_cast<bool>(ctx_.cluster));
+    put(w, "lease_seconds", std::int64_t{ctx_.lease.count()});
     put_text_or_null(w, "leader", view.leader);
-    w.Key("leader_epoch");
-    w.Uint64(view.leader_epoch);
-    w.Key("leader_lease_left_seconds");
-    w.Double(view.leader_lease_left_seconds);
-    w.Key("unowned");
-    w.Uint64(view.unowned);
+    put(w, "leader_epoch", view.leader_epoch);
+    put(w, "leader_lease_left_seconds", view.leader_lease_left_seconds);
+    put(w, "unowned", view.unowned);
     w.Key("instances");
     w.StartArray();
     for (const core::InstanceStatus& i : view.instances) {
       w.StartObject();
-      w.Key("id");
-      w.String(i.id.c_str());
-      w.Key("address");
-      w.String(i.address.c_str());
+      put(w, "id", i.id);
+      put(w, "address", i.address);
       w.Key("devices");
       w.StartArray();
       for (const auto& d : i.devices) w.String(d.c_str());
@@ -599,19 +591,13 @@ class Api : public std::enable_shared_from_this<Api> {
       if (ctx_.cluster) {
         put_time(w, "started_at", i.started_at);
         put_time(w, "heartbeat_at", i.heartbeat_at);
-        w.Key("heartbeat_age_seconds");
-        w.Double(i.heartbeat_age_seconds);
+        put(w, "heartbeat_age_seconds", i.heartbeat_age_seconds);
       }
-      w.Key("alive");
-      w.Bool(i.alive);
-      w.Key("stopped");
-      w.Bool(i.stopped);
-      w.Key("leases");
-      w.Uint64(i.leases);
-      w.Key("leader");
-      w.Bool(!view.leader.empty() && view.leader == i.id);
-      w.Key("self");
-      w.Bool(i.id == ctx_.instance);
+      put(w, "alive", i.alive);
+      put(w, "stopped", i.stopped);
+      put(w, "leases", i.leases);
+      put(w, "leader", !view.leader.empty() && view.leader == i.id);
+      put(w, "self", i.id == ctx_.instance);
       w.EndObject();
     }
     w.EndArray();
