@@ -12,6 +12,8 @@ cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 
 jobs=$(nproc)
+# A clone in another directory reuses the compiler cache: paths are hashed relative to here.
+export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=1
 cmake --preset dev >/dev/null
 cmake --build --preset dev -- -j"$jobs"
 ctest --preset dev -j"$jobs"
@@ -25,4 +27,4 @@ cmake --build --preset tsan --target core_tests daemon_tests event_feed_tests --
 ctest --preset tsan -L 'core|daemon' -j"$jobs"
 
 # Every decoder of untrusted bytes, fuzzed for a bounded time from its seed corpus.
-./scripts/fuzz.sh "${RECORDER_FUZZ_SECONDS:-15}"
+./scripts/fuzz.sh "${RECORDER_FUZZ_SECONDS:-8}"
