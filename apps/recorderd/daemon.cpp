@@ -24,6 +24,7 @@
 #include "recorder/adapters/fs/fs_finalizer.hpp"
 #include "recorder/adapters/gstreamer/gst_capture.hpp"
 #include "recorder/adapters/gstreamer/gst_media.hpp"
+#include "recorder/adapters/postgres/postgres_listener.hpp"
 #include "recorder/adapters/postgres/postgres_repository.hpp"
 #include "recorder/adapters/sqlite/sqlite_repository.hpp"
 #include "recorder/adapters/system/command_hook.hpp"
@@ -545,6 +546,27 @@ struct Daemon::Impl {
   std::thread dispatch_thread;
   core::RecoveryReport recovery;
   bool stopped = false;
+  // Postgres: wake-ups from the other instances (commands, answers, new notices); last, so
+  // that it stops before what its callbacks use.
+  std::unique_ptr<adapters::postgres::PostgresListener> cluster_listener;
+
+  void listen_to_cluster() {
+    const std::string me = keeper->instance();
+    cluster_listener = std::make_unique<adapters::postgres::PostgresListener>(
+        config.postgres_url, std::string(adapters::postgres::kNotifyChannel),
+        [this, me](const std::string& payload) {
+          if (payload == "command " + me) (void)keeper->handle_commands();
+          else if (payload == "answer " + me) keeper->answer_arrived();
+          else if (payload == "outbox") wake_dispatcher();
+        },
+        [this] {
+          // A new connection: what was sent meanwhile is read from the tables.
+          (void)keeper->handle_commands();
+          keeper->answer_arrived();
+          wake_dispatcher();
+        });
+    cluster_listener->start();
+  }
 };
 
 // The HTTP request table: one line per route (the REST API adds its own).
@@ -735,6 +757,7 @@ core::Result<std::unique_ptr<Daemon>> Daemon::start(const core::Config& config) 
             i.keeper->instance(), t.lost, t.claimed, t.leader);
     });
     i.cluster_timer.start();
+    i.listen_to_cluster();
   }
   for (const auto& e : i.recovery.failed) log(LogLevel::error, "msg=\"not recovered\" error={}", quote_value(e.message));
 
@@ -773,6 +796,7 @@ void Daemon::stop() {
   i.stopped = true;
   i.stopping = true;
   i.listener.stop();
+  if (i.cluster_listener) i.cluster_listener->stop();  // no more commands from other instances
   i.feed.stop();
   i.service.shutdown();   // captures get EOS; their last segments close
   i.capture.stop_all();

@@ -2,6 +2,9 @@
 // only while the leases are confirmed, a save refused for a lost lease steps the recording
 // down, and a recording claimed from another instance is taken up as recovery does.
 
+#include <functional>
+#include <tuple>
+
 #include <catch2/catch.hpp>
 
 #include "recorder/core/app/lease_keeper.hpp"
@@ -25,6 +28,14 @@ struct FakeLeases final : LeaseGuard {
   Result<std::optional<Recording>> claim(const RecordingId& rid) override {
     if (claimable && claimable->id == rid) return std::exchange(claimable, std::nullopt);
     return fail(Errc::lease_lost, "recording " + rid + " is live on instance 'other'");
+  }
+  // What the holder does when asked; unset: it does not answer.
+  std::function<Result<void>(const Recording&, CommandKind, const std::string&)> holder;
+  std::vector<std::pair<CommandKind, std::string>> asked;  // kind, recording
+  Result<void> ask_holder(const Recording& r, CommandKind kind, std::string argument) override {
+    asked.emplace_back(kind, r.id);
+    if (!holder) return fail(Errc::unavailable, "recording " + r.id + " is held by instance 'other', which did not answer");
+    return holder(r, kind, argument);
   }
 };
 
@@ -142,21 +153,46 @@ struct FakeClusterStore final : ClusterStore {
   Result<bool> lead() override { return leads; }
   Result<void> leave() override { return ok(); }
   Result<ClusterView> view() override { return ClusterView{}; }
+  // Commands: those queued for this instance, what it answered, what it handed over.
+  std::vector<ClusterCommand> inbox;
+  std::vector<std::pair<std::uint64_t, Result<void>>> answers;
+  std::vector<std::tuple<RecordingId, std::uint64_t, std::string>> handed;
+  std::vector<std::pair<std::string, ClusterCommand>> sent;
+  std::size_t polls_until_answer = 0;  // outcome() answers after this many polls
+  std::size_t polls = 0;
+  std::optional<Result<void>> reply;  // what the addressee answers; none: it never does
+  Result<void> hand_over(const RecordingId& id, std::uint64_t epoch, const std::string& to) override {
+    handed.emplace_back(id, epoch, to);
+    return ok();
+  }
+  Result<std::uint64_t> send(const std::string& to, const ClusterCommand& c, Duration) override {
+    sent.emplace_back(to, c);
+    return sent.size();
+  }
+  Result<std::vector<ClusterCommand>> commands() override { return std::exchange(inbox, {}); }
+  Result<void> answer(const ClusterCommand& c, const Result<void>& outcome) override {
+    answers.emplace_back(c.seq, outcome);
+    return ok();
+  }
+  Result<std::optional<Result<void>>> outcome(std::uint64_t) override {
+    if (!reply || ++polls <= polls_until_answer) return std::optional<Result<void>>{};
+    return std::optional<Result<void>>(*reply);
+  }
 };
 
 // A service whose LeaseGuard is a real LeaseKeeper over the fake table (lease 15 s).
 struct Keeping {
-  Harness h;
-  FakeClusterStore table;
-  LeaseKeeper keeper{table, h.clock, h.oplog, InstanceInfo{"here", "inc", "", {}, 15s}, {}};
-  RecordingService service{Ports{h.clock, h.scheduler, h.repository, h.repository, h.chunks, h.finalizer, h.capture,
-                                 h.agents, h.storage, h.events, h.oplog, h.ids, &keeper},
-                           {}, {}};
-  Keeping() {
+  explicit Keeping(Duration lease = 15s) : keeper{table, h.clock, h.oplog, InstanceInfo{"here", "inc", "", {}, lease}, {}} {
     table.service = &service;
     keeper.bind(service);
     REQUIRE(keeper.start());
   }
+  Harness h;
+  FakeClusterStore table;
+  LeaseKeeper keeper;
+  RecordingService service{Ports{h.clock, h.scheduler, h.repository, h.repository, h.chunks, h.finalizer, h.capture,
+                                 h.agents, h.storage, h.events, h.oplog, h.ids, &keeper},
+                           {}, {}};
 };
 
 }  // namespace
@@ -217,4 +253,156 @@ TEST_CASE("after the database comes back an instance renews at once but claims o
   REQUIRE(taken);
   CHECK(taken->state == State::interrupted);  // resumable for its grace, as after a restart
   CHECK(taken->lease == LeaseHolder{"here", 2});
+}
+
+// Commands between instances (ADR 0018): the asking side on the service's fakes.
+
+namespace {
+
+// s1 as another instance recorded it (two chunks), in this instance's store and chunk store.
+Recording recorded_elsewhere(Instance& i, const std::string& holder) {
+  Harness other;
+  auto s = other.service.start_stream(StreamStart{"s1", "", "video/webm", "", {}});
+  REQUIRE(s);
+  REQUIRE(other.service.receive_chunk("s1", 0, bytes_of("a")));
+  REQUIRE(other.service.receive_chunk("s1", 1, bytes_of("b")));
+  Recording theirs = other.get("s1");
+  theirs.lease = LeaseHolder{holder, 3};
+  i.h.repository.rows["s1"] = theirs;
+  i.h.chunks.chunks = other.chunks.chunks;
+  return theirs;
+}
+
+}  // namespace
+
+TEST_CASE("a start for a stream live on an alive instance asks it to hand over - then resumes here", "[cluster]") {
+  Instance i;
+  Recording theirs = recorded_elsewhere(i, "other");
+  i.leases.holder = [&](const Recording& held, CommandKind kind, const std::string& to) -> Result<void> {
+    CHECK(held.lease == LeaseHolder{"other", 3});
+    CHECK(to == "here");
+    // The holder steps down and passes the lease on, as the store's hand_over does.
+    Recording handed = held;
+    handed.lease = LeaseHolder{to, 4};
+    i.h.repository.rows["s1"] = handed;
+    return kind == CommandKind::release ? ok() : fail(Errc::internal, "not a release");
+  };
+  auto resumed = i.service.start_stream(StreamStart{"s1", "", "video/webm", "", {}});
+  REQUIRE(resumed);
+  CHECK(i.leases.asked == std::vector<std::pair<CommandKind, std::string>>{{CommandKind::release, "s1"}});
+  CHECK(resumed->resumed);
+  CHECK(resumed->next_index == 2);
+  CHECK(resumed->recording.lease == LeaseHolder{"here", 4});
+  REQUIRE(i.service.receive_chunk("s1", 2, bytes_of("c")));
+  CHECK(i.h.chunks.concatenated("s1") == "abc");
+}
+
+TEST_CASE("a start whose holder does not hand over is refused - naming the holder - and nothing is written",
+          "[cluster]") {
+  Instance i;
+  recorded_elsewhere(i, "other");
+  const auto saves = i.h.repository.saves;
+  auto refused = i.service.start_stream(StreamStart{"s1", "", "video/webm", "", {}});
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().code == Errc::lease_lost);
+  CHECK_THAT(refused.error().message, Catch::Contains("live on instance 'other'") &&
+                                          Catch::Contains("asked to hand it over") &&
+                                          Catch::Contains("did not answer"));
+  CHECK(i.h.repository.saves == saves);
+  CHECK(i.service.live().empty());
+}
+
+TEST_CASE("a stop of a recording another instance holds is run by its holder - nothing written here", "[cluster]") {
+  Instance i;
+  recorded_elsewhere(i, "other");
+  const auto saves = i.h.repository.saves;
+  i.leases.holder = [&](const Recording& held, CommandKind kind, const std::string& reason) -> Result<void> {
+    CHECK(kind == CommandKind::stop);
+    CHECK(reason == "manual");
+    Recording stopped = held;
+    stopped.state = State::finalizing;  // as the holder saved it
+    i.h.repository.rows["s1"] = stopped;
+    return ok();
+  };
+  auto stopped = i.service.stop("s1");
+  REQUIRE(stopped);
+  CHECK(stopped->state == State::finalizing);
+  CHECK(i.h.repository.saves == saves);
+  CHECK(i.service.live().empty());
+  CHECK(i.h.finalizer.jobs.empty());
+
+  // A holder that does not answer: the stop fails with its reason, nothing changes here.
+  i.leases.holder = nullptr;
+  i.h.repository.rows["s1"].state = State::recording;
+  auto unanswered = i.service.stop("s1");
+  REQUIRE_FALSE(unanswered);
+  CHECK(unanswered.error().code == Errc::unavailable);
+  CHECK(i.h.repository.rows.at("s1").state == State::recording);
+}
+
+// The holding side: a real LeaseKeeper answers what the table queued for it.
+
+TEST_CASE("the holder hands a live stream over - steps down first - and stops one when asked", "[cluster][keeper]") {
+  Keeping k;
+  REQUIRE(k.service.start_stream(StreamStart{"s1", "", "video/webm", "", {}}));
+  REQUIRE(k.service.start_stream(StreamStart{"s2", "", "video/webm", "", {}}));
+  REQUIRE(k.service.receive_chunk("s1", 0, bytes_of("a")));
+  k.table.inbox = {ClusterCommand{7, "there", CommandKind::release, "s1", 1, "there"},
+                   ClusterCommand{8, "there", CommandKind::stop, "s2", 1, "manual"},
+                   ClusterCommand{9, "there", CommandKind::stop, "gone", 1, "manual"}};
+  CHECK(k.keeper.handle_commands() == 3);
+  REQUIRE(k.table.answers.size() == 3);
+  CHECK(k.table.answers[0] == std::pair<std::uint64_t, Result<void>>{7, ok()});
+  CHECK(k.table.handed == std::vector<std::tuple<RecordingId, std::uint64_t, std::string>>{{"s1", 1, "there"}});
+  CHECK_FALSE(k.service.held_here("s1"));
+  CHECK(k.h.oplog.any_containing("recording s1: this instance stepped down (handed over to instance 'there'"));
+  auto late = k.service.receive_chunk("s1", 1, bytes_of("b"));
+  REQUIRE_FALSE(late);
+  CHECK(k.h.chunks.puts == 1);
+
+  CHECK(k.table.answers[1] == std::pair<std::uint64_t, Result<void>>{8, ok()});
+  CHECK(k.h.repository.rows.at("s2").state != State::recording);
+  CHECK(k.h.repository.rows.at("s2").stop_reason == StopReason::manual);
+
+  REQUIRE_FALSE(k.table.answers[2].second);
+  CHECK(k.table.answers[2].second.error().code == Errc::lease_lost);
+}
+
+TEST_CASE("a recording being finalized is not handed over", "[cluster][keeper]") {
+  Keeping k;
+  REQUIRE(k.service.start_stream(StreamStart{"s1", "", "video/webm", "", {}}));
+  REQUIRE(k.service.receive_chunk("s1", 0, bytes_of("a")));
+  REQUIRE(k.service.stop("s1"));
+  k.table.inbox = {ClusterCommand{1, "there", CommandKind::release, "s1", 1, "there"}};
+  k.keeper.handle_commands();
+  REQUIRE(k.table.answers.size() == 1);
+  REQUIRE_FALSE(k.table.answers[0].second);
+  CHECK(k.table.answers[0].second.error().code == Errc::invalid_state);
+  CHECK_THAT(k.table.answers[0].second.error().message, Catch::Contains("cannot be handed over now"));
+  CHECK(k.table.handed.empty());
+  CHECK(k.service.held_here("s1"));
+}
+
+TEST_CASE("asking a holder waits for its answer - and gives up after a lease", "[cluster][keeper]") {
+  Keeping k(1s);
+  Recording theirs;
+  theirs.id = "s9";
+  theirs.lease = LeaseHolder{"there", 5};
+  k.table.reply = fail(Errc::invalid_state, "recording s9 is finalizing on instance 'there'");
+  k.table.polls_until_answer = 2;
+  auto answered = k.keeper.ask_holder(theirs, CommandKind::release, "here");
+  REQUIRE_FALSE(answered);
+  CHECK(answered.error().message == "recording s9 is finalizing on instance 'there'");
+  REQUIRE(k.table.sent.size() == 1);
+  CHECK(k.table.sent[0].first == "there");
+  CHECK(k.table.sent[0].second.epoch == 5);
+  CHECK(k.table.sent[0].second.from == "here");
+
+  k.table.reply.reset();
+  const auto asked = std::chrono::steady_clock::now();
+  auto silent = k.keeper.ask_holder(theirs, CommandKind::stop, "manual");
+  REQUIRE_FALSE(silent);
+  CHECK(silent.error().code == Errc::unavailable);
+  CHECK_THAT(silent.error().message, Catch::Contains("instance 'there', which did not answer within 1 s"));
+  CHECK(std::chrono::steady_clock::now() - asked >= 1s);
 }

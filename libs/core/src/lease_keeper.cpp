@@ -13,6 +13,20 @@ std::int64_t ticks(MonoTime t) {
 
 }  // namespace
 
+std::string_view to_string(CommandKind kind) {
+  switch (kind) {
+    case CommandKind::stop: return "stop";
+    case CommandKind::release: return "release";
+  }
+  return "?";
+}
+
+std::optional<CommandKind> parse_command_kind(std::string_view name) {
+  if (name == "stop") return CommandKind::stop;
+  if (name == "release") return CommandKind::release;
+  return std::nullopt;
+}
+
 LeaseKeeper::LeaseKeeper(ClusterStore& store, const Clock& clock, OperatorLog& log, InstanceInfo self,
                          LeaseSettings settings)
     : store_(store), clock_(clock), log_(log), self_(std::move(self)), settings_(settings) {}
@@ -91,6 +105,8 @@ LeaseTick LeaseKeeper::tick() {
   if (store_was_down_) log_.write(Severity::info, "cluster: the database answers again; leases renewed");
   store_was_down_ = false;
   if (!connected_since_) connected_since_ = sent;
+  // A command whose wake-up was lost waits at most this long.
+  t.commands = handle_commands();
 
   // Take over only after a whole lease connected: after an outage, every live owner has
   // had its chance to renew by then.
@@ -146,5 +162,85 @@ Result<void> LeaseKeeper::confirmed() const {
 }
 
 Result<std::optional<Recording>> LeaseKeeper::claim(const RecordingId& id) { return store_.claim(id); }
+
+std::size_t LeaseKeeper::handle_commands() {
+  std::lock_guard lock(commands_mutex_);
+  auto pending = store_.commands();
+  if (!pending) return 0;  // the database is down: the tick says so
+  for (const ClusterCommand& c : *pending) {
+    const Result<void> outcome = run(c);
+    log_.write(outcome ? Severity::info : Severity::warning,
+               fmt::format("cluster: instance '{}' asked to {} recording {}: {}", c.from, to_string(c.kind), c.recording,
+                           outcome ? std::string("done") : outcome.error().message));
+    if (auto answered = store_.answer(c, outcome); !answered)
+      log_.write(Severity::warning, fmt::format("cluster: the answer to instance '{}' could not be saved: {}", c.from,
+                                                answered.error().message));
+  }
+  return pending->size();
+}
+
+Result<void> LeaseKeeper::run(const ClusterCommand& c) {
+  const std::optional<Recording> here = service_->held_here(c.recording);
+  switch (c.kind) {
+    case CommandKind::release: {
+      if (!here) {
+        // Not live here (stepped down from already, or never taken up): the lease, if this
+        // instance still has it, goes all the same.
+        return store_.hand_over(c.recording, c.epoch, c.from);
+      }
+      if (here->state != State::recording && here->state != State::interrupted && here->state != State::stale)
+        return fail(Errc::invalid_state, fmt::format("recording {} is {} on instance '{}': it cannot be handed over now",
+                                                     c.recording, to_string(here->state), self_.id));
+      // Stepped down first: from here on this instance writes nothing of it.
+      service_->step_down(c.recording, fmt::format("handed over to instance '{}', where its client is now", c.from));
+      return store_.hand_over(c.recording, here->lease.epoch, c.from);
+    }
+    case CommandKind::stop: {
+      if (!here)
+        return fail(Errc::lease_lost, fmt::format("recording {} is not live on instance '{}' any more; ask again",
+                                                  c.recording, self_.id));
+      auto stopped = service_->stop(c.recording, parse_stop_reason(c.argument).value_or(StopReason::manual));
+      if (!stopped) return std::unexpected(stopped.error());
+      return ok();
+    }
+  }
+  return fail(Errc::invalid_argument, "unknown command");
+}
+
+void LeaseKeeper::answer_arrived() {
+  {
+    std::lock_guard lock(answers_mutex_);
+    ++answers_arrived_;
+  }
+  answers_.notify_all();
+}
+
+Result<void> LeaseKeeper::ask_holder(const Recording& held, CommandKind kind, std::string argument) {
+  const std::string& to = held.lease.instance;
+  if (to.empty() || to == self_.id)
+    return fail(Errc::internal, fmt::format("recording {} is not held by another instance", held.id));
+  ClusterCommand command{0, self_.id, kind, held.id, held.lease.epoch, std::move(argument)};
+  auto seq = store_.send(to, command, self_.lease);
+  if (!seq) return std::unexpected(seq.error());
+  // Real time: this thread waits for another process.
+  const auto deadline = std::chrono::steady_clock::now() + self_.lease;
+  std::unique_lock lock(answers_mutex_);
+  for (;;) {
+    const std::uint64_t seen = answers_arrived_;
+    lock.unlock();
+    auto outcome = store_.outcome(*seq);
+    if (outcome && *outcome) return std::move(**outcome);
+    lock.lock();
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= deadline)
+      return fail(Errc::unavailable,
+                  fmt::format("recording {} is held by instance '{}', which did not answer within {} s (it may be "
+                              "paused or cut off from the database; once its lease runs out, any instance takes it "
+                              "over); retry",
+                              held.id, to, std::chrono::duration<double>(self_.lease).count()));
+    answers_.wait_until(lock, std::min(deadline, now + std::chrono::milliseconds{100}),
+                        [&] { return answers_arrived_ != seen; });
+  }
+}
 
 }  // namespace recorder::core

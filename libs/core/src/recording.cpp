@@ -99,6 +99,7 @@ std::string_view to_string(Errc v) { return name_of(kErrcs, v); }
 std::optional<SourceKind> parse_source_kind(std::string_view s) { return parse(kSourceKinds, s); }
 std::optional<State> parse_state(std::string_view s) { return parse(kStates, s); }
 std::optional<StopReason> parse_stop_reason(std::string_view s) { return parse(kStopReasons, s); }
+std::optional<Errc> parse_errc(std::string_view s) { return parse(kErrcs, s); }
 std::optional<Outcome> parse_outcome(std::string_view s) { return parse(kOutcomes, s); }
 
 bool is_terminal(State s) { return s == State::ready || s == State::failed || s == State::deleted; }

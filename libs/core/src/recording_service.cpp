@@ -590,10 +590,8 @@ Result<StreamStarted> RecordingService::start_stream_as(const RecordingId& id, c
       // Recorded through another instance: resumed here once this one holds its lease.
       if ((*stored)->kind != SourceKind::stream)
         return fail(Errc::id_taken, fmt::format("id '{}' belongs to a {} recording", id, to_string((*stored)->kind)));
-      auto claimed = ports_.leases->claim(id);
-      if (!claimed) return std::unexpected(claimed.error());
-      if (*claimed) {
-        if (auto taken = take_up(h, std::move(**claimed)); !taken) return std::unexpected(taken.error());
+      if (auto here = bring_here(h, **stored); !here) return std::unexpected(here.error());
+      if (h.slot().current) {
         auto resumed = dispatch(h, id, ev::Resumed{});
         if (!resumed)
           return fail(Errc::invalid_state, fmt::format("recording {} is {}: it can no longer be resumed", id,
@@ -802,6 +800,8 @@ Result<Recording> RecordingService::agent_event(const AgentReport& report, const
     return dispatch(h, new_id, e);
   }
   Held h(*this, *id);
+  // An agent that reconnected through another instance: its recording follows it here.
+  if (auto here = follow(h, *id); !here) return std::unexpected(here.error());
   if (holds<ev::StatusReported>(e)) {
     // A status while recorderd still waits for start_confirmed: the agent records, so the
     // confirmation was lost; take the status as one.
@@ -837,12 +837,14 @@ Result<Recording> RecordingService::agent_premature_stop(const AgentReport& repo
 Result<Recording> RecordingService::attach_video(const RecordingId& id, const UploadedVideo& video) {
   if (video.url.empty()) return fail(Errc::invalid_argument, "video_url: required");
   Held h(*this, id);
+  if (auto here = follow(h, id); !here) return std::unexpected(here.error());
   return dispatch(h, id, ev::VideoAttached{video});
 }
 
 Result<Recording> RecordingService::fail_upload(const RecordingId& id, const std::string& error) {
   if (error.empty()) return fail(Errc::invalid_argument, "error: required (what went wrong with the upload)");
   Held h(*this, id);
+  if (auto here = follow(h, id); !here) return std::unexpected(here.error());
   return dispatch(h, id, ev::UploadFailed{error});
 }
 
@@ -865,7 +867,64 @@ void RecordingService::agent_presence(const std::string& agent_id, bool connecte
 
 Result<Recording> RecordingService::stop(const RecordingId& id, StopReason reason) {
   Held h(*this, id);
+  auto elsewhere = held_elsewhere(h, id);
+  if (!elsewhere) return std::unexpected(elsewhere.error());
+  if (*elsewhere) {
+    // Live on another instance: its holder stops it (its client, its pipeline are there),
+    // unless its lease expired, when this instance takes it over and stops it here.
+    auto claimed = ports_.leases->claim(id);
+    if (!claimed && claimed.error().code != Errc::lease_lost) return std::unexpected(claimed.error());
+    if (!claimed) {
+      auto stopped = ports_.leases->ask_holder(**elsewhere, CommandKind::stop, std::string(to_string(reason)));
+      if (!stopped) return std::unexpected(stopped.error());
+      return get(id);
+    }
+    if (*claimed) {
+      if (auto taken = take_up(h, std::move(**claimed)); !taken) return std::unexpected(taken.error());
+    }
+  }
   return dispatch(h, id, ev::StopRequested{reason});
+}
+
+Result<std::optional<Recording>> RecordingService::held_elsewhere(Held& h, const RecordingId& id) {
+  if (!ports_.leases || h.slot().current) return std::optional<Recording>{};
+  auto stored = ports_.repository.find(id);
+  if (!stored) return std::unexpected(stored.error());
+  if (!*stored || is_terminal((*stored)->state) || (*stored)->lease.instance.empty() ||
+      (*stored)->lease.instance == ports_.leases->instance())
+    return std::optional<Recording>{};
+  return stored;
+}
+
+Result<void> RecordingService::follow(Held& h, const RecordingId& id) {
+  auto elsewhere = held_elsewhere(h, id);
+  if (!elsewhere) return std::unexpected(elsewhere.error());
+  if (!*elsewhere) return ok();
+  return bring_here(h, **elsewhere);
+}
+
+Result<void> RecordingService::bring_here(Held& h, const Recording& stored) {
+  // Held under this instance's id but not in memory (its take-up failed): taken up again.
+  if (stored.lease.instance == ports_.leases->instance()) return take_up(h, stored);
+  auto claimed = ports_.leases->claim(stored.id);
+  if (claimed) {
+    if (!*claimed) return ok();  // it ended meanwhile
+    return take_up(h, std::move(**claimed));
+  }
+  if (claimed.error().code != Errc::lease_lost) return std::unexpected(claimed.error());
+  // Its holder is alive: it is asked to hand the recording over.
+  if (auto handed = ports_.leases->ask_holder(stored, CommandKind::release, ports_.leases->instance()); !handed)
+    return fail(handed.error().code == Errc::unavailable ? Errc::lease_lost : handed.error().code,
+                fmt::format("{}; asked to hand it over: {}", claimed.error().message, handed.error().message),
+                stored.id);
+  auto now_stored = ports_.repository.find(stored.id);
+  if (!now_stored) return std::unexpected(now_stored.error());
+  if (!*now_stored || is_terminal((*now_stored)->state)) return ok();
+  if ((*now_stored)->lease.instance != ports_.leases->instance())
+    return fail(Errc::lease_lost, fmt::format("recording {} was handed over, but instance '{}' holds it now", stored.id,
+                                              (*now_stored)->lease.instance),
+                stored.id);
+  return take_up(h, std::move(**now_stored));
 }
 
 void RecordingService::when_released(const RecordingId& id, std::function<void(Result<Recording>)> done) {

@@ -4,7 +4,11 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <condition_variable>
 #include <fstream>
+#include <functional>
+#include <mutex>
 #include <random>
 #include <thread>
 
@@ -12,6 +16,7 @@
 
 #include "recorder/core/ports/token_store.hpp"
 #include "recorder/testing/temp_dir.hpp"
+#include "recorder/adapters/postgres/postgres_listener.hpp"
 #include "recorder/adapters/postgres/postgres_repository.hpp"
 #include "recorder/adapters/sqlite/sqlite_repository.hpp"
 #include "recorder/testing/test_postgres.hpp"
@@ -254,9 +259,9 @@ TEST_CASE("store contract", "[store]") {
     CHECK(again->find("kept")->value() == r);
     CHECK(again->events("kept")->size() == 1);
     if (backend == "sqlite") {
-      CHECK(dynamic_cast<adapters::sqlite::SqliteRepository&>(*again).schema_version() == 7);
+      CHECK(dynamic_cast<adapters::sqlite::SqliteRepository&>(*again).schema_version() == 8);
     } else {
-      CHECK(dynamic_cast<adapters::postgres::PostgresRepository&>(*again).schema_version() == 7);
+      CHECK(dynamic_cast<adapters::postgres::PostgresRepository&>(*again).schema_version() == 8);
     }
   }
 }
@@ -563,4 +568,139 @@ TEST_CASE("Postgres cluster: leases fence a stale owner - expired ones are claim
   CHECK(view->instances[0].devices == std::vector<std::string>{"cam"});
   CHECK(view->instances[1].alive);
   CHECK(view->unowned == 1);  // the camera "one" released when it left
+}
+
+namespace {
+
+// What a listener heard, to wait on with a deadline.
+struct Heard {
+  std::mutex mutex;
+  std::condition_variable changed;
+  std::vector<std::string> payloads;
+  int connections = 0;
+
+  void add(const std::string& p) {
+    {
+      std::lock_guard lock(mutex);
+      payloads.push_back(p);
+    }
+    changed.notify_all();
+  }
+  void connected() {
+    {
+      std::lock_guard lock(mutex);
+      ++connections;
+    }
+    changed.notify_all();
+  }
+  bool wait(const std::function<bool()>& done) {
+    std::unique_lock lock(mutex);
+    return changed.wait_for(lock, 10s, done);
+  }
+  bool has(const std::string& p) { return std::ranges::find(payloads, p) != payloads.end(); }
+};
+
+}  // namespace
+
+TEST_CASE("Postgres cluster: a command reaches its addressee - is answered once - a handover moves the lease",
+          "[store][postgres][cluster]") {
+  Store s = make_store("postgres");
+  auto& one = dynamic_cast<adapters::postgres::PostgresRepository&>(*s.repo);
+  auto two_repo = s.open_again(nullptr);
+  auto& two = dynamic_cast<adapters::postgres::PostgresRepository&>(*two_repo);
+  REQUIRE(one.join({"one", "inc-1", "127.0.0.1:1", {}, 5s}));
+  REQUIRE(two.join({"two", "inc-2", "127.0.0.1:2", {}, 5s}));
+  Heard heard;
+  adapters::postgres::PostgresListener listener(
+      s.db_url, std::string(adapters::postgres::kNotifyChannel), [&](const std::string& p) { heard.add(p); },
+      [&] { heard.connected(); }, adapters::postgres::Reconnect{50ms, 200ms});
+  listener.start();
+  REQUIRE(heard.wait([&] { return heard.connections == 1; }));
+
+  core::Recording r = rich_recording("held-1", 1);
+  r.lease = {"one", 1};
+  REQUIRE(one.save(r, {}, {}));
+
+  // "two" asks "one" to hand it over: "one" is woken, sees the command, and only it does.
+  auto seq = two.send("one", core::ClusterCommand{0, "two", core::CommandKind::release, "held-1", 1, "two"}, 5s);
+  REQUIRE(seq);
+  REQUIRE(heard.wait([&] { return heard.has("command one"); }));
+  auto none = two.commands();
+  REQUIRE(none);
+  CHECK(none->empty());
+  auto inbox = one.commands();
+  REQUIRE(inbox);
+  REQUIRE(inbox->size() == 1);
+  const core::ClusterCommand c = inbox->front();
+  CHECK(c.seq == *seq);
+  CHECK(c.from == "two");
+  CHECK(c.kind == core::CommandKind::release);
+  CHECK(c.recording == "held-1");
+  CHECK(c.epoch == 1);
+  auto unanswered = two.outcome(*seq);
+  REQUIRE(unanswered);
+  CHECK_FALSE(unanswered->has_value());
+
+  // A handover under a stale epoch is refused; under the right one the lease is two's.
+  auto stale = one.hand_over("held-1", 7, "two");
+  REQUIRE_FALSE(stale);
+  CHECK(stale.error().code == core::Errc::lease_lost);
+  REQUIRE(one.hand_over("held-1", 1, "two"));
+  CHECK((*two.find("held-1"))->lease == core::LeaseHolder{"two", 2});
+  auto fenced = one.save(r, {}, {});
+  REQUIRE_FALSE(fenced);
+  CHECK_THAT(fenced.error().message, Catch::Contains("held by instance 'two' under lease epoch 2"));
+  auto two_holds = two.renew_leases();
+  REQUIRE(two_holds);
+  CHECK(*two_holds == std::vector<core::HeldLease>{{"held-1", 2}});
+
+  REQUIRE(one.answer(c, core::ok()));
+  REQUIRE(heard.wait([&] { return heard.has("answer two"); }));
+  CHECK(one.commands()->empty());  // answered: not run again
+  auto answered = two.outcome(*seq);
+  REQUIRE(answered);
+  REQUIRE(answered->has_value());
+  CHECK(answered->value().has_value());
+  auto forgotten = two.outcome(*seq);  // read once, then gone
+  REQUIRE(forgotten);
+  CHECK_FALSE(forgotten->has_value());
+
+  // A failure travels with its code and words.
+  auto seq2 = one.send("two", core::ClusterCommand{0, "one", core::CommandKind::stop, "held-1", 2, "manual"}, 5s);
+  REQUIRE(seq2);
+  auto second = two.commands();
+  REQUIRE(second);
+  REQUIRE(second->size() == 1);
+  REQUIRE(two.answer(second->front(), core::fail(core::Errc::invalid_state, "recording held-1 is finalizing")));
+  auto failed = one.outcome(*seq2);
+  REQUIRE(failed);
+  REQUIRE(failed->has_value());
+  REQUIRE_FALSE(failed->value());
+  CHECK(failed->value().error() == core::Error{core::Errc::invalid_state, "recording held-1 is finalizing", "held-1"});
+
+  // An expired command is not run.
+  REQUIRE(one.send("two", core::ClusterCommand{0, "one", core::CommandKind::stop, "held-1", 2, "manual"}, 1ms));
+  std::this_thread::sleep_for(50ms);
+  CHECK(two.commands()->empty());
+
+  // New notices wake the other instances' dispatchers.
+  REQUIRE(one.append(std::vector<core::NoticeBody>{core::Alert{"n-1", at(1), core::Severity::warning, "disk", std::nullopt, "storage"}}));
+  REQUIRE(heard.wait([&] { return heard.has("outbox"); }));
+
+  // The listener's backend is killed: it connects again (a new backend pid), says so, and
+  // hears what is sent after.
+  const int pid = listener.backend_pid();
+  REQUIRE(pid != 0);
+  {
+    pqxx::connection admin(s.db_url);
+    pqxx::nontransaction(admin).exec_params("SELECT pg_terminate_backend($1)", pid);
+  }
+  REQUIRE(heard.wait([&] { return heard.connections == 2; }));
+  CHECK(listener.backend_pid() != pid);
+  REQUIRE(two.send("one", core::ClusterCommand{0, "two", core::CommandKind::stop, "held-1", 2, "manual"}, 5s));
+  REQUIRE(heard.wait([&] {
+    return std::ranges::count(heard.payloads, std::string("command one")) == 2;
+  }));
+  listener.stop();
+  CHECK(listener.backend_pid() == 0);
 }

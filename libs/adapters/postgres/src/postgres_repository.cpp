@@ -177,6 +177,11 @@ struct PostgresRepository::Impl {
     tx.commit();
   }
 
+  // In a cluster, new notices wake every instance's dispatcher (at commit).
+  void notify_outbox(pqxx::work& tx, std::size_t notices) {
+    if (notices > 0 && !self.id.empty()) tx.exec_params("SELECT pg_notify($1, 'outbox')", std::string(kNotifyChannel));
+  }
+
   // Runs `work` in a transaction; a lost connection becomes Errc::unavailable.
   template <typename T>
   Result<T> with_transaction(const std::function<Result<T>(pqxx::work&)>& work) {
@@ -235,14 +240,15 @@ Result<void> PostgresRepository::save(const core::Recording& r, std::span<const 
     if (run(tx, impl_->upsert, row).empty()) {
       const auto holder = tx.exec_params("SELECT lease_instance, lease_epoch FROM recordings WHERE id = $1", r.id);
       return core::fail(Errc::lease_lost,
-                        fmt::format("recording {} is held by instance '{}' under lease epoch {}; this instance ('{}') "
-                                    "held epoch {}",
+                        fmt::format("recording {} is held by instance '{}' under lease epoch {}, not by this "
+                                    "instance ('{}', which knew it under epoch {})",
                                     r.id, holder.empty() ? "" : holder[0][0].c_str(),
                                     holder.empty() ? 0 : holder[0][1].as<std::int64_t>(), impl_->self.id, r.lease.epoch),
                         r.id);
     }
     for (const auto& e : events) run(tx, sc::insert_event_sql(sc::Dialect::postgres), sc::to_row(e));
     for (const auto& n : notices) run(tx, sc::insert_notice_sql(sc::Dialect::postgres), sc::to_row(n));
+    impl_->notify_outbox(tx, notices.size());
     return core::ok();
   });
 }
@@ -257,6 +263,7 @@ Result<void> PostgresRepository::ping() {
 Result<void> PostgresRepository::append(std::span<const core::NoticeBody> notices) {
   return impl_->with_transaction<void>([&](pqxx::work& tx) -> Result<void> {
     for (const auto& n : notices) run(tx, sc::insert_notice_sql(sc::Dialect::postgres), sc::to_row(n));
+    impl_->notify_outbox(tx, notices.size());
     return core::ok();
   });
 }
@@ -599,6 +606,84 @@ Result<core::ClusterView> PostgresRepository::view() {
                                     kTerminal))[0][0]
                     .as<std::uint64_t>();
     return v;
+  });
+}
+
+// Commands between instances (migration 8; docs/adr/0018-cluster-commands.md). The row is
+// the truth; pg_notify, sent at commit, only wakes the other side.
+
+Result<void> PostgresRepository::hand_over(const core::RecordingId& id, std::uint64_t epoch, const std::string& to) {
+  return impl_->with_transaction<void>([&](pqxx::work& tx) -> Result<void> {
+    const auto moved = tx.exec_params(
+        fmt::format("UPDATE recordings SET lease_instance = $4, lease_epoch = lease_epoch + 1, lease_until = now() + "
+                    "$5::bigint * interval '1 millisecond' WHERE id = $1 AND lease_instance = $2 AND lease_epoch = $3 "
+                    "AND state NOT IN {} RETURNING lease_epoch",
+                    kTerminal),
+        id, impl_->self.id, static_cast<std::int64_t>(epoch), to, lease_ms(impl_->self.lease));
+    if (moved.empty())
+      return core::fail(Errc::lease_lost,
+                        fmt::format("recording {} is not held by instance '{}' under lease epoch {} (it ended, or "
+                                    "another instance holds it now)",
+                                    id, impl_->self.id, epoch),
+                        id);
+    return core::ok();
+  });
+}
+
+Result<std::uint64_t> PostgresRepository::send(const std::string& to, const core::ClusterCommand& c,
+                                               core::Duration expires) {
+  return impl_->with_transaction<std::uint64_t>([&](pqxx::work& tx) -> Result<std::uint64_t> {
+    // Commands nobody answered (their sender gave up long ago) go here.
+    tx.exec("DELETE FROM cluster_commands WHERE expires_at < now() - interval '1 minute'");
+    const auto row = tx.exec_params(
+        "INSERT INTO cluster_commands (target, sender, kind, recording_id, epoch, argument, expires_at) VALUES ($1, $2, "
+        "$3, $4, $5, $6, now() + $7::bigint * interval '1 millisecond') RETURNING seq",
+        to, impl_->self.id, std::string(core::to_string(c.kind)), c.recording, static_cast<std::int64_t>(c.epoch),
+        c.argument, lease_ms(expires));
+    tx.exec_params("SELECT pg_notify($1, $2)", std::string(kNotifyChannel), "command " + to);
+    return row[0][0].as<std::uint64_t>();
+  });
+}
+
+Result<std::vector<core::ClusterCommand>> PostgresRepository::commands() {
+  return impl_->with_transaction<std::vector<core::ClusterCommand>>(
+      [&](pqxx::work& tx) -> Result<std::vector<core::ClusterCommand>> {
+        const auto rows = tx.exec_params(
+            "SELECT seq, sender, kind, recording_id, epoch, argument FROM cluster_commands WHERE target = $1 AND "
+            "answered_at IS NULL AND expires_at > now() ORDER BY seq",
+            impl_->self.id);
+        std::vector<core::ClusterCommand> out;
+        for (const auto& r : rows) {
+          const auto kind = core::parse_command_kind(r[2].c_str());
+          if (!kind) continue;  // from a newer version: its sender times out
+          out.push_back(core::ClusterCommand{r[0].as<std::uint64_t>(), r[1].c_str(), *kind, r[3].c_str(),
+                                             r[4].as<std::uint64_t>(), r[5].c_str()});
+        }
+        return out;
+      });
+}
+
+Result<void> PostgresRepository::answer(const core::ClusterCommand& c, const Result<void>& outcome) {
+  return impl_->with_transaction<void>([&](pqxx::work& tx) -> Result<void> {
+    tx.exec_params("UPDATE cluster_commands SET answered_at = now(), outcome = $2, message = $3 WHERE seq = $1",
+                   static_cast<std::int64_t>(c.seq), outcome ? std::string() : std::string(core::to_string(outcome.error().code)),
+                   outcome ? std::string() : outcome.error().message);
+    tx.exec_params("SELECT pg_notify($1, $2)", std::string(kNotifyChannel), "answer " + c.from);
+    return core::ok();
+  });
+}
+
+Result<std::optional<Result<void>>> PostgresRepository::outcome(std::uint64_t seq) {
+  return impl_->with_transaction<std::optional<Result<void>>>([&](pqxx::work& tx) -> Result<std::optional<Result<void>>> {
+    const auto rows = tx.exec_params(
+        "DELETE FROM cluster_commands WHERE seq = $1 AND answered_at IS NOT NULL RETURNING outcome, message, "
+        "recording_id",
+        static_cast<std::int64_t>(seq));
+    if (rows.empty()) return std::optional<Result<void>>{};
+    const std::string code = rows[0][0].c_str();
+    if (code.empty()) return std::optional<Result<void>>(core::ok());
+    return std::optional<Result<void>>(std::unexpected(
+        core::Error{core::parse_errc(code).value_or(Errc::internal), rows[0][1].c_str(), rows[0][2].c_str()}));
   });
 }
 

@@ -337,6 +337,27 @@ CREATE TABLE cluster_leader (
   lease_until TIMESTAMPTZ NOT NULL
 );
 )sql"},
+    // Commands between instances (ADR 0018); SQLite serves one instance and has none.
+    Migration{8, "cluster: commands from one instance to another (stop, hand over)", R"sql(
+SELECT 1;
+)sql",
+              R"sql(
+CREATE TABLE cluster_commands (
+  seq BIGSERIAL PRIMARY KEY,
+  target TEXT NOT NULL,
+  sender TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  recording_id TEXT NOT NULL,
+  epoch BIGINT NOT NULL,
+  argument TEXT NOT NULL DEFAULT '',
+  created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+  expires_at TIMESTAMPTZ NOT NULL,
+  answered_at TIMESTAMPTZ,
+  outcome TEXT,
+  message TEXT
+);
+CREATE INDEX cluster_commands_open ON cluster_commands (target) WHERE answered_at IS NULL;
+)sql"},
 };
 
 Value optional_int(const std::optional<std::int64_t>& v) { return v ? Value{*v} : Value{}; }

@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstddef>
 #include <mutex>
 #include <optional>
@@ -24,6 +25,7 @@ struct LeaseTick {
   std::size_t renewed = 0;
   std::size_t lost = 0;     // stepped down from: another instance holds them now
   std::size_t claimed = 0;  // taken over from an instance whose lease expired
+  std::size_t commands = 0;  // answered for other instances
   bool leader = false;
 };
 
@@ -53,6 +55,12 @@ class LeaseKeeper final : public LeaseGuard {
   void listening_at(std::string address);
   // A clean stop: leases and leadership expire now, for the others to take at once.
   void leave();
+  // Runs the commands other instances sent this one (stop a recording, hand one over) and
+  // answers each. Call when the store says there are some (a NOTIFY); tick() calls it too,
+  // for a wake-up that was lost. Returns how many were answered.
+  std::size_t handle_commands();
+  // An answer to a command this instance sent may have arrived: wakes ask_holder().
+  void answer_arrived();
 
   bool leader() const { return leader_.load(); }
   const InstanceInfo& self() const { return self_; }
@@ -62,10 +70,14 @@ class LeaseKeeper final : public LeaseGuard {
   const std::string& instance() const override { return self_.id; }
   Result<void> confirmed() const override;
   Result<std::optional<Recording>> claim(const RecordingId& id) override;
+  // Waits by the steady clock: at most a lease, re-reading the answer every 100 ms and at
+  // each answer_arrived().
+  Result<void> ask_holder(const Recording& held, CommandKind kind, std::string argument) override;
 
  private:
   void confirm_until(MonoTime sent);
   void store_down(const Error& e);
+  Result<void> run(const ClusterCommand& command);
 
   ClusterStore& store_;
   const Clock& clock_;
@@ -78,6 +90,10 @@ class LeaseKeeper final : public LeaseGuard {
   std::mutex tick_mutex_;                    // one tick at a time
   std::optional<MonoTime> connected_since_;  // since the store last answered without a break
   bool store_was_down_ = false;
+  std::mutex commands_mutex_;  // one handle_commands() at a time
+  std::mutex answers_mutex_;
+  std::condition_variable answers_;
+  std::uint64_t answers_arrived_ = 0;  // under answers_mutex_
 };
 
 }  // namespace recorder::core

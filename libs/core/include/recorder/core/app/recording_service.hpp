@@ -230,6 +230,8 @@ class RecordingService {
   void step_down(const RecordingId& id, const std::string& why);
   // The leases of the unfinished recordings this instance holds, as it holds them.
   std::vector<HeldLease> held_leases() const;
+  // The recording as this instance holds it live now; std::nullopt when it does not.
+  std::optional<Recording> held_here(const RecordingId& id) const { return snapshot(id); }
 
   // Writes what a failed save held back (database down): recordings with their event-log
   // lines and notices, and notices of no recording. Call periodically. Returns how many
@@ -269,6 +271,14 @@ class RecordingService {
   void step_down(Held& h, const RecordingId& id, const std::string& why);
   // Takes up a recording loaded from the store (recovery, takeover) under its lock.
   Result<void> take_up(Held& h, Recording r);
+  // With leases: the stored row of a live recording another instance holds; std::nullopt
+  // when this instance holds it, or it is finished or unknown (or there are no leases).
+  Result<std::optional<Recording>> held_elsewhere(Held& h, const RecordingId& id);
+  // Takes a recording another instance holds: claimed when its lease expired, else
+  // handed over by its holder on request. Then taken up here as recovery does.
+  Result<void> bring_here(Held& h, const Recording& stored);
+  // bring_here() for a recording held elsewhere; nothing otherwise.
+  Result<void> follow(Held& h, const RecordingId& id);
   // Removes a recording from what readers see as live, and frees its device.
   void retire(Held& h, const Recording& r);
   // After a successful save: clears what was held back and returns its notices to announce.

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <expected>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -33,6 +34,7 @@ enum class Errc {
 };
 
 std::string_view to_string(Errc code);
+std::optional<Errc> parse_errc(std::string_view name);  // to_string's inverse
 
 struct Error {
   Errc code;

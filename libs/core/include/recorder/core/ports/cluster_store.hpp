@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "recorder/core/domain/error.hpp"
@@ -49,6 +50,23 @@ struct ClusterView {
   std::uint64_t unowned = 0;              // unfinished recordings whose lease expired
 };
 
+// What one instance asks of the instance that holds a live recording.
+enum class CommandKind {
+  stop,     // stop it (argument: the stop reason), as a stop through the holder would
+  release,  // hand it over to the asker: the holder steps down and passes the lease on
+};
+std::string_view to_string(CommandKind kind);
+std::optional<CommandKind> parse_command_kind(std::string_view name);
+
+struct ClusterCommand {
+  std::uint64_t seq = 0;  // the store's number for it
+  std::string from;       // the asking instance
+  CommandKind kind = CommandKind::stop;
+  RecordingId recording;
+  std::uint64_t epoch = 0;  // the holder's lease epoch as the asker read it
+  std::string argument;
+};
+
 // Where several recorderd instances on one database agree who holds what (Postgres; see
 // docs/adr/0017-cluster-leases.md). Lease times are the database's clock. Failures are
 // values: Errc::unavailable when the database is down, Errc::id_taken when another live
@@ -78,6 +96,24 @@ class ClusterStore {
   // A clean stop: every lease and the leadership expire now; the instance is marked stopped.
   [[nodiscard]] virtual Result<void> leave() = 0;
   [[nodiscard]] virtual Result<ClusterView> view() = 0;
+
+  // A handover: the lease of one recording this instance holds under `epoch` passes to
+  // instance `to` (epoch + 1, a fresh lease). Errc::lease_lost when this instance does not
+  // hold it so.
+  [[nodiscard]] virtual Result<void> hand_over(const RecordingId& id, std::uint64_t epoch, const std::string& to) = 0;
+
+  // Commands between instances (docs/adr/0018-cluster-commands.md). The table is the
+  // truth; the store also wakes the addressee (Postgres: NOTIFY), who polls as well.
+  // Queues a command for instance `to`, unanswered after `expires`: its number.
+  [[nodiscard]] virtual Result<std::uint64_t> send(const std::string& to, const ClusterCommand& command,
+                                                   Duration expires) = 0;
+  // The unanswered, unexpired commands addressed to this instance, oldest first.
+  [[nodiscard]] virtual Result<std::vector<ClusterCommand>> commands() = 0;
+  // Answers command `seq` (and wakes its sender).
+  [[nodiscard]] virtual Result<void> answer(const ClusterCommand& command, const Result<void>& outcome) = 0;
+  // The answer to a command this instance sent, once there is one (the command is then
+  // forgotten); std::nullopt while it is unanswered.
+  [[nodiscard]] virtual Result<std::optional<Result<void>>> outcome(std::uint64_t seq) = 0;
 };
 
 // What the recording service asks before it writes a recording's media: whether this
@@ -93,6 +129,10 @@ class LeaseGuard {
   // Takes over one recording that nobody holds now (ClusterStore::claim), for a client
   // that resumes here what it recorded through another instance.
   [[nodiscard]] virtual Result<std::optional<Recording>> claim(const RecordingId& id) = 0;
+  // Asks the instance that holds a live recording (`held.lease`) to run a command on it,
+  // and waits for its answer (at most a lease): the answer, or Errc::unavailable when the
+  // holder did not answer in time (paused, or cut off from the database).
+  [[nodiscard]] virtual Result<void> ask_holder(const Recording& held, CommandKind kind, std::string argument) = 0;
 };
 
 }  // namespace recorder::core

@@ -4,6 +4,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 
 #include "recorder/core/ports/cluster_store.hpp"
 #include "recorder/core/ports/hook_receipts.hpp"
@@ -13,6 +14,10 @@
 #include "recorder/core/ports/webhook_store.hpp"
 
 namespace recorder::adapters::postgres {
+
+// The channel on which instances wake each other (pg_notify). Payloads: "command <to>"
+// (instance <to> has a command to run), "answer <to>" (a command <to> sent was answered).
+inline constexpr std::string_view kNotifyChannel = "recorderd_cluster";
 
 struct Reconnect {
   std::chrono::milliseconds initial{100};
@@ -72,6 +77,12 @@ class PostgresRepository final : public core::RecordingRepository, public core::
   core::Result<bool> lead() override;
   core::Result<void> leave() override;
   core::Result<core::ClusterView> view() override;
+  core::Result<void> hand_over(const core::RecordingId& id, std::uint64_t epoch, const std::string& to) override;
+  core::Result<std::uint64_t> send(const std::string& to, const core::ClusterCommand& command,
+                                   core::Duration expires) override;
+  core::Result<std::vector<core::ClusterCommand>> commands() override;
+  core::Result<void> answer(const core::ClusterCommand& command, const core::Result<void>& outcome) override;
+  core::Result<std::optional<core::Result<void>>> outcome(std::uint64_t seq) override;
 
   int schema_version();
 
