@@ -384,7 +384,7 @@ TEST_CASE("a recording being finalized is not handed over", "[cluster][keeper]")
 }
 
 TEST_CASE("asking a holder waits for its answer - and gives up after a lease", "[cluster][keeper]") {
-  Keeping k(1s);
+  Keeping k(3s);  // waits a third of it
   Recording theirs;
   theirs.id = "s9";
   theirs.lease = LeaseHolder{"there", 5};

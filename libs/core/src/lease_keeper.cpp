@@ -1,5 +1,6 @@
 #include "recorder/core/app/lease_keeper.hpp"
 
+#include <algorithm>
 #include <unordered_map>
 
 #include <fmt/format.h>
@@ -220,10 +221,13 @@ Result<void> LeaseKeeper::ask_holder(const Recording& held, CommandKind kind, st
   if (to.empty() || to == self_.id)
     return fail(Errc::internal, fmt::format("recording {} is not held by another instance", held.id));
   ClusterCommand command{0, self_.id, kind, held.id, held.lease.epoch, std::move(argument)};
-  auto seq = store_.send(to, command, self_.lease);
+  // A live holder answers within milliseconds (woken by the store); one that does not is
+  // paused or cut off, and a client retrying is better off than one held for a lease.
+  const Duration wait = std::clamp<Duration>(self_.lease / 3, std::chrono::milliseconds{500}, std::chrono::seconds{2});
+  auto seq = store_.send(to, command, wait);
   if (!seq) return std::unexpected(seq.error());
   // Real time: this thread waits for another process.
-  const auto deadline = std::chrono::steady_clock::now() + self_.lease;
+  const auto deadline = std::chrono::steady_clock::now() + wait;
   std::unique_lock lock(answers_mutex_);
   for (;;) {
     const std::uint64_t seen = answers_arrived_;
@@ -237,7 +241,7 @@ Result<void> LeaseKeeper::ask_holder(const Recording& held, CommandKind kind, st
                   fmt::format("recording {} is held by instance '{}', which did not answer within {} s (it may be "
                               "paused or cut off from the database; once its lease runs out, any instance takes it "
                               "over); retry",
-                              held.id, to, std::chrono::duration<double>(self_.lease).count()));
+                              held.id, to, std::chrono::duration<double>(wait).count()));
     answers_.wait_until(lock, std::min(deadline, now + std::chrono::milliseconds{100}),
                         [&] { return answers_arrived_ != seen; });
   }

@@ -683,6 +683,12 @@ TEST_CASE("Postgres cluster: a command reaches its addressee - is answered once 
   std::this_thread::sleep_for(50ms);
   CHECK(two.commands()->empty());
 
+  // An instance that is not running is not asked at all.
+  auto ghost = one.send("ghost", core::ClusterCommand{0, "one", core::CommandKind::stop, "held-1", 2, "manual"}, 5s);
+  REQUIRE_FALSE(ghost);
+  CHECK(ghost.error().code == core::Errc::unavailable);
+  CHECK_THAT(ghost.error().message, Catch::Contains("instance 'ghost' is not running"));
+
   // New notices wake the other instances' dispatchers.
   REQUIRE(one.append(std::vector<core::NoticeBody>{core::Alert{"n-1", at(1), core::Severity::warning, "disk", std::nullopt, "storage"}}));
   REQUIRE(heard.wait([&] { return heard.has("outbox"); }));

@@ -633,6 +633,18 @@ Result<void> PostgresRepository::hand_over(const core::RecordingId& id, std::uin
 Result<std::uint64_t> PostgresRepository::send(const std::string& to, const core::ClusterCommand& c,
                                                core::Duration expires) {
   return impl_->with_transaction<std::uint64_t>([&](pqxx::work& tx) -> Result<std::uint64_t> {
+    // An instance that missed two heartbeats is not asked: it would not answer in time.
+    const auto beat = tx.exec_params(
+        "SELECT extract(epoch FROM now() - heartbeat_at), stopped_at IS NOT NULL FROM cluster_instances WHERE id = $1",
+        to);
+    const double age = beat.empty() ? -1 : seconds_of(beat[0][0]);
+    if (beat.empty() || beat[0][1].as<bool>() || age * 1000 > static_cast<double>(impl_->self.lease.count()) * 2 / 3)
+      return core::fail(Errc::unavailable,
+                        beat.empty() || beat[0][1].as<bool>()
+                            ? fmt::format("instance '{}' is not running", to)
+                            : fmt::format("instance '{}' does not answer (its last heartbeat was {:.1f} s ago); once "
+                                          "its lease runs out, any instance takes the recording over",
+                                          to, age));
     // Commands nobody answered (their sender gave up long ago) go here.
     tx.exec("DELETE FROM cluster_commands WHERE expires_at < now() - interval '1 minute'");
     const auto row = tx.exec_params(

@@ -70,8 +70,8 @@ class LeaseKeeper final : public LeaseGuard {
   const std::string& instance() const override { return self_.id; }
   Result<void> confirmed() const override;
   Result<std::optional<Recording>> claim(const RecordingId& id) override;
-  // Waits by the steady clock: at most a lease, re-reading the answer every 100 ms and at
-  // each answer_arrived().
+  // Waits by the steady clock: a third of a lease (0.5 to 2 s), re-reading the answer every
+  // 100 ms and at each answer_arrived().
   Result<void> ask_holder(const Recording& held, CommandKind kind, std::string argument) override;
 
  private:

@@ -105,6 +105,7 @@ class ClusterStore {
   // Commands between instances (docs/adr/0018-cluster-commands.md). The table is the
   // truth; the store also wakes the addressee (Postgres: NOTIFY), who polls as well.
   // Queues a command for instance `to`, unanswered after `expires`: its number.
+  // Errc::unavailable, without queueing, when `to` is stopped or missed two heartbeats.
   [[nodiscard]] virtual Result<std::uint64_t> send(const std::string& to, const ClusterCommand& command,
                                                    Duration expires) = 0;
   // The unanswered, unexpired commands addressed to this instance, oldest first.
@@ -130,8 +131,9 @@ class LeaseGuard {
   // that resumes here what it recorded through another instance.
   [[nodiscard]] virtual Result<std::optional<Recording>> claim(const RecordingId& id) = 0;
   // Asks the instance that holds a live recording (`held.lease`) to run a command on it,
-  // and waits for its answer (at most a lease): the answer, or Errc::unavailable when the
-  // holder did not answer in time (paused, or cut off from the database).
+  // and waits for its answer (a third of a lease, 0.5 to 2 s): the answer, or
+  // Errc::unavailable when the holder did not answer in time (paused, or cut off from the
+  // database).
   [[nodiscard]] virtual Result<void> ask_holder(const Recording& held, CommandKind kind, std::string argument) = 0;
 };
 
