@@ -6,9 +6,15 @@
 //     instance leads and delivers the outbox to a webhook: no notice lost;
 //   - SIGSTOP a second instance past its lease: its clients resume on the third; after
 //     SIGCONT it stores no chunk of the recordings it lost (fencing) and steps down;
+//   - a client that reconnects to another instance while its old one is alive resumes
+//     there at once: the old one hands the recording over and refuses its old connection;
+//   - Postgres restarts mid-session: ingest goes on, every lease is renewed after, and each
+//     live recording is held by exactly one instance;
+//   - a stop through an instance that does not hold the recording is run by its holder;
 //   - GET /api/cluster shows the instances, their leases and the leader;
 //   - a second recorderd on one SQLite database refuses to start and says why.
-// Prints the takeover times (kill -9 to every client resumed), for docs/performance.md.
+// Prints the takeover times (kill -9 to every client resumed) and the handover times, for
+// docs/performance.md.
 // usage: node cluster_test.mjs /path/to/recorderd /path/to/tests/support/postgres.sh
 
 import { spawn, spawnSync } from "node:child_process";
@@ -59,6 +65,15 @@ async function scenario(name, body) {
 function pg(...args) {
   const r = spawnSync(postgresSh, args, { encoding: "utf8" });
   if (r.status !== 0) fail(`postgres.sh ${args.join(" ")}: ${r.stderr}`);
+}
+// The same without blocking the clients' event loop.
+function pgAsync(...args) {
+  return new Promise((resolve) => {
+    const p = spawn(postgresSh, args, { stdio: ["ignore", "ignore", "pipe"] });
+    let err = "";
+    p.stderr.on("data", (d) => { err += d; });
+    p.on("exit", (code) => { if (code !== 0) fail(`postgres.sh ${args.join(" ")}: ${err}`); resolve(); });
+  });
 }
 let dbUrl = "";
 function sql(query) {
@@ -142,6 +157,7 @@ function streamClient(recordId, chunks, targets) {
       const msg = JSON.parse(raw.toString());
       clearTimeout(ackTimer);
       if (msg.event === "started") {
+        c.on = d.name;
         if (msg.data.resumed) {
           c.resumes.push({ at: Date.now(), on: d.name, nextIndex: msg.data.nextIndex, missing: msg.data.missingChunks });
           for (const m of msg.data.missingChunks) if (c.acked.has(m)) c.missingAfterResume.push(m);
@@ -170,6 +186,12 @@ function streamClient(recordId, chunks, targets) {
     });
     ws.on("close", () => lost("closed"));
     ws.on("error", () => {});
+  };
+  // As a load balancer without sticky sessions would: the next connection goes to another
+  // instance while the old one is still open.
+  c.moveTo = (name) => {
+    c.targetIndex = targets.findIndex((t) => t.name === name);
+    c.connect();
   };
   return c;
 }
@@ -283,6 +305,81 @@ try {
     check(held === "0", `i2 holds ${held} leases after SIGCONT`);
   });
 
+  await scenario("no sticky sessions: a client that reconnects to another alive instance resumes there at once (handover)", async () => {
+    await waitFor("every client idle at 50 chunks", () => clients.every((c) => c.next >= 50), 20000);
+    const movers = clients.filter((c) => c.on === "i3").slice(0, 5);
+    check(movers.length === 5, `5 clients on i3 (${clients.filter((c) => c.on === "i3").length})`);
+    const olds = movers.map((c) => c.ws);
+    const movedAt = Date.now();
+    for (const c of movers) c.moveTo("i2");
+    await waitFor("each mover resumed on i2", () => movers.every((c) => c.resumes.some((r) => r.on === "i2" && r.at >= movedAt)), 10000);
+    const times = movers.map((c) => c.resumes.find((r) => r.on === "i2" && r.at >= movedAt).at - movedAt).sort((x, y) => x - y);
+    console.log(`# handover (old connection still open): first ${times[0]} ms, last ${times[times.length - 1]} ms`);
+    // i3's leases are renewed all along: only a handover can have moved them.
+    for (const c of movers) {
+      const r = c.resumes.find((x) => x.on === "i2" && x.at >= movedAt);
+      check(r.nextIndex === 50 && r.missing.length === 0, `${c.recordId}: resumed at ${r.nextIndex}, missing ${r.missing}`);
+      check(i3HandedOver(c.recordId), `${c.recordId}: i3 logs the handover to i2`);
+    }
+    // The old connection's next chunk is refused: i3 writes nothing of it any more.
+    const stored = await metric(c3, token, "recorderd_chunks_received_total");
+    for (const [n, c] of movers.entries())
+      olds[n].send(JSON.stringify({ event: "chunk", data: { recordId: c.recordId, index: 50, data: c.chunks[50].toString("base64") } }));
+    await waitFor("the old connections' chunks refused", () => movers.every((c) => c.errors.some((e) => e.startsWith("i3: ") && /not held by instance i3/.test(e))), 5000);
+    check(await metric(c3, token, "recorderd_chunks_received_total") === stored, "i3 stored no chunk after the handover");
+    for (const ws of olds) ws.terminate();
+  });
+  function i3HandedOver(id) {
+    return c3.readLog().includes(`recording ${id}: this instance stepped down (handed over to instance 'i2'`);
+  }
+
+  await scenario("restart Postgres mid-session: ingest goes on, every lease renewed after, no recording held twice", async () => {
+    const live = [b, c3];
+    const ackedBefore = clients.reduce((n, c) => n + c.acked.size, 0);
+    for (const c of clients) { c.stopAfter = 58; c.kick?.(); }
+    await waitFor("ingest under way", () => clients.reduce((n, c) => n + c.acked.size, 0) > ackedBefore + 10, 10000);
+    const down = Date.now();
+    await pgAsync("stop", pgDir);
+    await sleep(1500);  // longer than a tick (a third of the lease): every instance sees it down
+    await pgAsync("start", pgDir);
+    console.log(`# postgres down for ${Date.now() - down} ms (stop + start)`);
+    await waitFor("every client at 58 chunks", () => clients.every((c) => c.next >= 58), 40000);
+    const unfinished = Number(sql("SELECT count(*) FROM recordings WHERE state NOT IN ('ready','failed','deleted')"));
+    check(unfinished === 30, `30 recordings live (${unfinished})`);
+    await waitFor("every lease renewed", () => sql("SELECT count(*) FROM recordings WHERE state NOT IN ('ready','failed','deleted') AND lease_until > now()") === "30", 10000);
+    // Each live recording is held in memory by exactly one instance.
+    await waitFor("30 recordings held, once each", async () => {
+      let held = 0;
+      for (const d of live) held += await metric(d, token, "recorderd_recordings_active");
+      return held === 30;
+    }, 10000).catch(async (e) => {
+      for (const d of live) console.error(`${d.name} holds ${await metric(d, token, "recorderd_recordings_active")}`);
+      throw e;
+    });
+    for (const d of live)
+      await waitFor(`${d.name} to see the database go, and to renew once it is back`, () => {
+        const log = d.readLog();
+        return /cluster: the database does not answer/.test(log) && /cluster: the database answers again; leases renewed/.test(log);
+      }, 10000);
+  });
+
+  await scenario("stop a recording through an instance that does not hold it: its holder stops it", async () => {
+    const s = streamClient("cl-stop", Array.from({ length: 60 }, () => randomBytes(8192)), [c3, b]);
+    s.stopAfter = 5;
+    s.connect();
+    await waitFor("cl-stop 5 chunks in on i3", () => s.acked.size === 5 && s.on === "i3", 10000);
+    const r = await fetch(`${b.base}/api/recordings/cl-stop/stop`, { method: "POST", headers: { Authorization: `Bearer ${token}` } });
+    const body = await r.json();
+    check(r.status === 200 || r.status === 202, `POST stop on i2: ${r.status} ${JSON.stringify(body)}`);
+    check(body.status !== "recording", `the answer shows it stopped: ${JSON.stringify(body)}`);
+    check(/instance 'i2' asked to stop recording cl-stop: done/.test(c3.readLog()), "i3 ran the stop i2 asked for");
+    await waitFor("its client told it is ready, by i3", () => s.ready, 20000);
+    const file = await download(s.ready.downloadUrl);
+    check(file.equals(Buffer.concat(s.chunks.slice(0, 5))), "the file is the 5 chunks sent");
+    const seen = await api(b, "/api/recordings/cl-stop", token);
+    check(seen.stop_reason === "manual", `stop reason: ${JSON.stringify(seen)}`);
+  });
+
   await scenario("every recording is finalized exactly once, each file the client's bytes", async () => {
     for (const c of clients) { c.stopAfter = c.chunks.length; c.kick?.(); }
     await waitFor("every recording ready", () => clients.every((c) => c.ready), 60000);
@@ -292,7 +389,7 @@ try {
     }
     const readyCounts = sql("SELECT count(*) FROM recording_events WHERE to_state = 'ready' GROUP BY recording_id HAVING count(*) <> 1");
     check(readyCounts === "", `recordings made ready more than once: ${readyCounts}`);
-    check(sql("SELECT count(*) FROM recordings WHERE state = 'ready'") === "30", "30 recordings ready");
+    check(sql("SELECT count(*) FROM recordings WHERE state = 'ready' AND id LIKE 'cl-%' AND id <> 'cl-stop'") === "30", "30 recordings ready");
   });
 
   await scenario("the outbox reached the webhook through the leaders: none lost", async () => {
@@ -324,5 +421,5 @@ try {
   for (const d of daemons) { try { d.proc.kill("SIGCONT"); d.proc.kill("SIGKILL"); } catch {} }
   hookServer?.close();
   spawnSync(postgresSh, ["destroy", pgDir]);
-  if (passed >= 7) rmSync(work, { recursive: true, force: true });
+  if (passed >= 10) rmSync(work, { recursive: true, force: true });
 }

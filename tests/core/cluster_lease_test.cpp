@@ -359,6 +359,8 @@ TEST_CASE("the holder hands a live stream over - steps down first - and stops on
   auto late = k.service.receive_chunk("s1", 1, bytes_of("b"));
   REQUIRE_FALSE(late);
   CHECK(k.h.chunks.puts == 1);
+  // What this process knew of s1's chunk files is dropped: the new holder appends to them.
+  CHECK(std::ranges::count(k.h.chunks.forgotten, "s1") == 1);
 
   CHECK(k.table.answers[1] == std::pair<std::uint64_t, Result<void>>{8, ok()});
   CHECK(k.h.repository.rows.at("s2").state != State::recording);

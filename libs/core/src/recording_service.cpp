@@ -356,6 +356,8 @@ Result<void> RecordingService::take_up(Held& h, Recording r) {
     return ok();
   std::optional<ChunkLedger> ledger;
   if (r.kind == SourceKind::stream) {
+    // Another instance may have written it since this process last looked.
+    ports_.chunks.forget(r.id);
     auto scanned = ports_.chunks.scan(r.id);
     if (!scanned) {
       // Not knowing which bytes are intact, leave it untouched for the next start.
@@ -394,6 +396,8 @@ void RecordingService::step_down(Held& h, const RecordingId& id, const std::stri
   slot.current.reset();
   if (!was) return;
   ports_.scheduler.cancel_all(id);
+  // Whoever holds it now writes its chunks: nothing this process knows of them stays true.
+  if (was->kind == SourceKind::stream) ports_.chunks.forget(id);
   if (was->kind == SourceKind::capture && is_live(was->state)) ports_.capture.stop(id);
   retire(h, *was);
   const Error lost{Errc::lease_lost, fmt::format("recording {} is held by another instance now: {}", id, why), id};
@@ -931,7 +935,9 @@ void RecordingService::when_released(const RecordingId& id, std::function<void(R
   Result<Recording> now_ = [&]() -> Result<Recording> {
     Held h(*this, id);
     auto current = load(h, id);
-    if (current && is_live(current->state)) {
+    // Only what this instance holds is released here; one held by another instance is
+    // answered with what the store says now.
+    if (current && is_live(current->state) && h.slot().current) {
       h.slot().on_released.push_back(std::move(done));
       done = nullptr;
     }

@@ -170,3 +170,31 @@ TEST_CASE("more recordings than open-file slots still store and verify", "[fs]")
     CHECK(layout->ledger.chunk_count() == 3);
   }
 }
+
+TEST_CASE("two processes' stores take turns on one recording - each forgets before it writes again", "[fs][cluster]") {
+  // As two recorderd instances on a shared volume when a recording is handed over and back.
+  TempDir dir;
+  FsChunkStore first(dir.path());
+  FsChunkStore second(dir.path());
+  for (core::ChunkIndex i = 0; i < 3; ++i) put_ok(first, "rec-1", i);
+  REQUIRE(second.scan("rec-1")->chunk_count() == 3);
+  // The second holds it now and writes two more.
+  first.forget("rec-1");
+  for (core::ChunkIndex i = 3; i < 5; ++i) put_ok(second, "rec-1", i);
+  // Back to the first: having forgotten, it sees all five and appends after them.
+  second.forget("rec-1");
+  REQUIRE(first.scan("rec-1")->chunk_count() == 5);
+  put_ok(first, "rec-1", 5);
+  auto layout = first.layout("rec-1");
+  REQUIRE(layout);
+  CHECK(layout->in_order);
+  CHECK(layout->ledger.chunk_count() == 6);
+  std::vector<std::byte> expected;
+  for (core::ChunkIndex i = 0; i < 6; ++i) {
+    auto c = chunk_content("rec-1", i, 1000);
+    expected.insert(expected.end(), c.begin(), c.end());
+  }
+  CHECK(read_range(layout->data_file, 0, 6000) == expected);
+  FsChunkStore third(dir.path());
+  CHECK(third.scan("rec-1")->chunk_count() == 6);
+}

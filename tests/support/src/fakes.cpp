@@ -239,6 +239,11 @@ Result<void> FakeChunkStore::remove(const RecordingId& id) {
   return ok();
 }
 
+void FakeChunkStore::forget(const RecordingId& id) {
+  std::lock_guard lock(mutex_);
+  forgotten.push_back(id);
+}
+
 std::string FakeChunkStore::concatenated(const RecordingId& id) const {
   std::string out;
   for (const auto& [key, data] : chunks) {

@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <utility>
 
 #include <fmt/format.h>
@@ -334,10 +335,26 @@ class Api : public std::enable_shared_from_this<Api> {
     if (!r) return error_response(r.error());
     auto stopped = ctx_.service.stop(r->id, core::StopReason::manual);
     if (!stopped) return error_response(stopped.error());
-    auto released = std::make_shared<std::promise<void>>();
-    auto done = released->get_future();
-    ctx_.service.when_released(r->id, [released](const core::Result<core::Recording>&) { released->set_value(); });
-    const bool in_time = done.wait_for(ctx_.stop_wait) == std::future_status::ready;
+    bool in_time = false;
+    if (ctx_.service.held_here(r->id)) {
+      auto released = std::make_shared<std::promise<void>>();
+      auto done = released->get_future();
+      ctx_.service.when_released(r->id, [released](const core::Result<core::Recording>&) { released->set_value(); });
+      in_time = done.wait_for(ctx_.stop_wait) == std::future_status::ready;
+    } else {
+      // Stopped by the instance that holds it (or ended already): its row says when it is
+      // released.
+      const auto deadline = std::chrono::steady_clock::now() + ctx_.stop_wait;
+      for (;;) {
+        auto seen = ctx_.service.get(r->id);
+        if (!seen || !core::is_live(seen->state)) {
+          in_time = true;
+          break;
+        }
+        if (std::chrono::steady_clock::now() >= deadline) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds{50});
+      }
+    }
     auto now = ctx_.service.get(r->id);
     if (!now) return error_response(now.error());
     return recording_response(in_time ? 200 : 202, ctx_.service, *now, signing(request));

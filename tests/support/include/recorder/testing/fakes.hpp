@@ -115,8 +115,10 @@ class FakeChunkStore final : public ChunkStore {
   Result<void> put(const RecordingId& id, ChunkIndex index, std::span<const std::byte> bytes) override;
   Result<ChunkLedger> scan(const RecordingId& id) override;
   Result<void> remove(const RecordingId& id) override;
+  void forget(const RecordingId& id) override;
 
   std::optional<Errc> fail_with;  // storage_full or io_error: the next puts fail
+  std::vector<RecordingId> forgotten;
   bool fail_scan = false;
   std::size_t puts = 0;
   std::map<std::pair<RecordingId, ChunkIndex>, std::vector<std::byte>> chunks;

@@ -21,6 +21,10 @@ class ChunkStore {
   [[nodiscard]] virtual Result<ChunkLedger> scan(const RecordingId& id) = 0;
   // Deletes the recording's chunks (admin delete only; never on failure).
   [[nodiscard]] virtual Result<void> remove(const RecordingId& id) = 0;
+  // Drops what this process keeps of the recording between calls (open files, what it
+  // verified): another process may write it next (an instance that took it over in a
+  // cluster). The next put or scan reads the files again.
+  virtual void forget(const RecordingId& id) = 0;
 };
 
 }  // namespace recorder::core

@@ -52,6 +52,7 @@ class FsChunkStore final : public core::ChunkStore {
                          std::span<const std::byte> bytes) override;
   core::Result<core::ChunkLedger> scan(const core::RecordingId& id) override;
   core::Result<void> remove(const core::RecordingId& id) override;
+  void forget(const core::RecordingId& id) override { close(id); }
 
   // Verified layout of the recording's chunks, for the finalizer.
   core::Result<ChunkLayout> layout(const core::RecordingId& id);
