@@ -365,6 +365,38 @@ class Cli {
     return kOk;
   }
 
+  // The instances on this database, their heartbeats and leases, and the leader.
+  int cluster() {
+    auto r = call("GET", "/api/cluster");
+    if (!r) return exit_;
+    if (o_.json) {
+      print_json(*r);
+      return kOk;
+    }
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& i : (*r)["instances"].GetArray()) {
+      std::string devices;
+      for (const auto& d : i["devices"].GetArray()) devices += (devices.empty() ? "" : ",") + text_of(d);
+      std::string id = field(i, "id");
+      if (i["self"].IsTrue()) id += " (this)";
+      const std::string beat = i.HasMember("heartbeat_age_seconds") && i["heartbeat_age_seconds"].IsNumber()
+                                   ? fmt::format("{:.1f} s ago", i["heartbeat_age_seconds"].GetDouble())
+                                   : "-";
+      const std::string state = i["stopped"].IsTrue() ? "stopped" : i["alive"].IsTrue() ? "alive" : "silent";
+      rows.push_back({id, field(i, "address"), state, beat, field(i, "leases"), i["leader"].IsTrue() ? "yes" : "",
+                      devices.empty() ? "-" : devices});
+    }
+    print_table({"INSTANCE", "ADDRESS", "STATE", "HEARTBEAT", "LEASES", "LEADER", "DEVICES"}, rows);
+    if ((*r)["clustered"].IsTrue())
+      fmt::print("leader: {} (epoch {}, lease {:.1f} s left); unowned recordings: {}; lease: {} s\n",
+                 field(*r, "leader"), field(*r, "leader_epoch"),
+                 (*r)["leader_lease_left_seconds"].IsNumber() ? (*r)["leader_lease_left_seconds"].GetDouble() : 0.0,
+                 field(*r, "unowned"), field(*r, "lease_seconds"));
+    else
+      fmt::print("one instance (store.backend = sqlite)\n");
+    return kOk;
+  }
+
   // Webhook endpoints and alert channels, and how their deliveries go.
   int webhooks() {
     auto r = call("GET", "/api/webhooks");
@@ -568,6 +600,8 @@ int main(int argc, char** argv) {
   cli.add_subcommand("storage", "disk use and the storage guard's thresholds")->callback([&] { action = [&] { return run.storage(); }; });
   cli.add_subcommand("devices", "configured capture devices")->callback([&] { action = [&] { return run.devices(); }; });
   cli.add_subcommand("agents", "connected agents")->callback([&] { action = [&] { return run.agents(); }; });
+  cli.add_subcommand("cluster", "the instances on this database, their heartbeats and leases, the leader")
+      ->callback([&] { action = [&] { return run.cluster(); }; });
   cli.add_subcommand("webhooks", "webhook endpoints and alert channels, with their health (admin)")
       ->callback([&] { action = [&] { return run.webhooks(); }; });
 

@@ -120,6 +120,10 @@ run "$recctl" delete lecture-7
 check "delete exits 0" test "$rc" -eq 0
 run "$recctl" --json show lecture-7
 check "the recording is deleted" test "$(json_get 'd["state"]' "$out")" = "deleted"
+run "$recctl" cluster
+check "cluster exits 0" test "$rc" -eq 0
+check "cluster shows this one instance on SQLite" contains "$out" "local (this)"
+check "and says SQLite serves one" contains "$out" "one instance (store.backend = sqlite)"
 run "$recctl" agents
 check "agents answers (none yet)" test "$rc" -eq 0
 check "agents lists nobody yet" bash -c "! grep -q room-1 <<<'$out'"

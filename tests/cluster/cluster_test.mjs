@@ -15,7 +15,7 @@
 //   - a second recorderd on one SQLite database refuses to start and says why.
 // Prints the takeover times (kill -9 to every client resumed) and the handover times, for
 // docs/performance.md.
-// usage: node cluster_test.mjs /path/to/recorderd /path/to/tests/support/postgres.sh
+// usage: node cluster_test.mjs /path/to/recorderd /path/to/tests/support/postgres.sh /path/to/recctl
 
 import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, existsSync, openSync, writeFileSync, rmSync } from "node:fs";
@@ -28,7 +28,7 @@ import { randomBytes } from "node:crypto";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const WebSocket = createRequire(join(here, "..", "socketio", "package.json"))("ws");
-const [recorderd, postgresSh] = process.argv.slice(2);
+const [recorderd, postgresSh, recctl] = process.argv.slice(2);
 const work = mkdtempSync(join(tmpdir(), "recorderd-cluster-"));
 const pgDir = join(tmpdir(), `recorderd-cluster-pg-${process.pid}`);  // the postgres user must reach it
 const shared = join(work, "data");
@@ -241,6 +241,13 @@ try {
     check(view.leader === "i1", `the first instance leads: ${view.leader}`);
     check(view.instances.every((i) => /^127\.0\.0\.1:\d+$/.test(i.address) && i.address !== "127.0.0.1:0"),
           `addresses: ${JSON.stringify(view.instances.map((i) => i.address))}`);
+    // recctl cluster: the same as a table.
+    const r = spawnSync(recctl, ["--server", b.base, "--token", token, "cluster"], { encoding: "utf8" });
+    check(r.status === 0, `recctl cluster: exit ${r.status}: ${r.stderr}`);
+    const rows = r.stdout.split("\n");
+    check(rows[0].startsWith("INSTANCE") && rows.some((l) => /^i1 .*alive .* yes /.test(l)) &&
+          rows.some((l) => /^i2 \(this\) .*alive/.test(l)) && rows.some((l) => /^i3 .*alive/.test(l)) &&
+          /leader: i1 \(epoch \d+/.test(r.stdout), `recctl cluster:\n${r.stdout}`);
   });
 
   await scenario("a second instance with a running instance's id is refused", async () => {
