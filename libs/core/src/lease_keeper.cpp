@@ -220,6 +220,19 @@ Result<void> LeaseKeeper::ask_holder(const Recording& held, CommandKind kind, st
   const std::string& to = held.lease.instance;
   if (to.empty() || to == self_.id)
     return fail(Errc::internal, fmt::format("recording {} is not held by another instance", held.id));
+  {
+    // One that did not answer a moment ago is not waited for again until a lease has
+    // passed (by then it answers, or its leases have expired): a dead instance would hold
+    // a worker for each recording it had.
+    std::lock_guard lock(answers_mutex_);
+    if (auto it = silent_.find(to); it != silent_.end()) {
+      if (std::chrono::steady_clock::now() < it->second)
+        return fail(Errc::unavailable, fmt::format("recording {} is held by instance '{}', which did not answer a "
+                                                   "moment ago; once its lease runs out, any instance takes it over",
+                                                   held.id, to));
+      silent_.erase(it);
+    }
+  }
   ClusterCommand command{0, self_.id, kind, held.id, held.lease.epoch, std::move(argument)};
   // A live holder answers within milliseconds (woken by the store); one that does not is
   // paused or cut off, and a client retrying is better off than one held for a lease.
@@ -236,12 +249,14 @@ Result<void> LeaseKeeper::ask_holder(const Recording& held, CommandKind kind, st
     if (outcome && *outcome) return std::move(**outcome);
     lock.lock();
     const auto now = std::chrono::steady_clock::now();
-    if (now >= deadline)
+    if (now >= deadline) {
+      silent_.insert_or_assign(to, now + self_.lease);
       return fail(Errc::unavailable,
                   fmt::format("recording {} is held by instance '{}', which did not answer within {} s (it may be "
                               "paused or cut off from the database; once its lease runs out, any instance takes it "
                               "over); retry",
                               held.id, to, std::chrono::duration<double>(wait).count()));
+    }
     answers_.wait_until(lock, std::min(deadline, now + std::chrono::milliseconds{100}),
                         [&] { return answers_arrived_ != seen; });
   }

@@ -7,6 +7,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 
 #include "recorder/core/app/recording_service.hpp"
 #include "recorder/core/ports/clock.hpp"
@@ -94,6 +95,8 @@ class LeaseKeeper final : public LeaseGuard {
   std::mutex answers_mutex_;
   std::condition_variable answers_;
   std::uint64_t answers_arrived_ = 0;  // under answers_mutex_
+  // Instances that did not answer in time, and until when they are not asked again.
+  std::unordered_map<std::string, std::chrono::steady_clock::time_point> silent_;  // under answers_mutex_
 };
 
 }  // namespace recorder::core
