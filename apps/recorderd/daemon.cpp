@@ -756,6 +756,11 @@ core::Result<std::unique_ptr<Daemon>> Daemon::start(const core::Config& config) 
         log(LogLevel::warn, "msg=\"cluster: leases moved\" instance={} lost={} claimed={} leader={}",
             i.keeper->instance(), t.lost, t.claimed, t.leader);
     });
+    // Expired leases are looked for every second, not only at each tick.
+    i.cluster_timer.every(std::min<core::Duration>(i.keeper->lease() / 3, std::chrono::seconds{1}), [&i] {
+      if (const std::size_t n = i.keeper->sweep(); n > 0)
+        log(LogLevel::warn, "msg=\"cluster: leases moved\" instance={} lost=0 claimed={}", i.keeper->instance(), n);
+    });
     i.cluster_timer.start();
     i.listen_to_cluster();
   }

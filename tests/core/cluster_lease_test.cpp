@@ -415,3 +415,30 @@ TEST_CASE("asking a holder waits for its answer - and gives up after a lease", "
   CHECK(std::chrono::steady_clock::now() - again_at < 500ms);
   CHECK(k.table.sent.size() == 2);
 }
+
+TEST_CASE("a sweep between ticks claims what expired - not before a whole lease connected", "[cluster][keeper]") {
+  Keeping k;
+  Recording orphan;
+  orphan.id = "theirs";
+  orphan.kind = SourceKind::stream;
+  orphan.state = State::recording;
+  orphan.lease = LeaseHolder{"here", 2};
+  k.table.expired = {orphan};
+  const std::size_t sweeps = k.table.sweeps;
+  k.h.clock.advance(5s);
+  CHECK(k.keeper.sweep() == 0);
+  CHECK(k.table.sweeps == sweeps);  // connected for 5 s of 15: not even asked
+  k.h.clock.advance(9s);
+  REQUIRE(k.keeper.tick().store_up);  // 14 s: renewed (claims nothing yet)
+  CHECK(k.table.sweeps == sweeps);
+  k.h.clock.advance(2s);  // 16 s
+  CHECK(k.keeper.sweep() == 1);
+  auto taken = k.service.get("theirs");
+  REQUIRE(taken);
+  CHECK(taken->state == State::interrupted);
+  // Unconfirmed leases (no renewal for 0.9 of a lease): no sweep.
+  k.table.expired = {orphan};
+  k.h.clock.advance(14s);
+  CHECK(k.keeper.sweep() == 0);
+  CHECK(k.table.expired.size() == 1);
+}

@@ -109,22 +109,7 @@ LeaseTick LeaseKeeper::tick() {
   // A command whose wake-up was lost waits at most this long.
   t.commands = handle_commands();
 
-  // Take over only after a whole lease connected: after an outage, every live owner has
-  // had its chance to renew by then.
-  if (sent - *connected_since_ >= self_.lease) {
-    auto claimed = store_.claim_expired(false, settings_.claim_batch);
-    if (claimed && !claimed->empty()) {
-      const std::size_t n = claimed->size();
-      RecoveryReport report = service_->adopt(std::move(*claimed));
-      t.claimed = report.recovered;
-      log_.write(Severity::warning, fmt::format("cluster: took over {} recording(s) whose owner's lease expired "
-                                                "({} could not be taken up)",
-                                                n, report.failed.size()));
-      for (const Error& e : report.failed) log_.write(Severity::critical, e.message);
-    } else if (!claimed) {
-      log_.write(Severity::warning, fmt::format("cluster: claiming expired leases failed: {}", claimed.error().message));
-    }
-  }
+  t.claimed = claim_expired(sent);
   auto lead = store_.lead();
   const bool was = leader_.exchange(lead && *lead);
   t.leader = leader_;
@@ -163,6 +148,37 @@ Result<void> LeaseKeeper::confirmed() const {
 }
 
 Result<std::optional<Recording>> LeaseKeeper::claim(const RecordingId& id) { return store_.claim(id); }
+
+std::size_t LeaseKeeper::sweep() {
+  std::lock_guard lock(tick_mutex_);
+  if (!connected_since_ || !confirmed()) return 0;
+  return claim_expired(clock_.monotonic_now());
+}
+
+std::size_t LeaseKeeper::claim_expired(MonoTime now) {
+  // Take over only after a whole lease connected: after an outage, every live owner has
+  // had its chance to renew by then.
+  if (!connected_since_ || now - *connected_since_ < self_.lease) return 0;
+  std::size_t taken = 0;
+  // A few batches at most: the renewals of what this instance holds come first.
+  for (int batch = 0; batch < 5; ++batch) {
+    auto claimed = store_.claim_expired(false, settings_.claim_batch);
+    if (!claimed) {
+      log_.write(Severity::warning, fmt::format("cluster: claiming expired leases failed: {}", claimed.error().message));
+      break;
+    }
+    if (claimed->empty()) break;
+    const std::size_t n = claimed->size();
+    RecoveryReport report = service_->adopt(std::move(*claimed));
+    taken += report.recovered;
+    log_.write(Severity::warning, fmt::format("cluster: took over {} recording(s) whose owner's lease expired "
+                                              "({} could not be taken up)",
+                                              n, report.failed.size()));
+    for (const Error& e : report.failed) log_.write(Severity::critical, e.message);
+    if (n < settings_.claim_batch) break;
+  }
+  return taken;
+}
 
 std::size_t LeaseKeeper::handle_commands() {
   std::lock_guard lock(commands_mutex_);

@@ -35,9 +35,10 @@ struct LeaseTick {
 // - the heartbeat, and every lease held renewed (by the database's clock);
 // - a recording whose lease another instance took is stepped down from (fencing: the
 //   store refuses this instance's writes to it anyway);
-// - recordings whose owner's lease expired are claimed and taken up as recovery does,
-//   but only after this instance has been connected for a whole lease, so that after a
-//   database outage every live owner renews before anyone takes over;
+// - recordings whose owner's lease expired are claimed and taken up as recovery does
+//   (also by sweep(), between ticks), but only after this instance has been connected for
+//   a whole lease, so that after a database outage every live owner renews before anyone
+//   takes over;
 // - the leader's lease is taken or kept (the leader dispatches the outbox).
 // As the service's LeaseGuard it says whether the leases are known to be held now: renewed
 // within a lease's length by the monotonic clock, measured from before the renewal was sent.
@@ -52,6 +53,11 @@ class LeaseKeeper final : public LeaseGuard {
   // instance's id held before and what expired.
   [[nodiscard]] Result<RecoveryReport> start();
   LeaseTick tick();
+  // Between ticks (every second, say): claims what expired, so that a dead instance's
+  // recordings are owned again soon after its leases run out rather than up to a tick
+  // later. Nothing while the leases are unconfirmed or before a whole lease connected.
+  // Returns how many were taken up.
+  std::size_t sweep();
   // Where this instance listens, once it does (for /api/cluster).
   void listening_at(std::string address);
   // A clean stop: leases and leadership expire now, for the others to take at once.
@@ -79,6 +85,7 @@ class LeaseKeeper final : public LeaseGuard {
   void confirm_until(MonoTime sent);
   void store_down(const Error& e);
   Result<void> run(const ClusterCommand& command);
+  std::size_t claim_expired(MonoTime now);  // under tick_mutex_
 
   ClusterStore& store_;
   const Clock& clock_;
