@@ -159,25 +159,27 @@ std::size_t LeaseKeeper::claim_expired(MonoTime now) {
   // Take over only after a whole lease connected: after an outage, every live owner has
   // had its chance to renew by then.
   if (!connected_since_ || now - *connected_since_ < self_.lease) return 0;
-  std::size_t taken = 0;
-  // A few batches at most: the renewals of what this instance holds come first.
+  // Every batch is claimed before any is taken up: owning them is one statement each,
+  // taking them up a save each. A few batches at most: the renewals come first.
+  std::vector<Recording> claimed;
   for (int batch = 0; batch < 5; ++batch) {
-    auto claimed = store_.claim_expired(false, settings_.claim_batch);
-    if (!claimed) {
-      log_.write(Severity::warning, fmt::format("cluster: claiming expired leases failed: {}", claimed.error().message));
+    auto more = store_.claim_expired(false, settings_.claim_batch);
+    if (!more) {
+      log_.write(Severity::warning, fmt::format("cluster: claiming expired leases failed: {}", more.error().message));
       break;
     }
-    if (claimed->empty()) break;
-    const std::size_t n = claimed->size();
-    RecoveryReport report = service_->adopt(std::move(*claimed));
-    taken += report.recovered;
-    log_.write(Severity::warning, fmt::format("cluster: took over {} recording(s) whose owner's lease expired "
-                                              "({} could not be taken up)",
-                                              n, report.failed.size()));
-    for (const Error& e : report.failed) log_.write(Severity::critical, e.message);
+    const std::size_t n = more->size();
+    std::ranges::move(*more, std::back_inserter(claimed));
     if (n < settings_.claim_batch) break;
   }
-  return taken;
+  if (claimed.empty()) return 0;
+  const std::size_t n = claimed.size();
+  RecoveryReport report = service_->adopt(std::move(claimed));
+  log_.write(Severity::warning, fmt::format("cluster: took over {} recording(s) whose owner's lease expired "
+                                            "({} could not be taken up)",
+                                            n, report.failed.size()));
+  for (const Error& e : report.failed) log_.write(Severity::critical, e.message);
+  return report.recovered;
 }
 
 std::size_t LeaseKeeper::handle_commands() {
