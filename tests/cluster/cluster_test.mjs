@@ -11,6 +11,7 @@
 //   - Postgres restarts mid-session: ingest goes on, every lease is renewed after, and each
 //     live recording is held by exactly one instance;
 //   - a stop through an instance that does not hold the recording is run by its holder;
+//   - an agent that reconnects through another instance takes its recording along;
 //   - GET /api/cluster shows the instances, their leases and the leader;
 //   - a second recorderd on one SQLite database refuses to start and says why.
 // Prints the takeover times (kill -9 to every client resumed) and the handover times, for
@@ -387,6 +388,49 @@ try {
     check(seen.stop_reason === "manual", `stop reason: ${JSON.stringify(seen)}`);
   });
 
+  await scenario("an agent that reconnects through another instance takes its recording along; a stop through a third reaches it", async () => {
+    // A seed-000 agent, in the test: a button-started recording on i2, then the agent's
+    // connection drops and it comes back through i3 with its next status.
+    const meeting = { subject: "cluster standup", organizer: "ops@example.com",
+                      start_time: new Date().toISOString().slice(0, 19) };
+    const agent = (d) => {
+      const a = { got: [] };
+      a.ws = new WebSocket(d.base.replace("http", "ws") + "/ws/agent?agent_id=room-c");
+      a.send = (type, data) => a.ws.send(JSON.stringify({ type, timestamp: new Date().toISOString().slice(0, 23), data }));
+      a.ws.on("message", (raw) => a.got.push(JSON.parse(raw.toString())));
+      a.opened = new Promise((r) => a.ws.on("open", r));
+      return a;
+    };
+    const first = agent(b);
+    await first.opened;
+    first.send("start_confirmed", meeting);
+    const rec = await waitFor("the agent's recording on i2", async () => {
+      const list = await api(b, "/api/recordings?kind=agent", token);
+      return list.recordings.find((r) => r.agent_id === "room-c" && r.status === "recording");
+    });
+    const id = rec.recording_id;
+    check(sql(`SELECT lease_instance FROM recordings WHERE id = '${id}'`) === "i2", "i2 holds it");
+    first.ws.terminate();
+    const second = agent(c3);
+    await second.opened;
+    second.send("recording_status", { ...meeting, status: "recording", elapsed: 3.0 });
+    await waitFor("the recording to follow its agent to i3",
+                  () => sql(`SELECT lease_instance FROM recordings WHERE id = '${id}'`) === "i3", 10000);
+    check(b.readLog().includes(`recording ${id}: this instance stepped down (handed over to instance 'i3'`), "i2 handed it over");
+    // A stop through i2, which holds it no more: i3 runs it and commands the agent there.
+    const stopping = fetch(`${b.base}/api/recordings/${id}/stop`, { method: "POST", headers: { Authorization: `Bearer ${token}` } });
+    await waitFor("stop_recording at the agent on i3", () => second.got.some((m) => m.type === "stop_recording"), 10000);
+    second.send("stop_confirmed", { ...meeting, status: "success", reason: "manual", duration_actual: 4.0, duration_expected: 0 });
+    const r = await stopping;
+    const body = await r.json();
+    check(r.status === 200 || r.status === 202, `POST stop on i2: ${r.status} ${JSON.stringify(body)}`);
+    await waitFor("the agent's recording stopped", async () => (await api(b, `/api/recordings/${id}`, token)).status !== "recording", 10000);
+    const seen = await api(c3, `/api/recordings/${id}`, token);
+    check(seen.stop_reason === "manual", `stop reason: ${JSON.stringify(seen)}`);
+    check(new RegExp(`instance 'i2' asked to stop recording ${id}: done`).test(c3.readLog()), "i3 ran the stop i2 asked for");
+    second.ws.close();
+  });
+
   await scenario("every recording is finalized exactly once, each file the client's bytes", async () => {
     for (const c of clients) { c.stopAfter = c.chunks.length; c.kick?.(); }
     await waitFor("every recording ready", () => clients.every((c) => c.ready), 60000);
@@ -428,5 +472,5 @@ try {
   for (const d of daemons) { try { d.proc.kill("SIGCONT"); d.proc.kill("SIGKILL"); } catch {} }
   hookServer?.close();
   spawnSync(postgresSh, ["destroy", pgDir]);
-  if (passed >= 10) rmSync(work, { recursive: true, force: true });
+  if (passed >= 11) rmSync(work, { recursive: true, force: true });
 }
