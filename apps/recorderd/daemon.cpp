@@ -767,12 +767,14 @@ core::Result<std::unique_ptr<Daemon>> Daemon::start(const core::Config& config) 
   for (const auto& e : i.recovery.failed) log(LogLevel::error, "msg=\"not recovered\" error={}", quote_value(e.message));
 
   // Errors of both reach the log and the outbox inside the service; the results are figures.
-  (void)i.service.check_storage();
+  // In a cluster the volume is shared: only the leader tells of its level (alerts once,
+  // not once per instance); every instance acts on it.
+  (void)i.service.check_storage(i.leads());
   i.maintenance.every(std::chrono::seconds{1}, [&i] {
     const std::size_t unsaved = i.service.flush();
     i.metrics.store_tick(i.service.store_reachable().has_value(), unsaved, std::chrono::seconds{1});
   });
-  i.maintenance.every(config.storage_check_interval, [&i] { (void)i.service.check_storage(); });
+  i.maintenance.every(config.storage_check_interval, [&i] { (void)i.service.check_storage(i.leads()); });
   i.maintenance.start();
 
   if (auto token = write_admin_token(i.access, data_dir); !token) return std::unexpected(token.error());

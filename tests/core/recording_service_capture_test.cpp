@@ -212,3 +212,23 @@ TEST_CASE("at warn a capture whose requested duration would reach the block thre
   CHECK(long_one.error().message.find("Storage space is low") == 0);
   CHECK(h.service.start_capture(CaptureStart{"/dev/video2", "mp4", std::nullopt, "", ""}));  // no duration: admitted
 }
+
+TEST_CASE("a cluster's follower acts on the storage level but leaves telling of it to the leader", "[storage][cluster]") {
+  Harness h;
+  auto stream = h.service.start_stream(StreamStart{"s1", "", "", "", {}});
+  REQUIRE(stream);
+  h.storage.set_used_percent(85);
+  CHECK(h.service.check_storage(false)->level == StorageLevel::warn);
+  CHECK(h.alerts.alerts.empty());
+  CHECK(h.events.storage.empty());
+  h.storage.set_used_percent(90);
+  CHECK(h.service.check_storage(false)->level == StorageLevel::block);
+  CHECK(h.alerts.alerts.empty());
+  CHECK(h.get("s1").stop_reason == StopReason::storage_critical);  // acted on all the same
+  // Leading now, at the same level: already told by the old leader, not again.
+  CHECK(h.service.check_storage(true)->level == StorageLevel::block);
+  CHECK(h.alerts.alerts.empty());
+  h.storage.set_used_percent(50);
+  CHECK(h.service.check_storage(true)->level == StorageLevel::normal);
+  CHECK(h.events.storage.size() == 1);
+}

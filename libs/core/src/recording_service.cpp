@@ -1032,7 +1032,7 @@ Result<StorageStatus> RecordingService::storage_status() const { return measure_
 
 Result<void> RecordingService::store_reachable() const { return ports_.repository.ping(); }
 
-Result<StorageStatus> RecordingService::check_storage() {
+Result<StorageStatus> RecordingService::check_storage(bool announce) {
   std::lock_guard lock(storage_mutex_);
   auto status = measure_storage();
   if (!status) {
@@ -1051,8 +1051,9 @@ Result<StorageStatus> RecordingService::check_storage() {
         fmt::format("Storage {:.1f}% used: level {} (warn at {}%, block at {}%)", status->used_percent,
                     to_string(status->level), storage_policy_.warn_percent, storage_policy_.block_percent);
     if (status->level != StorageLevel::normal) ports_.log.write(severity, message);
-    raise({StorageNotice{ports_.ids.next(), at, status->level, status->used_percent},
-           Alert{ports_.ids.next(), at, severity, message, std::nullopt, "storage"}});
+    if (announce)
+      raise({StorageNotice{ports_.ids.next(), at, status->level, status->used_percent},
+             Alert{ports_.ids.next(), at, severity, message, std::nullopt, "storage"}});
   }
   if (status->level == StorageLevel::block) {
     // Agents record on their own disks; streams and captures write to ours.

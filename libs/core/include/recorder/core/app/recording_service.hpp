@@ -211,8 +211,9 @@ class RecordingService {
   [[nodiscard]] Result<StorageStatus> storage_status() const;
   // The periodic command: measures the disk; on a change of level saves a storage notice
   // and an alert to the outbox; at block stops every running stream and capture with
-  // reason storage_critical.
-  [[nodiscard]] Result<StorageStatus> check_storage();
+  // reason storage_critical. With `announce` false (a cluster's followers, on the volume
+  // the leader measures too) the level is followed and acted on, but told by the leader.
+  [[nodiscard]] Result<StorageStatus> check_storage(bool announce = true);
   // Whether the store answers now (for readiness).
   [[nodiscard]] Result<void> store_reachable() const;
 
