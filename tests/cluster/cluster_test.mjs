@@ -56,7 +56,9 @@ async function waitFor(what, predicate, ms = 15000) {
   }
   fail(`timed out after ${ms} ms waiting for ${what}`);
 }
+let currentPhase = "start";
 async function scenario(name, body) {
+  currentPhase = name.split(":")[0].slice(0, 40);
   const t0 = Date.now();
   await body();
   passed++;
@@ -213,11 +215,13 @@ try {
 
   // A webhook endpoint: every delivery's webhook-id, counted.
   const deliveries = new Map();
+  const duplicates = [];  // when each second delivery came, in which scenario
   hookServer = createServer((req, res) => {
     const id = req.headers["webhook-id"];
     req.resume();
     req.on("end", () => {
       deliveries.set(id, (deliveries.get(id) || 0) + 1);
+      if (deliveries.get(id) > 1) duplicates.push({ id, at: Date.now(), phase: currentPhase });
       res.writeHead(204).end();
     });
   });
@@ -230,7 +234,7 @@ try {
   // directory that the others then read.
   const a = await startDaemon("i1", clusterArgs("i1"));
   const b = await startDaemon("i2", clusterArgs("i2"));
-  const c3 = await startDaemon("i3", clusterArgs("i3"));
+  const c3 = await startDaemon("i3", [...clusterArgs("i3"), "--set", "capture.devices=cam-c=test"]);
   const token = readFileSync(join(shared, "admin.token"), "utf8").trim();
 
   await scenario("GET /api/cluster on any instance: three alive, the first leads", async () => {
@@ -249,6 +253,14 @@ try {
     check(rows[0].startsWith("INSTANCE") && rows.some((l) => /^i1 .*alive .* yes /.test(l)) &&
           rows.some((l) => /^i2 \(this\) .*alive/.test(l)) && rows.some((l) => /^i3 .*alive/.test(l)) &&
           /leader: i1 \(epoch \d+/.test(r.stdout), `recctl cluster:\n${r.stdout}`);
+    check(rows.some((l) => /^i3 .* cam-c\s*$/.test(l)), `i3 lists its device:\n${r.stdout}`);
+    // A capture asked of an instance that does not reach the device names the one that does.
+    const refused = await fetch(`${b.base}/api/recordings`, {
+      method: "POST", headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
+      body: JSON.stringify({ kind: "capture", device: "cam-c" }) });
+    const why = await refused.json();
+    check(refused.status === 400 && /not reached by this instance \('i2'\); start it through instance 'i3' at 127\.0\.0\.1:\d+/.test(why.error?.message),
+          `a capture of i3's device through i2: ${refused.status} ${JSON.stringify(why)}`);
   });
 
   await scenario("a second instance with a running instance's id is refused", async () => {
@@ -453,8 +465,15 @@ try {
         throw e;
       });
     const twice = [...deliveries.values()].filter((n) => n > 1).length;
-    console.log(`# webhook: ${notices.length} notices, ${deliveries.size} delivered, ${twice} more than once (at the leader's death)`);
-    check(twice <= 30, `${twice} notices were delivered more than once`);
+    const byPhase = {};
+    for (const d of duplicates) byPhase[d.phase] = (byPhase[d.phase] || 0) + 1;
+    console.log(`# webhook: ${notices.length} notices, ${deliveries.size} delivered, ${twice} more than once: ${JSON.stringify(byPhase)}`);
+    // At least once: a second delivery only where the leader died, was paused (its
+    // in-flight batch completes after SIGCONT, in the next scenario) or lost the database.
+    const allowed = ["kill -9 the leader mid-stream", "SIGSTOP an instance past its lease", "no sticky sessions",
+                     "restart Postgres mid-session"];
+    const stray = duplicates.filter((d) => !allowed.includes(d.phase));
+    check(stray.length === 0, `notices delivered twice with no leader change: ${JSON.stringify(stray)}`);
   });
 
   await scenario("SQLite: a second recorderd on the same database refuses to start", async () => {

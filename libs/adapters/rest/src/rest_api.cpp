@@ -296,9 +296,23 @@ class Api : public std::enable_shared_from_this<Api> {
           return bad_request("device: required for a capture (GET /api/devices lists them), or url (admin)");
         const auto& name = text["device"];
         const auto* device = core::find_device(ctx_.devices, name);
-        if (!device)
+        if (!device) {
+          // In a cluster another instance may reach it: the answer says which.
+          std::string elsewhere;
+          if (ctx_.cluster) {
+            if (auto view = ctx_.cluster(); view) {
+              for (const core::InstanceStatus& i : view->instances)
+                if (i.alive && std::ranges::find(i.devices, name) != i.devices.end())
+                  elsewhere += fmt::format("{}'{}' at {}", elsewhere.empty() ? "" : ", ", i.id, i.address);
+            }
+          }
+          if (!elsewhere.empty())
+            return bad_request(fmt::format("device: '{}' is not reached by this instance ('{}'); start it through "
+                                           "instance {}, which does",
+                                           name.substr(0, 200), ctx_.instance, elsewhere));
           return bad_request(fmt::format("device: '{}' is not a configured device (GET /api/devices lists them)",
                                          name.substr(0, 200)));
+        }
         source = device->name;
       }
       auto duration = seconds("duration_seconds");
