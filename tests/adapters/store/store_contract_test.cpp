@@ -710,3 +710,32 @@ TEST_CASE("Postgres cluster: a command reaches its addressee - is answered once 
   listener.stop();
   CHECK(listener.backend_pid() == 0);
 }
+
+TEST_CASE("Postgres cluster: instances long gone are forgotten at the next join - unless they hold a recording",
+          "[store][postgres][cluster]") {
+  Store s = make_store("postgres");
+  auto& one = dynamic_cast<adapters::postgres::PostgresRepository&>(*s.repo);
+  REQUIRE(one.join({"one", "inc-1", "127.0.0.1:1", {}, 5s}));
+  core::Recording held = rich_recording("held-by-ghost", 1);
+  held.lease = {"one", 1};
+  REQUIRE(one.save(held, {}, {}));
+  {
+    pqxx::connection c(s.db_url);
+    pqxx::work tx(c);
+    // "one" crashed a day ago holding a recording; two others left or went silent long ago.
+    tx.exec("UPDATE cluster_instances SET heartbeat_at = now() - interval '25 hours'");
+    tx.exec("INSERT INTO cluster_instances (id, incarnation, started_at, heartbeat_at, stopped_at) VALUES "
+            "('left', 'x', now() - interval '1 hour', now() - interval '11 minutes', now() - interval '11 minutes'), "
+            "('left-now', 'y', now() - interval '1 hour', now() - interval '1 minute', now() - interval '1 minute'), "
+            "('silent', 'z', now() - interval '2 days', now() - interval '25 hours', NULL)");
+    tx.commit();
+  }
+  auto two_repo = s.open_again(nullptr);
+  auto& two = dynamic_cast<adapters::postgres::PostgresRepository&>(*two_repo);
+  REQUIRE(two.join({"two", "inc-2", "127.0.0.1:2", {}, 5s}));
+  auto view = two.view();
+  REQUIRE(view);
+  std::vector<std::string> ids;
+  for (const auto& i : view->instances) ids.push_back(i.id);
+  CHECK(ids == std::vector<std::string>{"left-now", "one", "two"});  // "one" holds held-by-ghost
+}

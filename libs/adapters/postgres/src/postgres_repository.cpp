@@ -460,7 +460,16 @@ Result<void> PostgresRepository::join(const core::InstanceInfo& self) {
         "$5::bigint * interval '1 millisecond' RETURNING id",
         self.id, self.incarnation, self.address, fmt::format("{}", fmt::join(self.devices, ",")),
         lease_ms(self.lease));
-    if (!joined.empty()) return core::ok();
+    if (!joined.empty()) {
+      // Instances that left cleanly ten minutes ago, or went silent a day ago, and hold
+      // nothing: a generated id never comes back, and /api/cluster is for the living.
+      tx.exec(fmt::format(
+          "DELETE FROM cluster_instances i WHERE (i.stopped_at < now() - interval '10 minutes' OR i.heartbeat_at < "
+          "now() - interval '1 day') AND NOT EXISTS (SELECT 1 FROM recordings r WHERE r.lease_instance = i.id AND "
+          "r.state NOT IN {})",
+          kTerminal));
+      return core::ok();
+    }
     const auto other = tx.exec_params(
         "SELECT address, extract(epoch FROM now() - heartbeat_at) FROM cluster_instances WHERE id = $1", self.id);
     return core::fail(Errc::id_taken,
