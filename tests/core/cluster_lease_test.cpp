@@ -180,6 +180,16 @@ struct FakeClusterStore final : ClusterStore {
   }
 };
 
+// A live stream another instance held, as a sweep hands it to this one (epoch 2).
+Recording orphan_claimed_here() {
+  Recording r;
+  r.id = "theirs";
+  r.kind = SourceKind::stream;
+  r.state = State::recording;
+  r.lease = LeaseHolder{"here", 2};
+  return r;
+}
+
 // A service whose LeaseGuard is a real LeaseKeeper over the fake table (lease 15 s).
 struct Keeping {
   explicit Keeping(Duration lease = 15s) : keeper{table, h.clock, h.oplog, InstanceInfo{"here", "inc", "", {}, lease}, {}} {
@@ -232,11 +242,7 @@ TEST_CASE("after the database comes back an instance renews at once but claims o
   CHECK_FALSE(k.keeper.leader());
   k.table.down = false;
 
-  Recording orphan;
-  orphan.id = "theirs";
-  orphan.kind = SourceKind::stream;
-  orphan.state = State::recording;
-  orphan.lease = LeaseHolder{"here", 2};
+  const Recording orphan = orphan_claimed_here();
   k.table.expired = {orphan};
   k.h.clock.advance(5s);
   CHECK(k.keeper.tick().store_up);
@@ -418,11 +424,7 @@ TEST_CASE("asking a holder waits for its answer - and gives up after a lease", "
 
 TEST_CASE("a sweep between ticks claims what expired - not before a whole lease connected", "[cluster][keeper]") {
   Keeping k;
-  Recording orphan;
-  orphan.id = "theirs";
-  orphan.kind = SourceKind::stream;
-  orphan.state = State::recording;
-  orphan.lease = LeaseHolder{"here", 2};
+  const Recording orphan = orphan_claimed_here();
   k.table.expired = {orphan};
   const std::size_t sweeps = k.table.sweeps;
   k.h.clock.advance(5s);
