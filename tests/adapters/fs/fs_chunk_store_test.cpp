@@ -2,6 +2,10 @@
 
 #include <fstream>
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include "recorder/testing/chunk_checks.hpp"
 #include "recorder/testing/chunk_content.hpp"
 #include "recorder/testing/read_file.hpp"
@@ -197,4 +201,39 @@ TEST_CASE("two processes' stores take turns on one recording - each forgets befo
   CHECK(read_range(layout->data_file, 0, 6000) == expected);
   FsChunkStore third(dir.path());
   CHECK(third.scan("rec-1")->chunk_count() == 6);
+}
+
+TEST_CASE("a store whose view is stale writes nothing - one that another process is writing waits its turn",
+          "[fs][cluster]") {
+  TempDir dir;
+  FsChunkStore first(dir.path());
+  FsChunkStore second(dir.path());
+  for (core::ChunkIndex i = 0; i < 2; ++i) put_ok(first, "rec-1", i);
+  // The second takes it over and appends; the first, paused meanwhile, has not forgotten.
+  REQUIRE(second.scan("rec-1")->chunk_count() == 2);
+  put_ok(second, "rec-1", 2);
+  auto stale = first.put("rec-1", 3, chunk_content("rec-1", 3, 1000));
+  REQUIRE_FALSE(stale);
+  CHECK(stale.error().code == core::Errc::lease_lost);
+  CHECK_THAT(stale.error().message, Catch::Contains("written by another process"));
+  second.forget("rec-1");
+  CHECK(second.scan("rec-1")->chunk_count() == 3);  // nothing of the first's attempt
+
+  // A process paused half-way through a write holds its lock: nobody verifies (and cuts)
+  // or appends meanwhile, and both can go on once it has finished.
+  const int held = ::open((second.directory("rec-1") / "index").c_str(), O_RDONLY | O_CLOEXEC);
+  REQUIRE(held >= 0);
+  REQUIRE(::flock(held, LOCK_EX) == 0);
+  FsChunkStore third(dir.path());
+  auto busy = third.scan("rec-1");
+  REQUIRE_FALSE(busy);
+  CHECK(busy.error().code == core::Errc::unavailable);
+  CHECK_THAT(busy.error().message, Catch::Contains("being written by another process"));
+  auto blocked = second.put("rec-1", 3, chunk_content("rec-1", 3, 1000));
+  REQUIRE_FALSE(blocked);
+  CHECK(blocked.error().code == core::Errc::lease_lost);
+  ::close(held);
+  CHECK(third.scan("rec-1")->chunk_count() == 3);
+  put_ok(third, "rec-1", 3);
+  check_intact(third, "rec-1", 1000);
 }

@@ -2,6 +2,7 @@
 #include "recorder/core/domain/recording.hpp"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -11,6 +12,7 @@
 #include <cerrno>
 #include <cstring>
 #include <limits>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -131,6 +133,35 @@ Result<std::uint64_t> file_size(int fd, const std::filesystem::path& path) {
   if (::fstat(fd, &st) != 0) return os_error(errno, "cannot stat", path);
   return static_cast<std::uint64_t>(st.st_size);
 }
+
+// Several processes may hold one recording's files in turn (recorderd instances on a
+// shared volume, ADR 0018): each write and each verification holds an exclusive flock on
+// the index file, taken without waiting. A process paused in the middle of a write keeps
+// it, so that nobody verifies (and cuts) or appends to files it is half-way through; the
+// kernel drops it when the process dies.
+class FileLock {
+ public:
+  static Result<FileLock> take(int fd, const core::RecordingId& id, Errc busy) {
+    if (::flock(fd, LOCK_EX | LOCK_NB) == 0) return FileLock(fd);
+    if (errno == EWOULDBLOCK)
+      return core::fail(busy, fmt::format("the chunk files of recording {} are being written by another process "
+                                          "(another instance, perhaps a paused one); retry",
+                                          id));
+    return core::fail(Errc::io_error, fmt::format("cannot lock the chunk files of recording {}: {}", id,
+                                                  std::strerror(errno)));
+  }
+  FileLock(FileLock&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  FileLock(const FileLock&) = delete;
+  FileLock& operator=(const FileLock&) = delete;
+  FileLock& operator=(FileLock&&) = delete;
+  ~FileLock() {
+    if (fd_ >= 0) ::flock(fd_, LOCK_UN);
+  }
+
+ private:
+  explicit FileLock(int fd) : fd_(fd) {}
+  int fd_;
+};
 
 }  // namespace
 
@@ -292,6 +323,23 @@ Result<void> FsChunkStore::put(const core::RecordingId& id, core::ChunkIndex ind
     return core::fail(Errc::io_error, fmt::format("the chunk files of recording {} are in doubt after an earlier "
                                                   "failure ({}); they are verified again at the next start",
                                                   id, f.broken));
+  auto locked = FileLock::take(f.index, id, Errc::lease_lost);
+  if (!locked) return std::unexpected(locked.error());
+  if (f.layout) {
+    // What this process knows of the files must still be all there is: otherwise another
+    // process appended since (it holds the recording now) and these offsets are stale.
+    auto data_size = file_size(f.data, f.data_path());
+    if (!data_size) return std::unexpected(data_size.error());
+    auto index_size = file_size(f.index, f.index_path());
+    if (!index_size) return std::unexpected(index_size.error());
+    if (*data_size != f.data_size || *index_size != f.index_size) {
+      f.layout.reset();
+      return core::fail(Errc::lease_lost, fmt::format("the chunk files of recording {} were written by another "
+                                                      "process since this one last wrote them: another instance "
+                                                      "holds the recording now",
+                                                      id));
+    }
+  }
   if (auto v = verify(f); !v) return std::unexpected(v.error());
 
   const Record rec{static_cast<std::uint32_t>(bytes.size()), index, f.data_size, crc32_of(bytes.data(), bytes.size())};
@@ -335,6 +383,9 @@ Result<ChunkLayout> FsChunkStore::layout(const core::RecordingId& id) {
   if (!opened) return std::unexpected(opened.error());
   Files& f = **opened;
   std::lock_guard lock(f.mutex);
+  if (f.layout) return *f.layout;
+  auto locked = FileLock::take(f.index, id, Errc::unavailable);
+  if (!locked) return std::unexpected(locked.error());
   return verify(f);
 }
 
