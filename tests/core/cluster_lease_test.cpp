@@ -444,3 +444,21 @@ TEST_CASE("a sweep between ticks claims what expired - not before a whole lease 
   CHECK(k.keeper.sweep() == 0);
   CHECK(k.table.expired.size() == 1);
 }
+
+TEST_CASE("a capture on a device another instance records from is refused - the device stays free here", "[cluster]") {
+  Instance i;
+  i.h.repository.devices_elsewhere.insert("cam");
+  auto refused = i.service.start_capture(CaptureStart{"cam", "mp4", std::nullopt, "", ""});
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().code == Errc::device_busy);
+  CHECK_THAT(refused.error().message, Catch::Contains("on instance 'other'"));
+  CHECK(i.h.capture.starts.empty());
+  CHECK(i.service.live().empty());
+  CHECK(i.service.flush() == 0);  // nothing held back to write later
+  CHECK_FALSE(i.service.live_on("cam"));
+  // Once it is free there, it starts here.
+  i.h.repository.devices_elsewhere.clear();
+  auto started = i.service.start_capture(CaptureStart{"cam", "mp4", std::nullopt, "", ""});
+  REQUIRE(started);
+  CHECK(i.service.live_on("cam"));
+}

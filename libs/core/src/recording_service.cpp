@@ -247,6 +247,13 @@ Result<std::optional<std::vector<NoticeBody>>> RecordingService::persist(Held& h
     step_down(h, r.id, saved.error().message);
     return std::unexpected(saved.error());
   }
+  if (saved.error().code == Errc::device_busy) {
+    // A new capture on a device another instance records from: refused, nothing kept.
+    h.slot().unsaved.reset();
+    std::lock_guard lock(registry_mutex_);
+    if (auto it = slots_.find(r.id); it != slots_.end()) it->second.unsaved = false;
+    return std::unexpected(saved.error());
+  }
   if (observer_) observer_->save_failed();
   if (!was_unsaved) {
     // The recording goes on in memory; its rows and notices are written with its next
@@ -709,7 +716,9 @@ Result<Recording> RecordingService::start_capture(const CaptureStart& cmd) {
   spec.format = cmd.format;
   spec.expected_duration = cmd.duration;
   Held h(*this, id);
-  return create(h, std::move(spec), true);
+  auto created = create(h, std::move(spec), true);
+  if (!created) release_device(cmd.device, id);
+  return created;
 }
 
 void RecordingService::on_capture_started(const RecordingId& id) { post(id, ev::Started{}); }

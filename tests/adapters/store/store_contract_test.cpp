@@ -259,9 +259,9 @@ TEST_CASE("store contract", "[store]") {
     CHECK(again->find("kept")->value() == r);
     CHECK(again->events("kept")->size() == 1);
     if (backend == "sqlite") {
-      CHECK(dynamic_cast<adapters::sqlite::SqliteRepository&>(*again).schema_version() == 8);
+      CHECK(dynamic_cast<adapters::sqlite::SqliteRepository&>(*again).schema_version() == 9);
     } else {
-      CHECK(dynamic_cast<adapters::postgres::PostgresRepository&>(*again).schema_version() == 8);
+      CHECK(dynamic_cast<adapters::postgres::PostgresRepository&>(*again).schema_version() == 9);
     }
   }
 }
@@ -738,4 +738,43 @@ TEST_CASE("Postgres cluster: instances long gone are forgotten at the next join 
   std::vector<std::string> ids;
   for (const auto& i : view->instances) ids.push_back(i.id);
   CHECK(ids == std::vector<std::string>{"left-now", "one", "two"});  // "one" holds held-by-ghost
+}
+
+TEST_CASE("Postgres cluster: one live capture per device across instances - refused naming the holder",
+          "[store][postgres][cluster]") {
+  Store s = make_store("postgres");
+  auto& one = dynamic_cast<adapters::postgres::PostgresRepository&>(*s.repo);
+  auto two_repo = s.open_again(nullptr);
+  auto& two = dynamic_cast<adapters::postgres::PostgresRepository&>(*two_repo);
+  REQUIRE(one.join({"one", "inc-1", "127.0.0.1:1", {"cam"}, 5s}));
+  REQUIRE(two.join({"two", "inc-2", "127.0.0.1:2", {"cam"}, 5s}));
+  core::Recording first = rich_recording("cap-1", 1);
+  first.kind = core::SourceKind::capture;
+  first.state = core::State::recording;
+  first.meta.device = "cam";
+  first.lease = {"one", 1};
+  REQUIRE(one.save(first, {}, {}));
+
+  core::Recording second = first;
+  second.id = "cap-2";
+  second.lease = {"two", 1};
+  auto refused = two.save(second, {}, {});
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().code == core::Errc::device_busy);
+  CHECK(refused.error().message == "device 'cam' is already recording (session cap-1, on instance 'one')");
+  CHECK(refused.error().related_id == "cap-1");
+  CHECK_FALSE(*two.find("cap-2"));
+  // A stream or an agent with that name as its device is another matter.
+  core::Recording stream = rich_recording("not-a-capture", 2);
+  stream.meta.device = "cam";
+  stream.lease = {"two", 1};
+  REQUIRE(two.save(stream, {}, {}));
+
+  // Once the first has ended, the device is free for the other instance.
+  first.state = core::State::ready;
+  REQUIRE(one.save(first, {}, {}));
+  REQUIRE(two.save(second, {}, {}));
+  // The first one's own later saves are not refused by its own row.
+  second.error = "written again";
+  REQUIRE(two.save(second, {}, {}));
 }

@@ -67,6 +67,9 @@ Result<void> FakeRepository::save(const Recording& r, std::span<const RecordingE
   std::lock_guard lock(mutex_);
   if (down) return fail(Errc::unavailable, "database is down");
   if (fenced.contains(r.id)) return fail(Errc::lease_lost, "recording " + r.id + " is held by instance 'other'");
+  if (r.kind == SourceKind::capture && devices_elsewhere.contains(r.meta.device) && !rows.contains(r.id))
+    return fail(Errc::device_busy, "device '" + r.meta.device + "' is already recording (session x, on instance 'other')",
+                "x");
   ++saves;
   rows.insert_or_assign(r.id, r);
   log.insert(log.end(), events.begin(), events.end());

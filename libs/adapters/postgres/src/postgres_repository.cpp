@@ -233,11 +233,20 @@ int PostgresRepository::schema_version() {
 
 Result<void> PostgresRepository::save(const core::Recording& r, std::span<const core::RecordingEvent> events,
                                       std::span<const core::NoticeBody> notices) {
-  return impl_->with_transaction<void>([&](pqxx::work& tx) -> Result<void> {
+  bool device_taken = false;
+  auto saved = impl_->with_transaction<void>([&](pqxx::work& tx) -> Result<void> {
     sc::Row row = sc::to_row(r);
     row.emplace_back(impl_->self.id);
     row.emplace_back(std::int64_t{impl_->self.lease.count()});
-    if (run(tx, impl_->upsert, row).empty()) {
+    pqxx::result upserted;
+    try {
+      upserted = run(tx, impl_->upsert, row);
+    } catch (const pqxx::unique_violation&) {
+      // recordings_one_live_capture_per_device: another instance records from the device.
+      device_taken = true;
+      return core::fail(Errc::device_busy, "");
+    }
+    if (upserted.empty()) {
       const auto holder = tx.exec_params("SELECT lease_instance, lease_epoch FROM recordings WHERE id = $1", r.id);
       return core::fail(Errc::lease_lost,
                         fmt::format("recording {} is held by instance '{}' under lease epoch {}, not by this "
@@ -251,6 +260,23 @@ Result<void> PostgresRepository::save(const core::Recording& r, std::span<const 
     impl_->notify_outbox(tx, notices.size());
     return core::ok();
   });
+  if (!device_taken) return saved;
+  // The refused transaction is gone; who has the device is read in a new one.
+  auto holder = impl_->with_transaction<std::pair<std::string, std::string>>(
+      [&](pqxx::work& tx) -> Result<std::pair<std::string, std::string>> {
+        const auto rows = tx.exec_params(
+            fmt::format("SELECT id, lease_instance FROM recordings WHERE device = $1 AND kind = 'capture' AND state "
+                        "NOT IN {} LIMIT 1",
+                        kTerminal),
+            r.meta.device);
+        if (rows.empty()) return std::pair<std::string, std::string>{};
+        return std::pair<std::string, std::string>{rows[0][0].c_str(), rows[0][1].c_str()};
+      });
+  const auto [session, instance] = holder.value_or(std::pair<std::string, std::string>{});
+  return core::fail(Errc::device_busy,
+                    fmt::format("device '{}' is already recording (session {}, on instance '{}')", r.meta.device,
+                                session.empty() ? "?" : session, instance.empty() ? "?" : instance),
+                    session);
 }
 
 Result<void> PostgresRepository::ping() {

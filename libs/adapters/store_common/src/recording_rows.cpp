@@ -358,6 +358,15 @@ CREATE TABLE cluster_commands (
 );
 CREATE INDEX cluster_commands_open ON cluster_commands (target) WHERE answered_at IS NULL;
 )sql"},
+    // One live capture per device across every instance (SQLite's one instance checks it
+    // in memory).
+    Migration{9, "cluster: one live capture per device", R"sql(
+SELECT 1;
+)sql",
+              R"sql(
+CREATE UNIQUE INDEX recordings_one_live_capture_per_device ON recordings (device)
+  WHERE kind = 'capture' AND state NOT IN ('ready', 'failed', 'deleted');
+)sql"},
 };
 
 Value optional_int(const std::optional<std::int64_t>& v) { return v ? Value{*v} : Value{}; }

@@ -94,6 +94,7 @@ class FakeRepository final : public RecordingRepository, public OutboxStore, pub
 
   bool down = false;  // every call fails with Errc::unavailable
   std::set<RecordingId> fenced;  // their saves fail with Errc::lease_lost (another instance holds them)
+  std::set<std::string> devices_elsewhere;  // a new capture on one fails with Errc::device_busy
   // Called at the start of every save, outside any lock of the fake: a test can block one
   // recording's save here to show that others go on.
   std::function<void(const Recording&)> before_save;
