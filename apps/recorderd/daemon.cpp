@@ -262,7 +262,7 @@ struct Daemon::Impl {
         keeper(store.cluster ? std::make_unique<core::LeaseKeeper>(*store.cluster, clock, oplog, instance_info(c),
                                                                    core::LeaseSettings{})
                              : nullptr),
-        chunks(data_dir / "chunks"),
+        chunks(data_dir / "chunks", 2048, store.cluster != nullptr),  // Postgres: a volume other instances share
         finalizer(chunks, data_dir),
         converter(finalizer, data_dir),
         capture(c.devices, data_dir, c.keyframe_interval, c.allowed_urls),

@@ -139,14 +139,17 @@ int main(int argc, char** argv) {
     for (int fd : fds) ::close(fd);
     report("baseline", baseline, 0);
 
-    fs::remove_all(dir);
-    recorder::adapters::fs::FsChunkStore store(dir / "chunks", static_cast<std::size_t>(recordings) + 16);
-    Figures stored = drive(recordings, seconds, size, 2, [&](int w, std::uint64_t n, const std::vector<std::byte>& p) {
-      auto r = store.put(fmt::format("rec{}", w), n, p);
-      if (!r) fmt::print(stderr, "put failed: {}\n", r.error().message);
-      return r.has_value();
-    });
-    report("store", stored, baseline.mb_per_s());
+    // The store alone, and with the lock several instances on a shared volume need (ADR 0018).
+    for (const bool shared : {false, true}) {
+      fs::remove_all(dir);
+      recorder::adapters::fs::FsChunkStore store(dir / "chunks", static_cast<std::size_t>(recordings) + 16, shared);
+      Figures stored = drive(recordings, seconds, size, 2, [&](int w, std::uint64_t n, const std::vector<std::byte>& p) {
+        auto r = store.put(fmt::format("rec{}", w), n, p);
+        if (!r) fmt::print(stderr, "put failed: {}\n", r.error().message);
+        return r.has_value();
+      });
+      report(shared ? "shared" : "store", stored, baseline.mb_per_s());
+    }
   }
   fs::remove_all(dir);
   fmt::print("peak RSS {} MiB\n", peak_rss_kib() / 1024);

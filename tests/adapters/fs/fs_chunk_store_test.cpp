@@ -206,8 +206,8 @@ TEST_CASE("two processes' stores take turns on one recording - each forgets befo
 TEST_CASE("a store whose view is stale writes nothing - one that another process is writing waits its turn",
           "[fs][cluster]") {
   TempDir dir;
-  FsChunkStore first(dir.path());
-  FsChunkStore second(dir.path());
+  FsChunkStore first(dir.path(), 16, true);
+  FsChunkStore second(dir.path(), 16, true);
   for (core::ChunkIndex i = 0; i < 2; ++i) put_ok(first, "rec-1", i);
   // The second takes it over and appends; the first, paused meanwhile, has not forgotten.
   REQUIRE(second.scan("rec-1")->chunk_count() == 2);
@@ -224,7 +224,7 @@ TEST_CASE("a store whose view is stale writes nothing - one that another process
   const int held = ::open((second.directory("rec-1") / "index").c_str(), O_RDONLY | O_CLOEXEC);
   REQUIRE(held >= 0);
   REQUIRE(::flock(held, LOCK_EX) == 0);
-  FsChunkStore third(dir.path());
+  FsChunkStore third(dir.path(), 16, true);
   auto busy = third.scan("rec-1");
   REQUIRE_FALSE(busy);
   CHECK(busy.error().code == core::Errc::unavailable);

@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <cstring>
 #include <limits>
+#include <optional>
 #include <utility>
 
 #include <fmt/format.h>
@@ -135,8 +136,8 @@ Result<std::uint64_t> file_size(int fd, const std::filesystem::path& path) {
 }
 
 // Several processes may hold one recording's files in turn (recorderd instances on a
-// shared volume, ADR 0018): each write and each verification holds an exclusive flock on
-// the index file, taken without waiting. A process paused in the middle of a write keeps
+// shared volume, ADR 0018): with `shared`, each write and each verification holds an
+// exclusive flock on the index file, taken without waiting. A process paused in the middle of a write keeps
 // it, so that nobody verifies (and cuts) or appends to files it is half-way through; the
 // kernel drops it when the process dies.
 class FileLock {
@@ -185,8 +186,8 @@ struct FsChunkStore::Files {
   }
 };
 
-FsChunkStore::FsChunkStore(std::filesystem::path root, std::size_t max_open_recordings)
-    : root_(std::move(root)), max_open_(std::max<std::size_t>(max_open_recordings, 1)) {}
+FsChunkStore::FsChunkStore(std::filesystem::path root, std::size_t max_open_recordings, bool shared)
+    : root_(std::move(root)), max_open_(std::max<std::size_t>(max_open_recordings, 1)), shared_(shared) {}
 
 FsChunkStore::~FsChunkStore() = default;
 
@@ -323,9 +324,13 @@ Result<void> FsChunkStore::put(const core::RecordingId& id, core::ChunkIndex ind
     return core::fail(Errc::io_error, fmt::format("the chunk files of recording {} are in doubt after an earlier "
                                                   "failure ({}); they are verified again at the next start",
                                                   id, f.broken));
-  auto locked = FileLock::take(f.index, id, Errc::lease_lost);
-  if (!locked) return std::unexpected(locked.error());
-  if (f.layout) {
+  std::optional<FileLock> locked;
+  if (shared_) {
+    auto taken = FileLock::take(f.index, id, Errc::lease_lost);
+    if (!taken) return std::unexpected(taken.error());
+    locked.emplace(std::move(*taken));
+  }
+  if (shared_ && f.layout) {
     // What this process knows of the files must still be all there is: otherwise another
     // process appended since (it holds the recording now) and these offsets are stale.
     auto data_size = file_size(f.data, f.data_path());
@@ -384,6 +389,7 @@ Result<ChunkLayout> FsChunkStore::layout(const core::RecordingId& id) {
   Files& f = **opened;
   std::lock_guard lock(f.mutex);
   if (f.layout) return *f.layout;
+  if (!shared_) return verify(f);
   auto locked = FileLock::take(f.index, id, Errc::unavailable);
   if (!locked) return std::unexpected(locked.error());
   return verify(f);

@@ -42,7 +42,11 @@ struct ChunkLayout {
 // torn tail, so nothing unacknowledged or damaged is ever served.
 class FsChunkStore final : public core::ChunkStore {
  public:
-  explicit FsChunkStore(std::filesystem::path root, std::size_t max_open_recordings = 2048);
+  // `shared`: other processes write this directory too (several instances on a shared
+  // volume, ADR 0018): each write and verification then holds a flock on the recording's
+  // files and checks that they are still the sizes this process knows. One process alone
+  // (SQLite, which refuses a second) needs neither.
+  explicit FsChunkStore(std::filesystem::path root, std::size_t max_open_recordings = 2048, bool shared = false);
   ~FsChunkStore() override;
   FsChunkStore(const FsChunkStore&) = delete;
   FsChunkStore& operator=(const FsChunkStore&) = delete;
@@ -72,6 +76,7 @@ class FsChunkStore final : public core::ChunkStore {
 
   std::filesystem::path root_;
   std::size_t max_open_;
+  bool shared_;
   std::mutex mutex_;
   std::unordered_map<core::RecordingId, std::shared_ptr<Files>> open_;
   std::uint64_t use_counter_ = 0;
