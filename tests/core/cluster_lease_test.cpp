@@ -413,13 +413,11 @@ TEST_CASE("asking a holder waits for its answer - and gives up after a lease", "
   CHECK(silent.error().code == Errc::unavailable);
   CHECK_THAT(silent.error().message, Catch::Contains("instance 'there', which did not answer within 1 s"));
   CHECK(std::chrono::steady_clock::now() - asked >= 1s);
-  // Silent once: not waited for again within a lease, nothing more is sent.
-  const auto again_at = std::chrono::steady_clock::now();
+  // Silent once: not asked (nor waited for) again within a lease.
   auto again = k.keeper.ask_holder(theirs, CommandKind::stop, "manual");
   REQUIRE_FALSE(again);
   CHECK_THAT(again.error().message, Catch::Contains("did not answer a moment ago"));
-  CHECK(std::chrono::steady_clock::now() - again_at < 500ms);
-  CHECK(k.table.sent.size() == 2);
+  CHECK(k.table.sent.size() == 2);  // the wait only follows a send
 }
 
 TEST_CASE("a sweep between ticks claims what expired - not before a whole lease connected", "[cluster][keeper]") {

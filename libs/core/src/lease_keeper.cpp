@@ -14,20 +14,6 @@ std::int64_t ticks(MonoTime t) {
 
 }  // namespace
 
-std::string_view to_string(CommandKind kind) {
-  switch (kind) {
-    case CommandKind::stop: return "stop";
-    case CommandKind::release: return "release";
-  }
-  return "?";
-}
-
-std::optional<CommandKind> parse_command_kind(std::string_view name) {
-  if (name == "stop") return CommandKind::stop;
-  if (name == "release") return CommandKind::release;
-  return std::nullopt;
-}
-
 LeaseKeeper::LeaseKeeper(ClusterStore& store, const Clock& clock, OperatorLog& log, InstanceInfo self,
                          LeaseSettings settings)
     : store_(store), clock_(clock), log_(log), self_(std::move(self)), settings_(settings) {}
@@ -52,14 +38,9 @@ Result<RecoveryReport> LeaseKeeper::start() {
   std::lock_guard lock(tick_mutex_);
   if (auto joined = store_.join(self_); !joined) return std::unexpected(joined.error());
   const MonoTime sent = clock_.monotonic_now();
-  std::vector<Recording> claimed;
-  for (;;) {
-    auto batch = store_.claim_expired(true, settings_.claim_batch);
-    if (!batch) return std::unexpected(batch.error());
-    const bool more = batch->size() == settings_.claim_batch;
-    std::ranges::move(*batch, std::back_inserter(claimed));
-    if (!more) break;
-  }
+  std::optional<Error> failed;
+  std::vector<Recording> claimed = claim_batches(true, 0, failed);
+  if (failed) return std::unexpected(*failed);  // the process stops; the leases expire
   confirm_until(sent);
   connected_since_ = sent;
   RecoveryReport report = service_->adopt(std::move(claimed));
@@ -161,17 +142,10 @@ std::size_t LeaseKeeper::claim_expired(MonoTime now) {
   if (!connected_since_ || now - *connected_since_ < self_.lease) return 0;
   // Every batch is claimed before any is taken up: owning them is one statement each,
   // taking them up a save each. A few batches at most: the renewals come first.
-  std::vector<Recording> claimed;
-  for (int batch = 0; batch < 5; ++batch) {
-    auto more = store_.claim_expired(false, settings_.claim_batch);
-    if (!more) {
-      log_.write(Severity::warning, fmt::format("cluster: claiming expired leases failed: {}", more.error().message));
-      break;
-    }
-    const std::size_t n = more->size();
-    std::ranges::move(*more, std::back_inserter(claimed));
-    if (n < settings_.claim_batch) break;
-  }
+  std::optional<Error> failed;
+  std::vector<Recording> claimed = claim_batches(false, 5, failed);
+  if (failed)
+    log_.write(Severity::warning, fmt::format("cluster: claiming expired leases failed: {}", failed->message));
   if (claimed.empty()) return 0;
   const std::size_t n = claimed.size();
   RecoveryReport report = service_->adopt(std::move(claimed));
@@ -180,6 +154,21 @@ std::size_t LeaseKeeper::claim_expired(MonoTime now) {
                                             n, report.failed.size()));
   for (const Error& e : report.failed) log_.write(Severity::critical, e.message);
   return report.recovered;
+}
+
+std::vector<Recording> LeaseKeeper::claim_batches(bool own_too, std::size_t max_batches, std::optional<Error>& failed) {
+  std::vector<Recording> claimed;
+  for (std::size_t batch = 0; max_batches == 0 || batch < max_batches; ++batch) {
+    auto more = store_.claim_expired(own_too, settings_.claim_batch);
+    if (!more) {
+      failed = more.error();
+      break;
+    }
+    const std::size_t n = more->size();
+    std::ranges::move(*more, std::back_inserter(claimed));
+    if (n < settings_.claim_batch) break;
+  }
+  return claimed;  // what was claimed before a failure is this instance's all the same
 }
 
 std::size_t LeaseKeeper::handle_commands() {

@@ -8,6 +8,7 @@
 
 #include "recorder/core/domain/error.hpp"
 #include "recorder/core/domain/time_text.hpp"
+#include "recorder/core/ports/cluster_store.hpp"
 
 namespace recorder::core {
 namespace {
@@ -66,6 +67,8 @@ constexpr Names<Outcome, 5> kOutcomes{{{Outcome::recording, "recording"},
 constexpr Names<FileRole, 3> kFileRoles{
     {{FileRole::original, "original"}, {FileRole::converted, "converted"}, {FileRole::segment, "segment"}}};
 
+constexpr Names<CommandKind, 2> kCommandKinds{{{CommandKind::stop, "stop"}, {CommandKind::release, "release"}}};
+
 constexpr Names<Errc, 21> kErrcs{{{Errc::invalid_argument, "invalid_argument"},
                                   {Errc::not_found, "not_found"},
                                   {Errc::not_started, "not_started"},
@@ -100,6 +103,8 @@ std::optional<SourceKind> parse_source_kind(std::string_view s) { return parse(k
 std::optional<State> parse_state(std::string_view s) { return parse(kStates, s); }
 std::optional<StopReason> parse_stop_reason(std::string_view s) { return parse(kStopReasons, s); }
 std::optional<Errc> parse_errc(std::string_view s) { return parse(kErrcs, s); }
+std::string_view to_string(CommandKind v) { return name_of(kCommandKinds, v); }
+std::optional<CommandKind> parse_command_kind(std::string_view s) { return parse(kCommandKinds, s); }
 std::optional<Outcome> parse_outcome(std::string_view s) { return parse(kOutcomes, s); }
 
 bool is_terminal(State s) { return s == State::ready || s == State::failed || s == State::deleted; }

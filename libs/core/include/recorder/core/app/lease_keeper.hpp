@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "recorder/core/app/recording_service.hpp"
 #include "recorder/core/ports/clock.hpp"
@@ -86,6 +87,9 @@ class LeaseKeeper final : public LeaseGuard {
   void store_down(const Error& e);
   Result<void> run(const ClusterCommand& command);
   std::size_t claim_expired(MonoTime now);  // under tick_mutex_
+  // Claims expired recordings (with `own_too` also what this id held before) in batches,
+  // at most `max_batches` (0: until none is left); `failed` says why it stopped early.
+  std::vector<Recording> claim_batches(bool own_too, std::size_t max_batches, std::optional<Error>& failed);
 
   ClusterStore& store_;
   const Clock& clock_;
